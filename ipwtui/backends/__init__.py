@@ -1,0 +1,1 @@
+"""Inference backends. Each one implements ``ipwtui.backends.base.Backend``."""

@@ -1,0 +1,158 @@
+"""llama.cpp in-process, through llama-cpp-python.
+
+Token counts and prefill/decode rates come from llama.cpp's own perf counters (``llama_perf_context``),
+reset before each query; streamed chunks only give the timestamps (TTFT, last token). The prompt cache is
+cleared before each query so every query pays for its own prompt. llama.cpp's log output is routed to a
+no-op callback: nothing it prints reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+from .base import BackendError, Generation, ModelInfo
+
+_LOG_CALLBACK = None  # kept alive for as long as the process runs: llama.cpp holds the pointer
+
+
+def silence_llama_logs() -> None:
+    """Install a no-op log callback in llama.cpp (idempotent)."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _noop(level, text, user_data):  # noqa: ARG001
+        return None
+
+    llama_cpp.llama_log_set(_noop, ctypes.c_void_p(0))
+    _LOG_CALLBACK = _noop
+
+
+class LlamaCppBackend:
+    name = "llama.cpp"
+
+    def __init__(self, model_path: str, n_threads: int | None = None, n_gpu_layers: int = 0,
+                 n_ctx: int = 4096, chat: bool | None = None):
+        self.model_path = model_path
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_gpu_layers = n_gpu_layers
+        self.n_ctx = n_ctx
+        self.chat = chat  # None: use the model's chat template when it has one
+        self.llm = None
+        self.info: ModelInfo | None = None
+
+    def versions(self) -> dict[str, str]:
+        try:
+            import llama_cpp
+
+            v = {"llama-cpp-python": llama_cpp.__version__}
+            try:
+                v["llama.cpp system info"] = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
+            except Exception:
+                pass
+            return v
+        except ImportError:
+            return {}
+
+    def load(self) -> ModelInfo:
+        try:
+            import llama_cpp
+        except ImportError:
+            raise BackendError("llama-cpp-python is not installed: pip install 'ipwtui[llama]'") from None
+        from ..core.models import ModelError, describe
+
+        try:
+            desc = describe(self.model_path, "backend")
+        except ModelError as e:
+            raise BackendError(str(e)) from None
+        silence_llama_logs()
+        try:
+            self.llm = llama_cpp.Llama(model_path=self.model_path, n_ctx=min(self.n_ctx, desc.context_length or
+                                                                             self.n_ctx),
+                                       n_threads=self.n_threads, n_gpu_layers=self.n_gpu_layers,
+                                       seed=0, verbose=False)
+        except (ValueError, RuntimeError, OSError) as e:
+            raise BackendError(f"{self.model_path}: llama.cpp could not load the model ({e})") from None
+        if self.chat is None:
+            self.chat = desc.chat_template
+        self.info = ModelInfo(path=self.model_path, name=desc.name, backend=self.name,
+                              quantization=desc.quantization, size_bytes=desc.size_bytes,
+                              context=self.llm.n_ctx(), chat_template=desc.chat_template,
+                              extra={"n_threads": self.n_threads, "n_gpu_layers": self.n_gpu_layers,
+                                     "prompt_format": "chat template" if self.chat else "plain completion"})
+        return self.info
+
+    @staticmethod
+    def plain_prompt(messages: list[dict]) -> str:
+        """For base models with no chat template: a plain question/answer completion prompt."""
+        parts = [m["content"] for m in messages if m["role"] == "system"]
+        parts += [f"Question: {m['content']}" for m in messages if m["role"] == "user"]
+        return "\n\n".join(parts) + "\nAnswer:"
+
+    def generate(self, messages, max_tokens, on_token=None, temperature=0.0, seed=0) -> Generation:
+        if self.llm is None:
+            raise BackendError("model is not loaded")
+        import llama_cpp
+
+        llm = self.llm
+        llm.reset()  # no prompt cache across queries: each query's prefill is its own
+        ctx = llm._ctx.ctx
+        llama_cpp.llama_perf_context_reset(ctx)
+        common = dict(max_tokens=max_tokens, temperature=temperature, seed=seed, stream=True)
+        t_sent = time.monotonic()
+        try:
+            if self.chat:
+                stream = llm.create_chat_completion(messages=messages, **common)
+            else:
+                stream = llm.create_completion(prompt=self.plain_prompt(messages), stop=["\nQuestion:"],
+                                               **common)
+            text: list[str] = []
+            t_first = None
+            t_last = t_sent
+            finish = None
+            aborted = False
+            pieces = 0
+            for chunk in stream:
+                ch = chunk["choices"][0]
+                piece = ch["delta"].get("content") if self.chat else ch.get("text")
+                finish = ch.get("finish_reason") or finish
+                if piece:
+                    t = time.monotonic()
+                    if t_first is None:
+                        t_first = t
+                    t_last = t
+                    pieces += 1
+                    text.append(piece)
+                    if on_token is not None and on_token(piece, t) is False:
+                        aborted = True
+                        break
+            if aborted:
+                stream.close()
+        except ValueError as e:  # e.g. prompt longer than the context
+            raise BackendError(f"llama.cpp: {e}") from None
+        if t_first is None:
+            t_last = time.monotonic()
+        perf = llama_cpp.llama_perf_context(ctx)
+        n_p, n_e = int(perf.n_p_eval), int(perf.n_eval)
+        # n_eval counts tokens fed back through the model; a token sampled when the length limit hits
+        # (or when the stream is cut) is emitted without being evaluated
+        out_tokens = n_e + (1 if finish == "length" or (aborted and pieces > n_e) else 0)
+        return Generation(
+            text="".join(text), t_sent=t_sent, t_first=t_first, t_last=t_last,
+            prompt_tokens=n_p, output_tokens=out_tokens,
+            prefill_tps=n_p / (perf.t_p_eval_ms / 1000.0) if perf.t_p_eval_ms > 0 else None,
+            decode_tps=n_e / (perf.t_eval_ms / 1000.0) if perf.t_eval_ms > 0 and n_e > 0 else None,
+            counts_source="llama.cpp perf context", finish_reason="abort" if aborted else finish,
+            aborted=aborted)
+
+    def close(self) -> None:
+        if self.llm is not None:
+            try:
+                self.llm.close()
+            except Exception:
+                pass
+            self.llm = None

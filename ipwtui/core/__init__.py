@@ -1,0 +1,1 @@
+"""Measurement core. Never imports Textual: the app and the headless command are both clients of it."""

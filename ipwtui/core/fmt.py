@@ -1,0 +1,47 @@
+"""How figures are written for people: one place, so the app and the CLI say the same thing.
+
+Unavailable is "N/A", never 0. A figure whose energy is not measured carries a mark saying so.
+"""
+
+from __future__ import annotations
+
+from .sensors.base import ESTIMATED, MEASURED, MODEL_BASED
+
+NA = "N/A"
+QUALITY_MARK = {MEASURED: "", MODEL_BASED: " (model-based)", ESTIMATED: " (estimate)"}
+QUALITY_SHORT = {MEASURED: "meas", MODEL_BASED: "model", ESTIMATED: "est", "unavailable": "N/A"}
+
+
+def num(v, digits: int = 3, unit: str = "") -> str:
+    """A number with ``digits`` significant digits (N/A for None or NaN)."""
+    if v is None or v != v:
+        return NA
+    if isinstance(v, bool):
+        return str(v)
+    av = abs(v)
+    if av != 0 and (av >= 10 ** 6 or av < 10 ** -(digits + 1)):
+        s = f"{v:.{digits - 1}e}"
+    else:
+        s = f"{v:.{digits}g}" if av >= 1 else f"{v:.{digits}f}".rstrip("0").rstrip(".")
+        if av >= 10 ** digits:
+            s = f"{v:.0f}"
+    return f"{s} {unit}".rstrip() if unit else s
+
+
+def ci(interval, digits: int = 3) -> str:
+    if not interval:
+        return ""
+    lo, hi = interval
+    return f"[{num(lo, digits)}, {num(hi, digits)}]"
+
+
+def pct(v) -> str:
+    return NA if v is None else f"{100 * v:.1f} %"
+
+
+def mark(quality: str | None) -> str:
+    return QUALITY_MARK.get(quality or "", " (N/A)" if quality == "unavailable" else "")
+
+
+def correct_symbol(c) -> str:
+    return "✓" if c is True else "✗" if c is False else "–"

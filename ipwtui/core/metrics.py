@@ -1,0 +1,160 @@
+"""IPW, IPJ and everything derived from per-query records: the one module that computes them.
+
+Definitions (DESIGN.md), for the queries i that were measured (not warm-up, not skipped, no error):
+  a   = correct / scored          (unscorable answers are counted, not in the denominator)
+  P_i = E_i / L_i                 (mean power of the query's window)
+  IPW = a / mean_i(P_i)           IPJ = a / mean_i(E_i)
+with E_i gross or net of the idle baseline, and a 95 % bootstrap interval that resamples queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+MIN_QUERIES_FOR_CI = 10
+BOOTSTRAP_ROUNDS = 2000
+
+
+@dataclass(frozen=True)
+class QueryFigures:
+    """What metrics need from one query record."""
+
+    correct: bool | None
+    energy_j: float | None  # gross or net, as chosen
+    latency_s: float | None
+    output_tokens: int | None = None
+    domain: str = ""
+    counted: bool = True  # False for warm-up, skipped and errored queries
+
+
+@dataclass
+class DomainAccuracy:
+    n: int = 0
+    scored: int = 0
+    correct: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.scored if self.scored else None
+
+
+@dataclass
+class Metrics:
+    energy: str  # "gross" or "net"
+    n: int = 0  # counted queries
+    n_scored: int = 0
+    n_correct: int = 0
+    n_unscored: int = 0
+    n_excluded: int = 0  # skipped or errored
+    n_with_energy: int = 0
+    accuracy: float | None = None
+    mean_power_w: float | None = None
+    mean_energy_j: float | None = None
+    total_energy_j: float | None = None
+    ipw: float | None = None
+    ipj: float | None = None
+    ipw_ci: tuple[float, float] | None = None
+    ipj_ci: tuple[float, float] | None = None
+    accuracy_ci: tuple[float, float] | None = None
+    j_per_output_token: float | None = None
+    j_per_correct: float | None = None
+    tokens_per_joule: float | None = None
+    output_tokens: int = 0
+    notes: list[str] = field(default_factory=list)
+    per_domain: dict[str, DomainAccuracy] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["per_domain"] = {k: {"n": v.n, "scored": v.scored, "correct": v.correct, "accuracy": v.accuracy}
+                           for k, v in self.per_domain.items()}
+        for k in ("ipw_ci", "ipj_ci", "accuracy_ci"):
+            d[k] = list(d[k]) if d[k] is not None else None
+        return d
+
+
+def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
+            rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> Metrics:
+    """All session figures from per-query figures. Unavailable figures stay None, never 0."""
+    m = Metrics(energy=energy)
+    counted = [f for f in figures if f.counted]
+    m.n_excluded = len(figures) - len(counted)
+    m.n = len(counted)
+    for f in counted:
+        d = m.per_domain.setdefault(f.domain or "-", DomainAccuracy())
+        d.n += 1
+        if f.correct is not None:
+            d.scored += 1
+            d.correct += int(f.correct)
+    scored = [f for f in counted if f.correct is not None]
+    m.n_scored = len(scored)
+    m.n_correct = sum(1 for f in scored if f.correct)
+    m.n_unscored = m.n - m.n_scored
+    if m.n_scored:
+        m.accuracy = m.n_correct / m.n_scored
+    m.output_tokens = sum(f.output_tokens or 0 for f in counted)
+
+    measured = [f for f in counted if f.energy_j is not None and f.latency_s and f.latency_s > 0]
+    m.n_with_energy = len(measured)
+    if len(measured) < m.n:
+        m.notes.append(f"{m.n - len(measured)} counted queries have no energy (N/A)")
+    if not measured:
+        return m
+    energies = [f.energy_j for f in measured]
+    powers = [f.energy_j / f.latency_s for f in measured]
+    m.total_energy_j = sum(energies)
+    m.mean_energy_j = m.total_energy_j / len(energies)
+    m.mean_power_w = sum(powers) / len(powers)
+    tok = sum(f.output_tokens or 0 for f in measured)
+    if m.total_energy_j > 0:
+        if tok:
+            m.j_per_output_token = m.total_energy_j / tok
+            m.tokens_per_joule = tok / m.total_energy_j
+        n_correct_measured = sum(1 for f in measured if f.correct)
+        if n_correct_measured:
+            m.j_per_correct = m.total_energy_j / n_correct_measured
+    acc_measured = _accuracy(measured)
+    if acc_measured is None:
+        m.notes.append("no scored query: IPW and IPJ are N/A")
+        return m
+    if m.mean_power_w <= 0 or m.mean_energy_j <= 0:
+        m.notes.append(f"mean {energy} energy is not positive: IPW and IPJ are N/A")
+        return m
+    m.ipw = acc_measured / m.mean_power_w
+    m.ipj = acc_measured / m.mean_energy_j
+    if ci and len(measured) >= MIN_QUERIES_FOR_CI:
+        m.ipw_ci, m.ipj_ci, m.accuracy_ci = _bootstrap(measured, rounds, seed)
+    elif ci:
+        m.notes.append(f"confidence intervals need at least {MIN_QUERIES_FOR_CI} measured queries")
+    return m
+
+
+def _accuracy(fs: list[QueryFigures]) -> float | None:
+    s = [f for f in fs if f.correct is not None]
+    return sum(1 for f in s if f.correct) / len(s) if s else None
+
+
+def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
+    """95 % percentile intervals of IPW, IPJ and accuracy, resampling queries with replacement."""
+    import numpy as np
+
+    n = len(fs)
+    e = np.array([f.energy_j for f in fs], dtype=float)
+    p = np.array([f.energy_j / f.latency_s for f in fs], dtype=float)
+    scored = np.array([f.correct is not None for f in fs], dtype=float)
+    correct = np.array([bool(f.correct) for f in fs], dtype=float)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(rounds, n))
+    ns = scored[idx].sum(axis=1)
+    ok = ns > 0
+    acc = correct[idx].sum(axis=1)[ok] / ns[ok]
+    mp = p[idx].mean(axis=1)[ok]
+    me = e[idx].mean(axis=1)[ok]
+    pos = (mp > 0) & (me > 0)
+    if not pos.any():
+        return None, None, None
+
+    def interval(x):
+        lo, hi = np.percentile(x, [2.5, 97.5])
+        return (float(lo), float(hi))
+
+    return interval(acc[pos] / mp[pos]), interval(acc[pos] / me[pos]), interval(acc)

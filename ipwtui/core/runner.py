@@ -1,0 +1,316 @@
+"""The measurement loop: idle baseline, warm-up, then one energy window per query, journaled as it goes.
+
+For query i the window is [sent_i, last_token_i]. After the last token the runner waits for the sampler's
+next reading so the window's end can be interpolated, computes the window's energy, scores the answer,
+appends the record to the journal (on disk before the next query starts) and tells the front end.
+Energy outside every window (scoring, bookkeeping, pauses) is kept as *unattributed*.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from . import events as ev
+from .energy import idle_baseline, window_energy
+from .sampler import Sampler
+from .sensors.base import UNAVAILABLE, worst_quality
+from .session import Session
+from .summary import build_summary, session_metrics
+
+Listener = Callable[[object], None]
+
+
+@dataclass
+class RunSettings:
+    max_queries: int | None = None
+    warmup: int = 1
+    idle_seconds: float = 3.0
+    sample_hz: float = 20.0
+    max_tokens: int = 256
+    temperature: float = 0.0
+    seed: int = 0
+    accelerator: str = "cpu"
+    energy_domains: str = "accelerator"  # "accelerator": only the chosen accelerator's domains; "all"
+    energy_view: str = "gross"  # what a front end shows first: "gross" or "net"
+    n_threads: int | None = None
+    n_gpu_layers: int = 0
+    cpu_watts_per_core: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def messages_for(query) -> list[dict]:
+    msgs = []
+    if getattr(query, "system", None):
+        msgs.append({"role": "system", "content": query.system})
+    msgs.append({"role": "user", "content": query.prompt})
+    return msgs
+
+
+@dataclass
+class _Controls:
+    stop: threading.Event = field(default_factory=threading.Event)
+    skip: threading.Event = field(default_factory=threading.Event)
+    running: threading.Event = field(default_factory=threading.Event)  # cleared while paused
+
+
+class Runner:
+    def __init__(self, session: Session, backend, sensors: list, queries: list, settings: RunSettings,
+                 scorer: Callable | None = None, listener: Listener | None = None, model_name: str = ""):
+        self.session = session
+        self.backend = backend
+        self.sensors = sensors
+        self.queries = queries
+        self.settings = settings
+        self.listener = listener or (lambda e: None)
+        if scorer is None:
+            from ..workloads.scoring import score_answer as scorer
+        self.scorer = scorer
+        self.model_name = model_name
+        self.ctl = _Controls()
+        self.ctl.running.set()
+        self.sampler: Sampler | None = None
+        self.idle_w: dict[str, float] = {}
+        self.status = "created"
+        self._seg_start: float | None = None
+        self._windows_counted = 0.0
+        self._windows_excluded = 0.0
+        self._windows_ok = True
+
+    # ---- controls (any thread) ------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.ctl.stop.set()
+        self.ctl.running.set()
+
+    def skip(self) -> None:
+        self.ctl.skip.set()
+
+    def pause(self) -> None:
+        self.ctl.running.clear()
+        self._emit(ev.Phase("paused"))
+
+    def resume(self) -> None:
+        self.ctl.running.set()
+        self._emit(ev.Phase("running"))
+
+    @property
+    def paused(self) -> bool:
+        return not self.ctl.running.is_set()
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def _emit(self, e) -> None:
+        try:
+            self.listener(e)
+        except Exception:
+            pass  # a broken front end must not lose measurements
+
+    def counted_series(self):
+        assert self.sampler is not None
+        ser = self.sampler.series_list()
+        if self.settings.energy_domains == "all":
+            return ser
+        mine = [s for s in ser if s.domain.accelerator == self.settings.accelerator]
+        return mine
+
+    def pending(self) -> list:
+        done = self.session.done_ids()
+        todo = [q for q in self.queries if q.id not in done]
+        return todo
+
+    def run(self) -> dict:
+        """Run the session to its end (or until stopped). Returns the summary."""
+        s = self.settings
+        seg = self.session.begin_segment()
+        self.sampler = Sampler(self.sensors, hz=s.sample_hz, sinks=[self.session.power_sink],
+                               on_fault=lambda n, m: self._emit(ev.SensorFault(n, m)))
+        status = "interrupted"
+        try:
+            self.sampler.start()
+            counted = self.counted_series()
+            todo = self.pending()
+            self._emit(ev.SessionStarted(
+                folder=str(self.session.folder), segment=seg, total=len(self.queries),
+                done=len(self.queries) - len(todo), domains=self.sampler.domains,
+                counted_domains=[x.domain.name for x in counted if x.domain.in_total]))
+            if s.idle_seconds > 0 and todo:
+                self._measure_idle(s.idle_seconds)
+            self._seg_start = time.monotonic()
+            if todo and s.warmup > 0 and not self.ctl.stop.is_set():
+                self._emit(ev.Phase("warmup", f"{s.warmup} warm-up quer{'y' if s.warmup == 1 else 'ies'}"))
+                for k in range(s.warmup):
+                    if self.ctl.stop.is_set():
+                        break
+                    self._one(todo[k % len(todo)], -1, warmup=True)
+            self._emit(ev.Phase("running"))
+            offset = len(self.queries) - len(todo)
+            for k, q in enumerate(todo):
+                self.ctl.running.wait()
+                if self.ctl.stop.is_set():
+                    break
+                self._one(q, offset + k, warmup=False)
+            status = "stopped" if self.ctl.stop.is_set() and self.pending() else "finished"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        except Exception as e:
+            status = "interrupted"
+            self._emit(ev.RunFailed(f"{type(e).__name__}: {e}"))
+            raise
+        finally:
+            try:
+                self._segment_record()
+            except Exception:
+                pass
+            self.sampler.stop()
+            self.session.close(status if status == "finished" else "interrupted")
+            self.status = status
+        summary = build_summary(self.session.meta, self.session.read_journal())
+        self._emit(ev.RunFinished(summary, status))
+        return summary
+
+    def _measure_idle(self, seconds: float) -> None:
+        self._emit(ev.Phase("idle", f"measuring idle power for {seconds:g} s"))
+        t0 = time.monotonic()
+        self.ctl.stop.wait(seconds)
+        t1 = time.monotonic()
+        self.sampler.wait_past(t1)
+        self.idle_w = idle_baseline(self.sampler.series_list(), t0, t1)
+        self.session.append({"type": "idle", "idle_w": self.idle_w, "seconds": t1 - t0,
+                             "wall_start": self.session.wall(t0), "wall_end": self.session.wall(t1)})
+        self._emit(ev.IdleMeasured(self.idle_w, t1 - t0))
+
+    def _one(self, q, index: int, warmup: bool) -> dict:
+        s = self.settings
+        self.ctl.skip.clear()
+        self._emit(ev.QueryStarted(index=index, total=len(self.queries), query=q, warmup=warmup))
+        n = 0
+
+        def on_token(text: str, t: float) -> bool:
+            nonlocal n
+            n += 1
+            self._emit(ev.Token(text, t, n))
+            return not (self.ctl.skip.is_set() or self.ctl.stop.is_set())
+
+        error = None
+        gen = None
+        t_err0 = time.monotonic()
+        try:
+            gen = self.backend.generate(messages_for(q), max_tokens=s.max_tokens, on_token=on_token,
+                                        temperature=s.temperature, seed=s.seed)
+        except Exception as e:  # a backend fault is recorded on the query; the run goes on
+            error = f"{type(e).__name__}: {e}"
+        t_sent = gen.t_sent if gen else t_err0
+        t_last = gen.t_last if gen else time.monotonic()
+        self.sampler.wait_past(t_last)
+        counted = self.counted_series()
+        we = window_energy(counted, t_sent, t_last, idle_w=self.idle_w or None,
+                           sample_period_s=self.sampler.period)
+        if gen is not None and gen.aborted:
+            status = "stopped" if self.ctl.stop.is_set() else "skipped"
+        else:
+            status = "error" if error else "ok"
+        if status == "stopped":  # an unfinished answer: leave it to --resume
+            if we.gross_j is not None:
+                self._windows_excluded += we.gross_j
+            self._segment_record()
+            return {}
+        score = None
+        if status == "ok" and not warmup:
+            score = self.scorer(q, gen.text)
+        rec = {
+            "type": "query",
+            "query_id": q.id,
+            "index": index,
+            "warmup": warmup,
+            "status": status,
+            "error": error,
+            "dataset": q.dataset,
+            "domain": q.domain,
+            "kind": q.kind,
+            "model": self.model_name,
+            "backend": getattr(self.backend, "name", ""),
+            "accelerator": s.accelerator,
+            "prompt": q.prompt,
+            "reference": q.reference,
+            "answer": gen.text if gen else None,
+            "prediction": score.prediction if score else None,
+            "correct": score.correct if score else None,
+            "scorer": score.scorer if score else None,
+            "score_note": score.note if score else None,
+            "prompt_tokens": gen.prompt_tokens if gen else None,
+            "output_tokens": gen.output_tokens if gen else None,
+            "counts_source": gen.counts_source if gen else None,
+            "ttft_s": gen.ttft_s if gen else None,
+            "latency_s": we.seconds,
+            "prefill_tps": gen.prefill_tps if gen else None,
+            "decode_tps": gen.decode_tps if gen else None,
+            "finish_reason": gen.finish_reason if gen else None,
+            "energy_j": we.gross_j,
+            "energy_net_j": we.net_j,
+            "avg_power_w": we.avg_power_w,
+            "energy_by_domain": we.per_domain,
+            "energy_source": we.source or None,
+            "energy_quality": we.quality,
+            "energy_flags": we.flags,
+            "wall_sent": self.session.wall(t_sent),
+            "wall_last": self.session.wall(t_last),
+        }
+        cloud = getattr(q, "meta", {}).get("cloud_pred") if getattr(q, "meta", None) else None
+        if cloud is not None:
+            rec["cloud_pred"] = cloud
+        self.session.append(rec)
+        if we.gross_j is not None:
+            if status == "ok" and not warmup:
+                self._windows_counted += we.gross_j
+            else:
+                self._windows_excluded += we.gross_j
+        else:
+            self._windows_ok = False
+        self._segment_record()
+        if not warmup:
+            metrics = session_metrics(self.session.query_records(), ci=True)
+        else:
+            metrics = {}
+        self._emit(ev.QueryFinished(rec, metrics))
+        return rec
+
+    def _segment_record(self) -> None:
+        """This segment's energy bookkeeping so far (the last record of a segment wins)."""
+        if self.sampler is None or self._seg_start is None:
+            return
+        now = time.monotonic()
+        self.sampler.wait_past(now, timeout=2 * self.sampler.period + 0.5)
+        counted = [x for x in self.counted_series() if x.domain.in_total]
+        total = 0.0
+        ok = bool(counted)
+        for x in counted:
+            a, b = x.cum_at(self._seg_start), x.cum_at(min(now, x.last_t or now))
+            if a is None or b is None:
+                ok = False
+                break
+            total += b - a
+        srcs = []
+        for x in counted:
+            if x.domain.source not in srcs:
+                srcs.append(x.domain.source)
+        self.session.append({
+            "type": "segment",
+            "wall_start": self.session.wall(self._seg_start),
+            "wall_end": self.session.wall(now),
+            "seconds": now - self._seg_start,
+            "total_j": total if ok else None,
+            "counted_j": self._windows_counted if self._windows_ok else None,
+            "excluded_j": self._windows_excluded if self._windows_ok else None,
+            "unattributed_j": (total - self._windows_counted - self._windows_excluded)
+            if ok and self._windows_ok else None,
+            "idle_j": sum(self.idle_w.values()) * (now - self._seg_start) if self.idle_w else None,
+            "source": "+".join(srcs),
+            "quality": worst_quality([x.domain.quality for x in counted]) if counted else UNAVAILABLE,
+            "faults": dict(self.sampler.faults),
+        })

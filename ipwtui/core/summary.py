@@ -1,0 +1,88 @@
+"""A session's figures from its journal: used live by the runner, and by the export, CLI and app."""
+
+from __future__ import annotations
+
+from .metrics import Metrics, QueryFigures, compute
+from .sensors.base import UNAVAILABLE, worst_quality
+
+
+def figures(records: list[dict], energy: str = "gross") -> list[QueryFigures]:
+    key = "energy_net_j" if energy == "net" else "energy_j"
+    return [
+        QueryFigures(
+            correct=r.get("correct"),
+            energy_j=r.get(key),
+            latency_s=r.get("latency_s"),
+            output_tokens=r.get("output_tokens"),
+            domain=r.get("domain") or "",
+            counted=r.get("status") == "ok" and not r.get("warmup"),
+        )
+        for r in records
+    ]
+
+
+def session_metrics(records: list[dict], ci: bool = True) -> dict[str, Metrics]:
+    """Gross and net metrics of the non-warm-up query records."""
+    qs = [r for r in records if r.get("type", "query") == "query" and not r.get("warmup")]
+    return {e: compute(figures(qs, e), energy=e, ci=ci) for e in ("gross", "net")}
+
+
+def energy_totals(journal: list[dict]) -> dict:
+    """Session energy bookkeeping summed over segments: total = counted + excluded + unattributed."""
+    last: dict[int, dict] = {}
+    for r in journal:
+        if r.get("type") == "segment":
+            last[r.get("segment", 0)] = r
+    keys = ("total_j", "counted_j", "excluded_j", "unattributed_j", "idle_j", "seconds")
+    out: dict = {k: None for k in keys}
+    for k in keys:
+        vals = [seg.get(k) for seg in last.values()]
+        if vals and all(v is not None for v in vals):
+            out[k] = sum(vals)
+    out["segments"] = len(last)
+    qs = [seg.get("quality") for seg in last.values() if seg.get("quality")]
+    out["quality"] = worst_quality(qs) if qs else UNAVAILABLE
+    srcs = []
+    for seg in last.values():
+        for s in (seg.get("source") or "").split("+"):
+            if s and s not in srcs:
+                srcs.append(s)
+    out["source"] = "+".join(srcs)
+    return out
+
+
+def idle_power(journal: list[dict]) -> dict:
+    """The idle baselines measured, per segment."""
+    return {str(r.get("segment", 0)): {"idle_w": r.get("idle_w"), "seconds": r.get("seconds")}
+            for r in journal if r.get("type") == "idle"}
+
+
+def build_summary(meta: dict, journal: list[dict]) -> dict:
+    """Everything summary.json holds."""
+    queries = [r for r in journal if r.get("type") == "query"]
+    m = session_metrics(queries)
+    counted = [r for r in queries if not r.get("warmup")]
+    quals = [r.get("energy_quality") for r in counted if r.get("energy_quality")]
+    return {
+        "session": meta.get("id"),
+        "status": meta.get("status"),
+        "model": meta.get("model"),
+        "backend": meta.get("backend"),
+        "accelerator": meta.get("accelerator"),
+        "queries": {
+            "planned": len(meta.get("query_ids") or []),
+            "finished": len(counted),
+            "ok": sum(1 for r in counted if r.get("status") == "ok"),
+            "skipped": sum(1 for r in counted if r.get("status") == "skipped"),
+            "errors": sum(1 for r in counted if r.get("status") == "error"),
+            "warmup": len(queries) - len(counted),
+        },
+        "energy_quality": worst_quality(quals) if quals else UNAVAILABLE,
+        "energy_source": meta.get("energy_source"),
+        "metrics": {k: v.as_dict() for k, v in m.items()},
+        "energy": energy_totals(journal),
+        "idle": idle_power(journal),
+        "settings": meta.get("settings"),
+        "sensors": meta.get("capabilities"),
+        "provenance": meta.get("provenance"),
+    }

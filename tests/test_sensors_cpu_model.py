@@ -1,0 +1,227 @@
+"""The CPU-time power estimate, with injected CPU-time sources."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import pytest
+
+from ipwtui.core.sensors.base import ESTIMATED, UNAVAILABLE, SensorError
+from ipwtui.core.sensors.cpu_model import (
+    CPU_TABLE,
+    DEFAULT_WATTS_PER_THREAD,
+    CpuTimeModelSensor,
+    _proc_stat_busy,
+    detect_cpu_name,
+    lookup_cpu,
+)
+
+# the shapes psutil returns on Linux
+scputimes = namedtuple(
+    "scputimes", "user nice system idle iowait irq softirq steal guest guest_nice"
+)
+pcputimes = namedtuple("pcputimes", "user system children_user children_system iowait")
+
+
+class Seq:
+    """Returns the given records one after the other (the last one repeats)."""
+
+    def __init__(self, *records):
+        self.records = list(records)
+        self.i = 0
+
+    def __call__(self):
+        r = self.records[min(self.i, len(self.records) - 1)]
+        self.i += 1
+        return r
+
+
+class FakeProcess:
+    def __init__(self, *records):
+        self.cpu_times = Seq(*records)
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch):
+    monkeypatch.delenv("IPWTUI_CPU_WATTS_PER_CORE", raising=False)
+
+
+def sys_times(user=0.0, nice=0.0, system=0.0, idle=0.0, iowait=0.0, irq=0.0, softirq=0.0, steal=0.0,
+              guest=0.0, guest_nice=0.0):
+    return scputimes(user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice)
+
+
+# ---- watts per thread ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, key, per_thread",
+    [
+        ("AMD EPYC 7763 64-Core Processor", "EPYC 7763", 280 / 128),
+        ("Intel(R) Core(TM) i9-13900K", "Core i9-13900K", 125 / 32),
+        ("Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz", "Xeon Platinum 8380", 270 / 80),
+        ("Intel(R) Xeon(R) Platinum 8480+", "Xeon Platinum 8480+", 350 / 112),
+        ("Intel(R) Xeon(R) CPU E5-2686 v4 @ 2.30GHz", "Xeon CPU E5-2686 v4", 145 / 36),
+        ("AMD Ryzen 7 7840U w/ Radeon  780M Graphics", "Ryzen 7 7840U", 28 / 16),
+        ("Intel(R) Core(TM) Ultra 7 155H", "Core Ultra 7 155H", 28 / 22),
+    ],
+)
+def test_table_lookup(name, key, per_thread):
+    s = CpuTimeModelSensor(cpu_name=name, cpu_times=Seq(sys_times()))
+    assert s.watts_per_core == pytest.approx(per_thread)
+    tdp, threads = CPU_TABLE[key]
+    assert s.watts_origin == f"table: {key} ({tdp:g} W / {threads} threads)"
+
+
+def test_table_needs_whole_model_number():
+    assert lookup_cpu("AMD Ryzen 9 7950X3D 16-Core Processor") is None  # not the 7950X
+    assert lookup_cpu("Intel(R) Core(TM) i5-124000") is None
+    assert lookup_cpu("AMD Ryzen 9 7950X 16-Core Processor")[0] == "Ryzen 9 7950X"
+
+
+def test_table_entries_are_plausible():
+    assert len(CPU_TABLE) >= 12
+    for tdp, threads in CPU_TABLE.values():
+        assert 0.5 <= tdp / threads <= 15
+
+
+def test_default_when_unknown():
+    s = CpuTimeModelSensor(cpu_name="AMD EPYC", cpu_times=Seq(sys_times()))
+    assert s.watts_per_core == DEFAULT_WATTS_PER_THREAD == 4.0
+    assert s.watts_origin == "default 4 W/thread"
+
+
+def test_env_beats_table_and_argument_beats_env(monkeypatch):
+    monkeypatch.setenv("IPWTUI_CPU_WATTS_PER_CORE", "6.5")
+    s = CpuTimeModelSensor(cpu_name="AMD EPYC 7763 64-Core Processor", cpu_times=Seq(sys_times()))
+    assert (s.watts_per_core, s.watts_origin) == (6.5, "env IPWTUI_CPU_WATTS_PER_CORE")
+    s = CpuTimeModelSensor(watts_per_core=3.0, cpu_name="AMD EPYC 7763", cpu_times=Seq(sys_times()))
+    assert (s.watts_per_core, s.watts_origin) == (3.0, "argument")
+
+
+def test_bad_env_is_ignored(monkeypatch):
+    monkeypatch.setenv("IPWTUI_CPU_WATTS_PER_CORE", "lots")
+    s = CpuTimeModelSensor(cpu_name="AMD EPYC 7742 64-Core Processor", cpu_times=Seq(sys_times()))
+    assert s.watts_per_core == pytest.approx(225 / 128)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        CpuTimeModelSensor(scope="gpu")
+    with pytest.raises(ValueError):
+        CpuTimeModelSensor(watts_per_core=0)
+
+
+def test_detect_cpu_name(tmp_path):
+    f = tmp_path / "cpuinfo"
+    f.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7763 64-Core Processor\n")
+    assert detect_cpu_name(str(f)) == "AMD EPYC 7763 64-Core Processor"
+    assert isinstance(detect_cpu_name(str(tmp_path / "missing")), str)
+
+
+# ---- energy --------------------------------------------------------------------------------------
+
+
+def test_system_scope_energy_is_busy_seconds_times_watts():
+    times = Seq(
+        sys_times(user=100, nice=5, system=20, idle=1000, iowait=30, irq=1, softirq=2, steal=7, guest=3),
+        # +4 user, +1 system, +0.5 irq busy; +50 idle, +9 iowait, +3 steal, +2 guest (inside user) are not
+        sys_times(user=104, nice=5, system=21, idle=1050, iowait=39, irq=1.5, softirq=2, steal=10, guest=5),
+        sys_times(user=110, nice=5, system=21, idle=1100, iowait=39, irq=1.5, softirq=2, steal=10, guest=5),
+    )
+    s = CpuTimeModelSensor(watts_per_core=2.0, cpu_times=times, cpu_name="x", logical_cores=8)
+    doms = s.domains()
+    assert len(doms) == 1
+    d = doms[0]
+    assert (d.name, d.kind, d.source, d.quality, d.accelerator, d.has_counter, d.in_total) == (
+        "cpu-est", "cpu", "cpu-time-model", ESTIMATED, "cpu", True, True)
+    assert d.period_s == pytest.approx(0.01, rel=0.5)
+    r = s.read()[0]
+    assert r.domain == "cpu-est" and r.watts is None
+    assert r.energy_j == pytest.approx(5.5 * 2.0)
+    assert s.read()[0].energy_j == pytest.approx(11.5 * 2.0)
+
+
+def test_process_scope_counts_children():
+    proc = FakeProcess(
+        pcputimes(1.0, 0.5, 0.0, 0.0, 0.0),
+        pcputimes(3.0, 1.0, 2.0, 0.5, 9.0),  # iowait is not busy time
+    )
+    s = CpuTimeModelSensor(watts_per_core=4.0, scope="process", process=proc, cpu_name="x")
+    s.probe()
+    assert s.read()[0].energy_j == pytest.approx((2.0 + 0.5 + 2.0 + 0.5) * 4.0)
+
+
+def test_energy_never_goes_back():
+    times = Seq(sys_times(user=10), sys_times(user=12), sys_times(user=11.5))
+    s = CpuTimeModelSensor(watts_per_core=1.0, cpu_times=times, cpu_name="x")
+    s.probe()
+    assert s.read()[0].energy_j == pytest.approx(2.0)
+    assert s.read()[0].energy_j == pytest.approx(2.0)
+
+
+def test_capability_says_estimate_and_origin():
+    s = CpuTimeModelSensor(cpu_name="AMD EPYC 7763 64-Core Processor", cpu_times=Seq(sys_times()),
+                           logical_cores=4)
+    (c,) = s.probe()
+    assert c.available and c.quality == ESTIMATED and c.source == "cpu-time-model"
+    assert c.reason.startswith("estimate, not a measurement")
+    assert "2.19 W per thread (table: EPYC 7763 (280 W / 128 threads))" in c.reason
+    assert "~9 W on 4 threads" in c.reason
+    assert "IPWTUI_CPU_WATTS_PER_CORE" in c.fix
+    assert "AMD EPYC 7763" in c.label
+
+
+def test_broken_source_is_unavailable_and_read_raises():
+    def boom():
+        raise OSError("no /proc")
+
+    s = CpuTimeModelSensor(cpu_times=boom, cpu_name="x")
+    (c,) = s.probe()
+    assert not c.available and c.quality == UNAVAILABLE and "no /proc" in c.reason
+    assert s.domains() == []
+    with pytest.raises(SensorError):
+        s.read()
+
+
+def test_source_failing_mid_run_raises_sensor_error():
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RuntimeError("gone")
+        return sys_times(user=1)
+
+    s = CpuTimeModelSensor(cpu_times=flaky, cpu_name="x")
+    s.probe()
+    with pytest.raises(SensorError, match="gone"):
+        s.read()
+
+
+def test_proc_stat_fallback(tmp_path):
+    import os
+
+    hz = os.sysconf("SC_CLK_TCK")
+    f = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice (ticks)
+    f.write_text(f"cpu  {4 * hz} {hz} {2 * hz} {100 * hz} {5 * hz} 0 {hz} {3 * hz} {hz} 0\ncpu0 1 2 3\n")
+    assert _proc_stat_busy(str(f)) == pytest.approx(4 + 1 + 2 + 1)
+
+
+def test_default_sources_without_injection():
+    for scope in ("system", "process"):
+        s = CpuTimeModelSensor(watts_per_core=1.0, scope=scope)
+        (c,) = s.probe()
+        assert c.available, c.reason
+        r = s.read()[0]
+        assert r.energy_j >= 0.0
+
+
+def test_psutil_default_path():
+    psutil = pytest.importorskip("psutil")
+    s = CpuTimeModelSensor(watts_per_core=1.0, scope="process")
+    s.probe()
+    assert isinstance(s._process, psutil.Process)
+    sum(range(200_000))
+    assert s.read()[0].energy_j >= 0.0
