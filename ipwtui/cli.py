@@ -31,6 +31,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="count only the accelerator's domains, or every measured domain (default: accelerator)")
     m.add_argument("--cpu-watts-per-core", type=float, metavar="W",
                    help="watts per busy core for the CPU-time estimate (no-sensor machines)")
+    m.add_argument("--cpu-scope", choices=["process", "system"], default="process",
+                   help="CPU-time estimate from this process's CPU time or the whole machine's "
+                        "(default: process)")
     m.add_argument("--energy", choices=["gross", "net"], default="gross",
                    help="which energy the progress display shows; both are saved (default: gross)")
     e = p.add_argument_group("engine")
@@ -70,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sensors", help="show what this machine can measure, and how well")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.add_argument("--cpu-watts-per-core", type=float, metavar="W", help="override the CPU-time model's W/core")
+    s.add_argument("--cpu-scope", choices=["process", "system"], default="process",
+                   help="CPU-time model scope (default: process)")
 
     mo = sub.add_parser("models", help="list the local GGUF models found")
     mo.add_argument("--models-dir", action="append", metavar="DIR", help="also search DIR (repeatable)")

@@ -39,7 +39,7 @@ def capability_table(caps: list[dict]):
         t.add_row(
             c.get("domain", ""), c.get("accelerator", ""), c.get("source", ""),
             c.get("quality") if avail else "[b]unavailable[/b]",
-            fmt.num(period, 2, "s") if period else fmt.NA,
+            fmt.num(period, 2, "s") if period and avail else fmt.NA,
             ("yes" if c.get("in_total", True) else "no (nested)") if avail else "-",
             note,
         )
@@ -49,7 +49,7 @@ def capability_table(caps: list[dict]):
 def sensors_command(args) -> int:
     from .core.sensors import probe_all
 
-    ss = probe_all(cpu_watts_per_core=getattr(args, "cpu_watts_per_core", None))
+    ss = probe_all(cpu_watts_per_core=args.cpu_watts_per_core, cpu_scope=args.cpu_scope)
     caps = [c.as_dict() for c in ss.capabilities]
     if args.json:
         print(json.dumps({"capabilities": caps, "domains": [d.name for d in ss.domains()]}, indent=2))
@@ -143,7 +143,8 @@ def _request(args):
         max_queries=args.max_queries, warmup=args.warmup, idle_seconds=args.idle_seconds,
         sample_hz=args.sample_hz, max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed,
         accelerator=args.accelerator, energy_domains=args.energy_domains, energy_view=args.energy,
-        n_threads=args.threads, n_gpu_layers=args.gpu_layers, cpu_watts_per_core=args.cpu_watts_per_core)
+        n_threads=args.threads, n_gpu_layers=args.gpu_layers, cpu_watts_per_core=args.cpu_watts_per_core,
+        cpu_scope=args.cpu_scope)
     return RunRequest(model=args.model, queries=args.queries, out=args.out, resume=args.resume,
                       backend=args.backend, settings=settings)
 

@@ -19,13 +19,15 @@ def num(v, digits: int = 3, unit: str = "") -> str:
     if isinstance(v, bool):
         return str(v)
     av = abs(v)
-    if av != 0 and (av >= 10 ** 6 or av < 10 ** -(digits + 1)):
-        s = f"{v:.{digits - 1}e}"
+    if av == 0:
+        s = "0"
+    elif av >= 10 ** digits:
+        s = f"{v:.0f}"
+    elif av < 1e-4:
+        s = f"{v:.{max(digits - 1, 0)}e}"
     else:
-        s = f"{v:.{digits}g}" if av >= 1 else f"{v:.{digits}f}".rstrip("0").rstrip(".")
-        if av >= 10 ** digits:
-            s = f"{v:.0f}"
-    return f"{s} {unit}".rstrip() if unit else s
+        s = f"{v:.{digits}g}"
+    return f"{s} {unit}" if unit else s
 
 
 def ci(interval, digits: int = 3) -> str:

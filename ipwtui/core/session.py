@@ -61,6 +61,7 @@ class Session:
         self._power = None
         self._power_writer = None
         self._power_lock = threading.Lock()
+        self._power_buf: list[tuple[float, str, float | None]] = []
         self._last_flush = 0.0
         self._mono_to_wall = 0.0
 
@@ -127,18 +128,23 @@ class Session:
         os.fsync(self._journal.fileno())
 
     def power_sink(self, samples: list[tuple[float, str, float | None]]) -> None:
-        """Sampler sink: append samples to power.csv, flushing about once a second."""
+        """Sampler sink: buffer samples and append them to power.csv about once a second."""
         if self._power_writer is None:
             return
         with self._power_lock:
-            w = self._power_writer
-            off, seg = self._mono_to_wall, self.segment
-            for t, dom, watts in samples:
-                w.writerow((f"{t + off:.4f}", seg, dom, "" if watts is None else f"{watts:.4f}"))
+            self._power_buf.extend(samples)
             now = time.monotonic()
             if now - self._last_flush > 1.0:
-                self._power.flush()
+                self._write_power()
                 self._last_flush = now
+
+    def _write_power(self) -> None:
+        off, seg = self._mono_to_wall, self.segment
+        self._power_writer.writerows(
+            (f"{t + off:.4f}", seg, dom, "" if watts is None else f"{watts:.4f}")
+            for t, dom, watts in self._power_buf)
+        self._power_buf.clear()
+        self._power.flush()
 
     def set_status(self, status: str, **extra) -> None:
         self.meta["status"] = status
@@ -148,7 +154,7 @@ class Session:
     def close(self, status: str | None = None) -> None:
         with self._power_lock:
             if self._power is not None:
-                self._power.flush()
+                self._write_power()
                 os.fsync(self._power.fileno())
                 self._power.close()
                 self._power = self._power_writer = None

@@ -62,7 +62,7 @@ def probe_all(
     nvml: Any = None,
     include_estimate: bool = True,
     cpu_watts_per_core: float | None = None,
-    cpu_scope: str = "system",
+    cpu_scope: str = "process",
 ) -> SensorSet:
     """Probe every reader and return the sensors worth sampling with the full capability table.
 
