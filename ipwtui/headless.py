@@ -277,7 +277,7 @@ def run_command(args) -> int:
         prep = prepare(_request(args))
     except (PlanError, SessionError) as e:
         return _err(str(e))
-    con = _console()
+    con = _console(stderr=args.json)  # with --json, stdout holds only the JSON
     try:
         with con.status("loading model..."):
             info = prep.backend.load()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from collections import namedtuple
 
 import pytest
@@ -218,10 +220,28 @@ def test_default_sources_without_injection():
         assert r.energy_j >= 0.0
 
 
-def test_psutil_default_path():
-    psutil = pytest.importorskip("psutil")
-    s = CpuTimeModelSensor(watts_per_core=1.0, scope="process")
+def test_default_process_scope_counts_this_process_cpu_time():
+    import time
+
+    s = CpuTimeModelSensor(watts_per_core=2.0, scope="process")
     s.probe()
-    assert isinstance(s._process, psutil.Process)
-    sum(range(200_000))
-    assert s.read()[0].energy_j >= 0.0
+    c0 = time.process_time()
+    e0 = s.read()[0].energy_j
+    t = time.perf_counter()
+    while time.perf_counter() - t < 0.3:  # burn about 0.3 s of CPU on one thread
+        sum(range(1000))
+    e1 = s.read()[0].energy_j
+    used = time.process_time() - c0
+    assert e1 - e0 == pytest.approx(2.0 * used, rel=0.05, abs=0.05)
+    assert e1 - e0 > 0.3
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="Linux /proc/stat only")
+def test_default_system_scope_reads_proc_stat():
+    s = CpuTimeModelSensor(watts_per_core=1.0, scope="system")
+    s.probe()
+    assert s._fast, "the kept-open /proc/stat reader is used on Linux"
+    e0 = s.read()[0].energy_j
+    sum(range(2_000_000))
+    assert s.read()[0].energy_j >= e0
+    s.close()

@@ -95,6 +95,9 @@ class FakeNvml:
     def nvmlDeviceGetCount(self):
         return len(self.gpus)
 
+    def nvmlSystemGetDriverVersion(self):
+        return "580.65.06"
+
     def nvmlDeviceGetHandleByIndex(self, i):
         return ("handle", i)
 
@@ -172,6 +175,7 @@ def test_probe_picks_best_source_per_gpu():
     assert doms["gpu0"].label == "NVIDIA A100-SXM4-80GB (GPU 0)"
     assert doms["gpu1"].label == "Tesla P100-PCIE-16GB (GPU 1)"  # bytes names are decoded
     assert all(d.kind == "gpu" and d.in_total for d in doms.values())
+    assert s.driver_version == "580.65.06"
 
 
 def test_read_values_and_units():

@@ -76,6 +76,7 @@ class NvmlSensor:
         self._gpus: list[_Gpu] | None = None
         self._caps: list[Capability] = []
         self._wall_offset = time.time() - time.monotonic()
+        self.driver_version: str | None = None  # for the session's provenance
 
     # ---- helpers ---------------------------------------------------------------------------------
     @property
@@ -133,6 +134,10 @@ class NvmlSensor:
             why = f"NVML failed to start: {_text(e) or type(e).__name__}"
             self._caps.append(self._unavailable("gpu", why, FIX_DRIVER))
             return
+        try:
+            self.driver_version = _text(nv.nvmlSystemGetDriverVersion())
+        except Exception:
+            self.driver_version = None
         if count == 0:
             self._caps.append(self._unavailable("gpu", "NVML sees no NVIDIA GPU"))
             return
