@@ -96,33 +96,59 @@ def test_sensors_json_on_fake_rapl_tree(tmp_path):
     assert p.returncode == 0 and "cpu-time-model" in p.stdout
 
 
-def test_kill_9_then_resume_finishes_without_redoing(tmp_path):
-    out = tmp_path / "s"
+def _start_and_wait(tmp_path, n, out):
     qfile = tmp_path / "q.jsonl"
     rows = [{"id": f"k{i}", "domain": "d", "kind": "exact", "prompt": f"say {i}", "answer": "A"}
-            for i in range(12)]
+            for i in range(n)]
     qfile.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cmd = [sys.executable, "-m", "ipwtui.cli", "run", "--backend", "fake", "--queries", str(qfile),
            "--idle-seconds", "0", "--warmup", "0", "--out", str(out)]
-    proc = subprocess.Popen(cmd, env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     journal = out / "journal.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline:
         if journal.exists() and journal.read_text().count('"type": "query"') >= 3:
             break
-        time.sleep(0.01)
+        time.sleep(0.005)
+    return proc, journal
+
+
+def _query_ids(journal):
+    return [json.loads(x)["query_id"] for x in journal.read_text().splitlines()
+            if '"type": "query"' in x and x.endswith("}")]
+
+
+def test_kill_9_then_resume_finishes_without_redoing(tmp_path):
+    out = tmp_path / "s"
+    proc, journal = _start_and_wait(tmp_path, 40, out)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    done_before = [json.loads(x)["query_id"] for x in journal.read_text().splitlines()
-                   if '"type": "query"' in x]
-    assert 3 <= len(done_before) < 12, "the run must be killed mid-way"
+    proc.communicate()
+    done_before = _query_ids(journal)
+    assert 3 <= len(done_before) < 40, "the run must be killed mid-way"
     p = ipwtui(tmp_path, "run", "--resume", str(out))
     assert p.returncode == 0, p.stderr
-    recs = [json.loads(x) for x in journal.read_text().splitlines()]
-    ids = [r["query_id"] for r in recs if r["type"] == "query" and not r["warmup"]]
-    assert sorted(ids) == sorted(f"k{i}" for i in range(12)) and len(ids) == 12
+    ids = _query_ids(journal)
+    assert ids[: len(done_before)] == done_before
+    assert sorted(ids) == sorted(f"k{i}" for i in range(40)) and len(ids) == 40
     s = json.loads((out / "summary.json").read_text())
-    assert s["queries"]["ok"] == 12 and s["status"] == "finished"
+    assert s["queries"]["ok"] == 40 and s["status"] == "finished"
+    assert s["energy"]["segments"] == 2
+
+
+def test_ctrl_c_keeps_finished_queries_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "s"
+    proc, journal = _start_and_wait(tmp_path, 40, out)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and f"--resume {out}" in err
+    done = _query_ids(journal)
+    assert 3 <= len(done) < 40
+    assert json.loads((out / "session.json").read_text())["status"] == "interrupted"
+    import pandas as pd
+
+    q = pd.read_csv(out / "queries.csv")
+    assert list(q["query_id"]) == done  # the partial export holds every finished query
 
 
 def test_models_lists_default_and_bad_files(tmp_path):

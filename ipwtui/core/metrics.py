@@ -143,12 +143,19 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
     scored = np.array([f.correct is not None for f in fs], dtype=float)
     correct = np.array([bool(f.correct) for f in fs], dtype=float)
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(rounds, n))
-    ns = scored[idx].sum(axis=1)
-    ok = ns > 0
-    acc = correct[idx].sum(axis=1)[ok] / ns[ok]
-    mp = p[idx].mean(axis=1)[ok]
-    me = e[idx].mean(axis=1)[ok]
+    parts = {"acc": [], "mp": [], "me": []}
+    chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))  # bounded memory for long sessions
+    done = 0
+    while done < rounds:
+        k = min(chunk, rounds - done)
+        idx = rng.integers(0, n, size=(k, n))
+        ns = scored[idx].sum(axis=1)
+        ok = ns > 0
+        parts["acc"].append(correct[idx].sum(axis=1)[ok] / ns[ok])
+        parts["mp"].append(p[idx].mean(axis=1)[ok])
+        parts["me"].append(e[idx].mean(axis=1)[ok])
+        done += k
+    acc, mp, me = (np.concatenate(parts[x]) for x in ("acc", "mp", "me"))
     pos = (mp > 0) & (me > 0)
     if not pos.any():
         return None, None, None

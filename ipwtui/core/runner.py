@@ -21,6 +21,7 @@ from .session import Session
 from .summary import build_summary, session_metrics
 
 Listener = Callable[[object], None]
+LIVE_BOOTSTRAP_ROUNDS = 500  # running intervals after each query; the final summary uses the full count
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Runner:
         self._windows_counted = 0.0
         self._windows_excluded = 0.0
         self._windows_ok = True
+        self.records: list[dict] = []  # this session's query records (not warm-up), kept in memory
 
     # ---- controls (any thread) ------------------------------------------------------------------
 
@@ -120,14 +122,14 @@ class Runner:
         return mine
 
     def pending(self) -> list:
-        done = self.session.done_ids()
-        todo = [q for q in self.queries if q.id not in done]
-        return todo
+        done = {r["query_id"] for r in self.records}
+        return [q for q in self.queries if q.id not in done]
 
     def run(self) -> dict:
         """Run the session to its end (or until stopped). Returns the summary."""
         s = self.settings
         seg = self.session.begin_segment()
+        self.records = self.session.query_records()
         self.sampler = Sampler(self.sensors, hz=s.sample_hz, sinks=[self.session.power_sink],
                                on_fault=lambda n, m: self._emit(ev.SensorFault(n, m)))
         status = "interrupted"
@@ -275,7 +277,8 @@ class Runner:
             self._windows_ok = False
         self._segment_record()
         if not warmup:
-            metrics = session_metrics(self.session.query_records(), ci=True)
+            self.records.append(rec)
+            metrics = session_metrics(self.records, ci=True, rounds=LIVE_BOOTSTRAP_ROUNDS)
         else:
             metrics = {}
         self._emit(ev.QueryFinished(rec, metrics))

@@ -21,10 +21,11 @@ def figures(records: list[dict], energy: str = "gross") -> list[QueryFigures]:
     ]
 
 
-def session_metrics(records: list[dict], ci: bool = True) -> dict[str, Metrics]:
+def session_metrics(records: list[dict], ci: bool = True, rounds: int | None = None) -> dict[str, Metrics]:
     """Gross and net metrics of the non-warm-up query records."""
     qs = [r for r in records if r.get("type", "query") == "query" and not r.get("warmup")]
-    return {e: compute(figures(qs, e), energy=e, ci=ci) for e in ("gross", "net")}
+    kw = {} if rounds is None else {"rounds": rounds}
+    return {e: compute(figures(qs, e), energy=e, ci=ci, **kw) for e in ("gross", "net")}
 
 
 def energy_totals(journal: list[dict]) -> dict:
