@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--csv", metavar="FILE", help="also write the per-query table to FILE")
     o.add_argument("--resume", metavar="DIR", help="finish an interrupted session (its own settings are used)")
     o.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
+    o.add_argument("--quiet", action="store_true", help="no line per finished query")
 
     s = sub.add_parser("sensors", help="show what this machine can measure, and how well")
     s.add_argument("--json", action="store_true", help="machine-readable output")

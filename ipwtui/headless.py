@@ -168,7 +168,7 @@ def _validate(args) -> str | None:
 class _Progress:
     """The live line: queries done, running accuracy and IPW, and the energy label."""
 
-    def __init__(self, console, view: str):
+    def __init__(self, console, view: str, per_query: bool = True):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.view = view
@@ -178,6 +178,7 @@ class _Progress:
                                  console=console, transient=False)
         self.task = None
         self.quality = None
+        self.per_query = per_query
 
     def __call__(self, e) -> None:
         from .core import events as ev
@@ -201,12 +202,31 @@ class _Progress:
             self.console.print(f"[yellow]sensor {e.sensor} failed: {e.message}; its samples are N/A[/yellow]")
         elif isinstance(e, ev.QueryFinished) and self.task is not None:
             m = e.metrics.get(self.view)
-            self.quality = e.record.get("energy_quality")
+            r = e.record
+            self.quality = r.get("energy_quality")
+            if self.per_query:
+                self.console.print(query_line(r, self.view), markup=False)
             if m is not None:
                 est = "~" if self.quality and self.quality != "measured" else ""
                 figs = (f"acc {fmt.pct(m.accuracy)}  IPW {est}{fmt.num(m.ipw, 3, '/W')}  "
                         f"IPJ {est}{fmt.num(m.ipj, 3, '/J')}  ({self.view})")
                 p.update(self.task, advance=1, figures=figs)
+
+
+def query_line(r: dict, view: str) -> str:
+    """One line per finished query: verdict, id, energy (with its quality), power, latency, speed."""
+    e = r.get("energy_net_j") if view == "net" else r.get("energy_j")
+    q = fmt.QUALITY_SHORT.get(r.get("energy_quality") or "unavailable", "")
+    status = r.get("status")
+    if r.get("warmup"):
+        verdict = "warm-up"
+    else:
+        verdict = fmt.correct_symbol(r.get("correct")) if status == "ok" else status
+    flags = ",".join(r.get("energy_flags") or [])
+    return (f"{verdict:>2} {r.get('query_id')} [{r.get('domain')}]  {fmt.num(e, 3, 'J')} ({q})  "
+            f"{fmt.num(r.get('avg_power_w'), 3, 'W')}  {fmt.num(r.get('latency_s'), 3, 's')}  "
+            f"{fmt.num(r.get('decode_tps'), 3, 'tok/s')}  pred {r.get('prediction')!s} ref {r.get('reference')!s}"
+            + (f"  [{flags}]" if flags else "") + (f"  {r.get('error')}" if r.get("error") else ""))
 
 
 def summary_tables(summary: dict, view: str):
@@ -286,7 +306,7 @@ def run_command(args) -> int:
         return _err(str(e))
     finish_provenance(prep, info)
     name = (prep.session.meta.get("model") or {}).get("name", "")
-    prog = _Progress(con, prep.settings.energy_view)
+    prog = _Progress(con, prep.settings.energy_view, per_query=not args.quiet)
     runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
                     scorer=score_answer, listener=prog, model_name=name)
     old = signal.signal(signal.SIGTERM, _sigterm)

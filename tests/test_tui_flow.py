@@ -1,0 +1,137 @@
+"""The app's whole flow with the scripted backend and sensor: setup, run, pause, skip, stop, export,
+themes, the sessions screen and resuming."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from ipwtui.core.runner import RunSettings
+from ipwtui.core.session import Session
+from ipwtui.tui.app import IpwApp
+from ipwtui.tui.demo import fake_backend_factory, scripted_sensors, write_queries
+
+SIZE = (160, 48)
+
+
+async def wait_for(pilot, cond, timeout: float = 15.0, what: str = "condition"):
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("IPWTUI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("IPWTUI_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def make_app(tmp_path, n=6, words=60, tps=150.0, **kw):
+    qfile = write_queries(tmp_path / "tiny.jsonl", n=n)
+    settings = kw.pop("settings", None) or RunSettings(idle_seconds=0.3, warmup=1, sample_hz=50, max_tokens=400)
+    return IpwApp(backend="fake", backend_factory=kw.pop("backend_factory", None) or fake_backend_factory(words, tps),
+                  sensor_factory=kw.pop("sensor_factory", None) or scripted_sensors(),
+                  sessions_dir=tmp_path / "sessions", queries=str(qfile), settings=settings, **kw)
+
+
+def setup_of(app):
+    from ipwtui.tui.screens.setup import SetupScreen
+
+    return next(s for s in app.screen_stack if isinstance(s, SetupScreen))
+
+
+async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        setup = setup_of(app)
+        await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
+        # pick the model and the accelerator
+        assert setup.picked_model == "__fake__"
+        assert setup.picked_accelerator == "cpu"
+        assert setup.query_info.count == 6 and setup.query_info.domains == {"even": 3, "odd": 3}
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.live is not None and len(app.live.records) >= 1, what="first query")
+        run = app.run_screen
+        assert app.screen is run
+        # pause: the runner stops between queries
+        await pilot.press("space")
+        assert app.handle.paused and app.handle.runner.paused
+        n_paused = len(app.live.records)
+        await pilot.pause(1.2)
+        assert len(app.live.records) <= n_paused + 1  # the query that was streaming may finish
+        await pilot.press("space")
+        assert not app.handle.paused
+        # skip the query that streams now
+        await wait_for(pilot, lambda: app.live.current is not None and app.live.tokens_now > 3, what="stream")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: any(r["status"] == "skipped" for r in app.live.records), what="skip")
+        # stop
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not app.handle.active, what="run ended")
+        folder = Path(app.live.folder)
+        s = Session.open(folder)
+        assert s.meta["status"] == "interrupted"
+        done = s.done_ids()
+        assert 2 <= len(done) < 6
+        assert run.query_one("#queries").row_count == len(app.live.records)
+        # the graph was redrawn on the timer, a few times a second at most
+        assert run.redraws >= 1
+        # export: a key opens the dialog
+        from ipwtui.tui.screens.dialogs import ExportDialog
+
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog), what="export dialog")
+        dlg = app.screen
+        # an unwritable destination: an error, the dialog stays, nothing lost
+        blocker = env / "blocker"
+        blocker.write_text("a file, not a folder")
+        dlg.query_one("#export-dir").value = str(blocker / "sub")
+        await pilot.click("#export-ok")
+        await wait_for(pilot, lambda: "not writable" in str(dlg.query_one("#export-error").render()),
+                       what="export error")
+        assert app.screen is dlg
+        out = env / "out"
+        dlg.query_one("#export-dir").value = str(out)
+        await pilot.click("#export-ok")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ExportDialog), what="export done")
+        for name in ("queries.csv", "samples.csv", "summary.json"):
+            assert (out / name).is_file()
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["energy_quality"] == "estimated"
+        assert any(str(out) in n.message for n in app._notifications)
+        # theme from the command palette's provider, kept in the config file
+        app.theme = "ipw-paper"
+        await pilot.pause(0.1)
+        cfg = json.loads((env / "config" / "config.json").read_text())
+        assert cfg["theme"] == "ipw-paper"
+        # back to setup, then the sessions screen
+        await pilot.press("escape")
+        assert app.screen is setup
+        await pilot.press("ctrl+o")
+        from ipwtui.tui.screens.sessions import SessionsScreen, SessionView
+
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.folders,
+                       what="sessions list")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionView) and app.screen.summary is not None,
+                       what="session view")
+        view = app.screen
+        assert view.query_one("#queries").row_count == len(s.query_records())
+        assert view.traces and view.traces[0].source == "scripted"
+        # resume the interrupted session: it runs to the end
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.handle is not None and app.handle.request.resume == str(folder),
+                       what="resume started")
+        await wait_for(pilot, lambda: not app.handle.active, timeout=30, what="resumed run ended")
+        s2 = Session.open(folder)
+        assert s2.meta["status"] == "finished"
+        assert len(s2.done_ids()) == 6
+        assert app.live.past_records and app.live.done == 6
