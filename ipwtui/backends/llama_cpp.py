@@ -70,6 +70,9 @@ class LlamaCppBackend:
         except ModelError as e:
             raise BackendError(str(e)) from None
         silence_llama_logs()
+        if self.n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
+            raise BackendError("this llama-cpp-python build has no GPU support, so --gpu-layers cannot offload; "
+                               "reinstall it with GPU support (e.g. CMAKE_ARGS=-DGGML_CUDA=on) or use the CPU")
         try:
             self.llm = llama_cpp.Llama(model_path=self.model_path, n_ctx=min(self.n_ctx, desc.context_length or
                                                                              self.n_ctx),

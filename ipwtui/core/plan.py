@@ -170,6 +170,8 @@ def prepare(req: RunRequest) -> Prepared:
         return Prepared(session, queries, model, sensor_set, backend, settings, True)
 
     settings = req.settings
+    if settings.accelerator != "cpu" and settings.n_gpu_layers == 0:
+        settings.n_gpu_layers = -1  # a GPU was chosen: run the whole model on it
     qpath, queries = load_query_list(req.queries, settings.max_queries)
     if not queries:
         raise PlanError(f"{qpath}: no queries to run")
