@@ -3,9 +3,7 @@ themes, the sessions screen and resuming."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import time
 from pathlib import Path
 
@@ -15,16 +13,9 @@ from ipwtui.core.runner import RunSettings
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
 from ipwtui.tui.demo import fake_backend_factory, scripted_sensors, write_queries
+from ipwtui.tui.demo import wait_until as wait_for
 
 SIZE = (160, 48)
-
-
-async def wait_for(pilot, cond, timeout: float = 15.0, what: str = "condition"):
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 @pytest.fixture
@@ -42,16 +33,10 @@ def make_app(tmp_path, n=6, words=60, tps=150.0, **kw):
                   sessions_dir=tmp_path / "sessions", queries=str(qfile), settings=settings, **kw)
 
 
-def setup_of(app):
-    from ipwtui.tui.screens.setup import SetupScreen
-
-    return next(s for s in app.screen_stack if isinstance(s, SetupScreen))
-
-
 async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
-        setup = setup_of(app)
+        setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
         # pick the model and the accelerator
         assert setup.picked_model == "__fake__"
@@ -94,13 +79,15 @@ async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
         blocker = env / "blocker"
         blocker.write_text("a file, not a folder")
         dlg.query_one("#export-dir").value = str(blocker / "sub")
-        await pilot.click("#export-ok")
+        dlg.query_one("#export-dir").focus()
+        await pilot.press("enter")  # (keys, not clicks: a notification toast may cover the buttons)
         await wait_for(pilot, lambda: "not writable" in str(dlg.query_one("#export-error").render()),
                        what="export error")
         assert app.screen is dlg
+        assert dlg.query_one("#export-dir").value == str(blocker / "sub")  # what was typed is kept
         out = env / "out"
         dlg.query_one("#export-dir").value = str(out)
-        await pilot.click("#export-ok")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ExportDialog), what="export done")
         for name in ("queries.csv", "samples.csv", "summary.json"):
             assert (out / name).is_file()

@@ -1,0 +1,1 @@
+"""The Textual app of ipwtui (imports Textual; the core never does)."""

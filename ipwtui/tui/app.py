@@ -1,0 +1,433 @@
+"""The Textual app: pick a model and accelerator, watch power, throughput and IPW live, export the session.
+
+A thin client of the core: ``core.plan.prepare`` builds the session, ``core.runner.Runner`` measures on a
+thread worker, ``core.summary`` / ``core.fmt`` / ``core.export`` give every figure, word and file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from .controller import RunEnded, RunEvent, RunHandle, RunProblem
+from .live import LiveState
+from .themes import DEFAULT_THEME, FALLBACK_THEME, discover_themes
+
+
+class IpwApp(App):
+    """ipwtui's app. Every source of data can be injected for tests and demos."""
+
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
+    TITLE = "ipwtui"
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Keys", id="app.help"),
+        Binding("ctrl+o", "sessions", "Sessions", id="app.sessions"),
+        Binding("ctrl+t", "change_theme", "Theme", id="app.theme", show=False),
+        Binding("ctrl+e", "export", "Export", id="app.export", show=False),
+    ]
+
+    def __init__(self, backend_factory: Callable | None = None, sensor_factory: Callable | None = None,
+                 sessions_dir: str | os.PathLike | None = None, config_dir: str | os.PathLike | None = None,
+                 model: str | None = None, queries: str | None = None, autostart: bool = False,
+                 theme: str | None = None, backend: str = "llama", model_finder: Callable | None = None,
+                 query_sets: Callable[[], Iterable] | None = None, settings=None) -> None:
+        """
+        backend_factory: ``(Prepared) -> backend`` used instead of the backend ``prepare`` makes.
+        sensor_factory: ``() -> SensorSet`` used instead of probing this machine's sensors.
+        sessions_dir: where sessions go and are listed (default: the core's sessions_root()).
+        config_dir: the config folder (sets IPWTUI_CONFIG_DIR for this process, as the CLI's env would).
+        model_finder: ``() -> (models, problems)`` instead of core.models.discover().
+        query_sets: ``() -> [path]`` instead of the bundled sets.
+        settings: a RunSettings with the setup form's initial values.
+        """
+        if config_dir is not None:
+            os.environ["IPWTUI_CONFIG_DIR"] = str(config_dir)
+        super().__init__()
+        from ..core.runner import RunSettings
+
+        self.backend_factory = backend_factory
+        self.sensor_factory = sensor_factory
+        self._sessions_dir = Path(sessions_dir) if sessions_dir is not None else None
+        self.initial_model = model
+        self.initial_queries = queries
+        self.autostart = autostart
+        self.backend_kind = backend
+        self.model_finder = model_finder
+        self.query_sets = query_sets
+        self.initial_settings = settings or RunSettings()
+        self.handle: RunHandle | None = None
+        self.live: LiveState | None = None
+        self.run_screen = None
+        self._theme_problems: list[str] = []
+        self._startup_theme: str | None = None
+        self._requested_theme = theme
+        self._register_themes()
+
+    # ---- sources (called from workers) ---------------------------------------------------------
+
+    @property
+    def sessions_dir(self) -> Path:
+        if self._sessions_dir is not None:
+            return self._sessions_dir
+        from ..core.plan import sessions_root
+
+        return sessions_root()
+
+    def find_models(self):
+        if self.backend_kind == "fake":
+            return [], []
+        if self.model_finder is not None:
+            return self.model_finder()
+        from ..core.models import discover
+
+        extra = [self.initial_model] if self.initial_model else None
+        return discover(extra_paths=extra)
+
+    def initial_model_path(self) -> str | None:
+        if not self.initial_model:
+            return None
+        return str(Path(self.initial_model).expanduser().resolve())
+
+    def probe_sensors(self):
+        if self.sensor_factory is not None:
+            return self.sensor_factory()
+        from ..core.sensors import probe_all
+
+        return probe_all(cpu_watts_per_core=self.initial_settings.cpu_watts_per_core)
+
+    def find_query_sets(self):
+        if self.query_sets is not None:
+            return list(self.query_sets())
+        from ..workloads.loaders import bundled_sets
+
+        return bundled_sets()
+
+    # ---- themes ---------------------------------------------------------------------------------
+
+    def _register_themes(self) -> None:
+        themes, problems = discover_themes()
+        for t in themes.values():
+            self.register_theme(t)
+        self._theme_problems = problems
+
+    def _initial_theme(self) -> str:
+        from ..core.config import load_config
+
+        wanted = [self._requested_theme, load_config().get("theme"), DEFAULT_THEME, FALLBACK_THEME]
+        for name in wanted:
+            if name and name in self.available_themes:
+                return name
+        return FALLBACK_THEME
+
+    def _save_theme(self, theme) -> None:
+        """Keep a theme picked in the app (not the one the app started with) in the config file."""
+        from ..core.config import save_config
+
+        if self._startup_theme is not None:
+            first, self._startup_theme = self._startup_theme, None
+            if theme.name == first:
+                return
+        try:
+            save_config({"theme": theme.name})
+        except OSError as e:
+            self.notify(f"theme not saved: {e}", severity="warning")
+
+    def on_mount(self) -> None:
+        self.theme = self._initial_theme()
+        self._startup_theme = self.theme
+        if self._requested_theme and self._requested_theme not in self.available_themes:
+            self.notify(f"no theme named {self._requested_theme!r}; themes: "
+                        f"{', '.join(sorted(self.available_themes))}", severity="warning", timeout=8)
+        for p in self._theme_problems:
+            self.notify(p, title="Theme file skipped", severity="warning", timeout=8)
+        self.theme_changed_signal.subscribe(self, self._save_theme)
+        from .screens.setup import SetupScreen
+
+        self.push_screen(SetupScreen())
+
+    # ---- commands -------------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield SystemCommand("Run", "Start a run with the setup screen's choices", self.action_run)
+        if self.handle is not None and self.handle.active:
+            yield SystemCommand("Stop run", "Stop after the current query; finished queries are kept",
+                                self.action_stop_run)
+            yield SystemCommand("Pause / resume run", "Pause between queries, or go on",
+                                self.action_pause_run)
+            yield SystemCommand("Skip query", "Skip the query being answered", self.action_skip_query)
+        yield SystemCommand("Export session", "Write queries.csv, samples.csv and summary.json",
+                            self.action_export)
+        yield SystemCommand("Switch model", "Back to the setup screen to pick a model", self.action_switch_model)
+        yield SystemCommand("Switch theme", "Pick a theme (kept in the config file)", self.action_change_theme)
+        yield SystemCommand("Sessions", "Past sessions: open, export or resume one", self.action_sessions)
+        yield SystemCommand("Keys", "The keys of every screen", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    def setup_screen(self):
+        """The setup screen (always at the bottom of the stack once the app has started)."""
+        from .screens.setup import SetupScreen
+
+        for s in self.screen_stack:
+            if isinstance(s, SetupScreen):
+                return s
+        return None
+
+    def action_run(self) -> None:
+        if self.handle is not None and self.handle.active:
+            self.notify("a run is going already", severity="warning", timeout=3)
+            return
+        setup = self.setup_screen()
+        if setup is None:
+            return
+        while self.screen is not setup:
+            self.pop_screen()
+        setup.action_start()
+
+    def action_switch_model(self) -> None:
+        if self.handle is not None and self.handle.active:
+            self.notify("stop the run first (x), then pick another model", severity="warning", timeout=4)
+            return
+        setup = self.setup_screen()
+        if setup is None:
+            return
+        while self.screen is not setup:
+            self.pop_screen()
+        setup.query_one("#models").focus()
+
+    def action_stop_run(self) -> None:
+        if self.handle is not None and self.handle.active:
+            self.handle.stop()
+            self.notify("stopping: every finished query is kept", timeout=3)
+
+    def action_pause_run(self) -> None:
+        if self.run_screen is not None:
+            self.run_screen.action_toggle_pause()
+
+    def action_skip_query(self) -> None:
+        if self.handle is not None:
+            self.handle.skip()
+
+    def action_sessions(self) -> None:
+        from .screens.sessions import SessionsScreen
+
+        if isinstance(self.screen, SessionsScreen):
+            return
+        self.push_screen(SessionsScreen())
+
+    def action_help(self) -> None:
+        from .screens.dialogs import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        from .screens.dialogs import ExportDialog
+        from .screens.run import RunScreen
+        from .screens.sessions import SessionsScreen, SessionView
+        from .screens.setup import SetupScreen
+
+        def rows(bindings) -> list[tuple[str, str]]:
+            out = []
+            for b in bindings:
+                if not isinstance(b, Binding) or not b.description:
+                    continue
+                keys = ", ".join(self.get_key_display(Binding(k, b.action)) for k in b.key.split(","))
+                out.append((keys, b.description))
+            return out
+
+        app_rows = rows(self.BINDINGS) + [
+            (self.get_key_display(Binding("ctrl+p", "command_palette")),
+             "Command palette: run, stop, export, switch model, switch theme"),
+            (self.get_key_display(Binding("ctrl+q", "quit")),
+             "Quit (a run stops first; every finished query is kept)"),
+        ]
+        return [
+            ("Everywhere", app_rows),
+            ("Setup", rows(SetupScreen.BINDINGS)),
+            ("Run", rows(RunScreen.BINDINGS)),
+            ("Sessions", rows(SessionsScreen.BINDINGS)),
+            ("A session", rows(SessionView.BINDINGS)),
+            ("Export dialog", rows(ExportDialog.BINDINGS)),
+        ]
+
+    def action_export(self) -> None:
+        from .screens.run import RunScreen
+        from .screens.sessions import SessionsScreen, SessionView
+
+        scr = self.screen
+        folder = None
+        if isinstance(scr, SessionView):
+            folder = str(scr.folder)
+        elif isinstance(scr, SessionsScreen):
+            sel = scr._selected()
+            folder = str(sel) if sel else None
+        elif isinstance(scr, RunScreen):
+            folder = scr.live.folder or None
+        elif self.live is not None and self.live.folder:
+            folder = self.live.folder
+        if not folder:
+            self.notify("no session to export yet: start a run, or open one from Sessions (ctrl+o)",
+                        severity="warning", timeout=4)
+            return
+        self.open_export(folder)
+
+    def open_export(self, folder: str) -> None:
+        from .screens.dialogs import ExportDialog
+
+        self.push_screen(ExportDialog(folder))
+
+    # ---- runs -----------------------------------------------------------------------------------
+
+    def start_run(self, request) -> RunHandle | None:
+        """Start a run (a new session or a resumed one) and show the run screen."""
+        from .screens.run import RunScreen
+
+        if self.handle is not None and self.handle.active:
+            self.notify("a run is going already", severity="warning", timeout=3)
+            return None
+        s = request.settings
+        live = LiveState(energy_view=s.energy_view, accelerator=s.accelerator, backend=request.backend)
+        if request.backend == "fake":
+            live.model_name = "fake-model"
+        elif request.model:
+            live.model_name = Path(request.model).name
+        if request.resume:
+            live.model_name = Path(request.resume).name
+        handle = RunHandle(request, self.post_message, sessions_dir=self.sessions_dir,
+                           sensor_factory=self.sensor_factory, backend_factory=self.backend_factory)
+        self.handle, self.live = handle, live
+        self.run_screen = RunScreen(live, handle)
+        self.push_screen(self.run_screen)
+        handle.worker = self.run_worker(handle.work, thread=True, group="run", name="runner",
+                                        exit_on_error=False)
+        return handle
+
+    def resume_session(self, folder: str, status: str | None) -> None:
+        from ..core.plan import RunRequest
+
+        if status == "finished":
+            self.notify("this session is finished: nothing to resume", timeout=3)
+            return
+        if self.handle is not None and self.handle.active:
+            if self.handle.folder == folder:
+                self.notify("this session is running now", timeout=3)
+            else:
+                self.notify("a run is going already", severity="warning", timeout=3)
+            return
+        from .screens.run import RunScreen
+
+        # the run screen goes on top of the setup screen, not of the sessions list
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, RunScreen):
+            self.pop_screen()
+        if isinstance(self.screen, RunScreen):
+            self.pop_screen()
+        self.start_run(RunRequest(resume=folder, backend=self.backend_kind))
+
+    def _shown_run_screen(self):
+        """The run screen when it is on the screen stack (it receives updates), else None."""
+        rs = self.run_screen
+        if rs is not None and rs in self.screen_stack and rs.is_mounted:
+            return rs
+        return None
+
+    @on(RunEvent)
+    def _run_event(self, msg: RunEvent) -> None:
+        from ..core import events as ev
+
+        if msg.handle is not self.handle or self.live is None:
+            return
+        e = msg.event
+        self.live.apply(e)
+        if isinstance(e, ev.SessionStarted) and self.handle.prep is not None:
+            meta = self.handle.prep.session.meta
+            self.live.model_name = (meta.get("model") or {}).get("name") or self.live.model_name
+            self.live.accelerator = meta.get("accelerator") or self.live.accelerator
+            if self._shown_run_screen() is not None:
+                self.run_screen.sub_title = f"{self.live.model_name} · {self.live.accelerator}"
+        if self._shown_run_screen() is not None:
+            try:
+                self.run_screen.on_run_event(e)
+            except Exception as err:  # a display problem must never stop the run
+                self.log.error(f"run screen: {err!r}")
+        if isinstance(e, ev.SensorFault):
+            self.notify(f"{e.sensor}: {e.message}. Its samples are N/A from now on.",
+                        title="Sensor failed", severity="warning", timeout=10)
+        elif isinstance(e, ev.RunFailed):
+            from .screens.dialogs import ErrorDialog
+
+            self.push_screen(ErrorDialog("The run failed", f"{e.message}\n\nEvery finished query is kept in "
+                                         f"{self.live.folder or 'the session folder'}; resume it from "
+                                         "Sessions (ctrl+o)."))
+        elif isinstance(e, ev.RunFinished):
+            if e.status == "finished":
+                self.notify(f"{self.live.folder}", title="Run finished", timeout=8)
+            else:
+                self.notify(f"{self.live.done}/{self.live.total} queries kept in {self.live.folder}; "
+                            "resume it from Sessions (ctrl+o)", title=f"Run {e.status}", timeout=8)
+
+    @on(RunProblem)
+    def _run_problem(self, msg: RunProblem) -> None:
+        from .screens.dialogs import ErrorDialog
+
+        if msg.handle is not self.handle:
+            return
+        if self.live is not None:
+            self.live.failure = msg.message
+        if self.run_screen is not None and self.screen is self.run_screen:
+            self.pop_screen()
+        title = "Cannot start the run" if msg.stage == "prepare" else "The model did not load"
+        self.push_screen(ErrorDialog(title, msg.message))
+
+    @on(RunEnded)
+    def _run_ended(self, msg: RunEnded) -> None:
+        msg.handle.mark_ended()
+        if msg.handle is not self.handle:
+            return
+        if self._shown_run_screen() is not None:
+            try:
+                self.run_screen.refresh_bindings()
+                self.run_screen._update_status()
+            except Exception as err:  # the screen is going away (the app is closing)
+                self.log.error(f"run screen: {err!r}")
+
+    # ---- quitting -------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Quit; a running session is stopped first, so every finished query stays on disk."""
+        h = self.handle
+        if h is not None and not h.ended.is_set():
+            h.stop()
+            self.notify("stopping the run: saving…", timeout=5)
+            if h.worker is not None:
+                try:
+                    await h.worker.wait()
+                except Exception:
+                    pass
+        self.exit()
+
+    def on_unmount(self) -> None:
+        h = self.handle
+        if h is not None and not h.ended.is_set():
+            h.stop()
+
+
+def run_app(args) -> int:
+    """Entry point for ``ipwtui`` with no command."""
+    from ..core.runner import RunSettings
+
+    app = IpwApp(model=getattr(args, "model", None), queries=getattr(args, "queries", None),
+                 autostart=bool(getattr(args, "autostart", False)), theme=getattr(args, "theme", None),
+                 backend=getattr(args, "backend", "llama") or "llama", settings=RunSettings())
+    app.run()
+    h = app.handle
+    if h is not None and not h.ended.is_set():  # the app closed another way: let the runner close the session
+        h.stop()
+        h.ended.wait(timeout=30)
+    return 0

@@ -1,0 +1,192 @@
+"""Scripted stand-ins for tests, screenshots and demos: never used unless asked for.
+
+- ``scripted_sensors()``: a SensorSet with a ScriptedSensor (source "scripted", quality "estimated").
+- ``fake_backend_factory()``: a FakeBackend with long, paced answers, so that pause and skip have time.
+- ``canned_run()``: a run screen's state and power series with fixed data (for snapshot tests), built
+  from core events and the core's own metrics.
+- ``wait_until(pilot, cond)``: for Pilot tests, wait until a condition holds (a screen still being
+  composed counts as "not yet").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from ..core import events as ev
+from ..core.sensors.base import ESTIMATED, UNAVAILABLE, Capability, Domain, SensorSet
+
+
+def scripted_sensors(base_w: float = 9.0, swing_w: float = 3.0, fail_after: int | None = None,
+                     missing_gpu: bool = True):
+    """A factory of SensorSets holding one scripted CPU domain (and a missing GPU line, for the table)."""
+    from ..core.sensors.scripted import ScriptedSensor
+
+    def factory() -> SensorSet:
+        s = ScriptedSensor(lambda t: base_w + swing_w * math.sin(t * 1.7) + 0.5 * math.sin(t * 7.3),
+                           fail_after=fail_after)
+        caps = list(s.probe())
+        if missing_gpu:
+            caps.append(Capability("gpu", "gpu", "nvml", UNAVAILABLE, "gpu", False,
+                                   reason="NVML failed to start: NVML Shared Library Not Found",
+                                   fix="NVIDIA driver not loaded: install it or check `nvidia-smi`"))
+        return SensorSet(sensors=[s], capabilities=caps)
+
+    return factory
+
+
+def fake_backend_factory(words: int = 60, tokens_per_s: float = 120.0, fail_on: set | None = None,
+                         fail_load: str | None = None):
+    """A factory of FakeBackends whose answers are ``words`` words long, then "The answer is (A)."."""
+    from ..backends.fake import FakeBackend
+
+    filler = " ".join(f"w{i}" for i in range(words))
+
+    class _Failing(FakeBackend):
+        def load(self):
+            from ..backends.base import BackendError
+
+            raise BackendError(fail_load)
+
+    def factory(prep=None):
+        cls = _Failing if fail_load else FakeBackend
+        return cls(default=f"{filler} The answer is (A).", tokens_per_s=tokens_per_s, fail_on=fail_on)
+
+    return factory
+
+
+def write_queries(path: str | Path, n: int = 6, prefix: str = "q") -> Path:
+    """A small query file in the project's JSONL format (multiple choice, answer A or B)."""
+    p = Path(path)
+    lines = []
+    for i in range(n):
+        lines.append(json.dumps({"id": f"{prefix}{i}", "domain": "even" if i % 2 == 0 else "odd", "kind": "mc",
+                                 "prompt": f"Question {i}: which letter comes first?",
+                                 "choices": ["first", "second"], "answer": "A" if i % 2 == 0 else "B"}))
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+async def wait_until(pilot, cond, timeout: float = 15.0, what: str = "condition") -> None:
+    """Let the app run until ``cond()`` is true; AssertionError after ``timeout`` seconds."""
+    import time
+
+    from textual.css.query import NoMatches
+
+    def ok() -> bool:
+        try:
+            return bool(cond())
+        except NoMatches:  # the screen is not composed yet
+            return False
+
+    t0 = time.monotonic()
+    while not ok():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+# ---- a canned run (fixed data) ---------------------------------------------------------------
+
+CANNED_T0 = 1000.0  # monotonic origin of the canned run
+CANNED_WALL0 = 1_750_000_000.0
+
+
+def _canned_power(t: float) -> float:
+    return 6.5 + 2.5 * math.sin(t / 3.0) + 1.2 * math.sin(t * 1.9) + (1.5 if int(t) % 7 < 4 else 0.0)
+
+
+def canned_records(n: int = 14, total: int = 40) -> list[dict]:
+    """Journal query records as the runner writes them, with fixed values."""
+    domains = ["arithmetic", "science", "geography", "logic", "units"]
+    recs = []
+    wall = CANNED_WALL0
+    for i in range(n):
+        lat = 1.2 + 0.35 * ((i * 7) % 5)
+        watts = 7.0 + 0.6 * ((i * 3) % 4)
+        tokens = 24 + (i * 11) % 40
+        correct = None if i == 5 else (i % 3 != 1)
+        rec = {
+            "type": "query", "query_id": f"demo-{i:03d}", "index": i, "warmup": False,
+            "status": "skipped" if i == 9 else "ok", "error": None, "dataset": "sample_queries",
+            "domain": domains[i % len(domains)], "kind": "mc", "model": "SmolLM2-135M-Instruct",
+            "backend": "llama.cpp", "accelerator": "cpu", "prompt": f"demo question {i}", "reference": "A",
+            "answer": "The answer is (A).", "prediction": "A", "correct": None if i == 9 else correct,
+            "scorer": "mc", "score_note": None, "prompt_tokens": 40 + i, "output_tokens": tokens,
+            "counts_source": "llama.cpp perf context", "ttft_s": 0.08 + 0.01 * (i % 4), "latency_s": lat,
+            "prefill_tps": 850.0 + 10 * i, "decode_tps": tokens / (lat - 0.1),
+            "finish_reason": "stop", "energy_j": watts * lat, "energy_net_j": (watts - 2.1) * lat,
+            "avg_power_w": watts, "energy_by_domain": {"cpu-est": watts * lat}, "energy_source": "cpu-time-model",
+            "energy_quality": ESTIMATED, "energy_flags": [], "wall_sent": wall, "wall_last": wall + lat,
+            "segment": 0,
+        }
+        wall += lat + 0.4
+        recs.append(rec)
+    return recs
+
+
+class CannedHandle:
+    """Stands in for a RunHandle on a canned run screen: a run that is going, with a fixed power trace."""
+
+    def __init__(self, series, folder: str) -> None:
+        from .live import TokenBuffer
+
+        self._series = series
+        self.folder = folder
+        self.buffer = TokenBuffer()
+        self.series_origin = None
+        self.active = True
+        self.paused = False
+        self.ended = __import__("threading").Event()
+        self.calls: list[str] = []
+
+    def power_series(self):
+        return self._series()
+
+    def pause(self):
+        self.paused = True
+        self.calls.append("pause")
+
+    def resume(self):
+        self.paused = False
+        self.calls.append("resume")
+
+    def skip(self):
+        self.calls.append("skip")
+
+    def stop(self):
+        self.calls.append("stop")
+
+
+def canned_run(n_done: int = 14, total: int = 40):
+    """(LiveState, CannedHandle, clock) of a run 14 queries in, a query streaming, fixed numbers."""
+    from ..core.summary import session_metrics
+    from ..workloads.base import Query
+    from .live import LiveState
+
+    dom = Domain("cpu-est", "cpu", "cpu-time-model", ESTIMATED, "cpu", False, 0.01, True,
+                 "CPU time model (system)")
+    live = LiveState(energy_view="gross", model_name="SmolLM2-135M-Instruct", backend="llama",
+                     accelerator="cpu")
+    live.apply(ev.SessionStarted(folder="/data/sessions/20250101-120000-smollm2", segment=0, total=total,
+                                 done=0, domains=[dom], counted_domains=["cpu-est"]))
+    live.apply(ev.IdleMeasured({"cpu-est": 2.1}, 3.0))
+    live.apply(ev.Phase("running"))
+    recs = canned_records(n_done, total)
+    for k, r in enumerate(recs):
+        live.apply(ev.QueryFinished(r, session_metrics(recs[: k + 1], ci=True) if k == n_done - 1 else {}))
+    q = Query(id="demo-014", prompt="A train travels 60 km in 45 minutes. What is its average speed in km/h?\n"
+              "End your reply with a line of the form \"Answer: <number>\".", reference="80", kind="numeric",
+              domain="arithmetic", dataset="sample_queries")
+    live.apply(ev.QueryStarted(index=n_done, total=total, query=q))
+    now = CANNED_T0 + 60.0
+    pieces = ["The", " train", " covers", " 60", " km", " in", " 0.75", " h,", " so", " its", " speed", " is",
+              " 60", " /", " 0.75", " =", " 80"]
+    live.add_tokens([(live.serial, p, now - 0.9 + 0.05 * k) for k, p in enumerate(pieces)])
+
+    def series():
+        ts = [CANNED_T0 + 0.05 * k for k in range(int(60.0 / 0.05) + 1)]
+        return [(dom, ts, [_canned_power(t - CANNED_T0) for t in ts])]
+
+    return live, CannedHandle(series, live.folder), (lambda: now)

@@ -1,0 +1,145 @@
+"""Modal dialogs: an error with its message, the export dialog, and the keys help."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+EXPORT_FORMATS = [
+    ("CSV + JSON: queries.csv, samples.csv, summary.json", "csv+json"),
+]
+
+
+class ErrorDialog(ModalScreen[None]):
+    """A problem, in one or a few lines, with nothing behind it lost. Enter or Escape closes it."""
+
+    BINDINGS = [
+        Binding("escape,enter", "dismiss_dialog", "Close", id="dialog.close"),
+    ]
+
+    def __init__(self, title: str, message: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="error-dialog", classes="dialog"):
+            yield Label(self.title_text, id="error-title", classes="dialog-title")
+            yield Static(self.message, id="error-message", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK", id="error-ok", variant="primary")
+
+    @on(Button.Pressed, "#error-ok")
+    def action_dismiss_dialog(self) -> None:
+        self.dismiss(None)
+
+
+class ExportDialog(ModalScreen[dict | None]):
+    """Choose a folder and a format; writes the core's session export there."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel"),
+        Binding("ctrl+s", "export", "Write files", id="export.write"),
+    ]
+
+    def __init__(self, session_folder: str, dest: str | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.session_folder = session_folder
+        self.dest = dest or session_folder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-dialog", classes="dialog"):
+            yield Label("Export session", classes="dialog-title")
+            yield Static(f"session: {Path(self.session_folder).name}", id="export-session", markup=False)
+            yield Label("Folder", classes="field-label")
+            yield Input(self.dest, id="export-dir", placeholder="destination folder")
+            yield Label("Format", classes="field-label")
+            yield Select(EXPORT_FORMATS, value=EXPORT_FORMATS[0][1], allow_blank=False, id="export-format")
+            yield Static("Writes the three files into the folder (made if missing); the session itself is not "
+                         "changed.", id="export-error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Export", id="export-ok", variant="primary")
+                yield Button("Cancel", id="export-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-dir", Input).focus()
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#export-ok")
+    @on(Input.Submitted, "#export-dir")
+    def action_export(self) -> None:
+        dest = self.query_one("#export-dir", Input).value.strip()
+        if not dest:
+            self._problem("give a destination folder")
+            return
+        self.query_one("#export-ok", Button).disabled = True
+        self.query_one("#export-error", Static).update("writing…")
+        self._write(dest)
+
+    def _problem(self, message: str) -> None:
+        self.query_one("#export-error", Static).update(f"{message}\nNothing was lost: the session is unchanged; "
+                                                       "pick another folder.")
+        self.query_one("#export-error", Static).add_class("-error")
+        self.query_one("#export-ok", Button).disabled = False
+        self.app.bell()  # the message is in the dialog (a toast could cover its buttons)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _write(self, dest: str) -> None:
+        from ...core.export import export_session
+        from ...core.session import SessionError
+
+        try:
+            paths = export_session(self.session_folder, Path(dest).expanduser())
+        except SessionError as e:
+            self.app.call_from_thread(self._problem, str(e))
+            return
+        except Exception as e:  # anything else is still a message, never a traceback
+            self.app.call_from_thread(self._problem, f"{type(e).__name__}: {e}")
+            return
+        self.app.call_from_thread(self._done, {k: str(v) for k, v in paths.items()})
+
+    def _done(self, paths: dict) -> None:
+        folder = str(Path(paths["summary"]).parent)
+        self.app.notify(f"{folder}\nqueries.csv, samples.csv, summary.json", title="Session exported",
+                        timeout=10)
+        self.dismiss(paths)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the app, by screen."""
+
+    BINDINGS = [Binding("escape,f1,question_mark", "close", "Close", id="help.close")]
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        from rich.table import Table
+
+        with Vertical(id="help-dialog", classes="dialog"):
+            yield Label("Keys", classes="dialog-title")
+            with VerticalScroll(id="help-body"):
+                for title, rows in self.sections:
+                    t = Table(show_header=False, box=None, padding=(0, 2, 0, 0))
+                    t.add_column(style="bold", min_width=14)
+                    t.add_column()
+                    for key, desc in rows:
+                        t.add_row(key, desc)
+                    yield Label(title, classes="help-section")
+                    yield Static(t)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="help-close", variant="primary")
+
+    @on(Button.Pressed, "#help-close")
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,394 @@
+"""The run screen: power graph, throughput, headline figures, the per-query table, the answer streaming in.
+
+It only shows what the core sends: events are applied to a ``LiveState`` by the app and passed on here;
+token pieces and the sampler's power series are read on a timer (4 Hz), never once per token or sample.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer, Header, ProgressBar, Sparkline, Static
+
+from ...core import events as ev
+from ...core import fmt
+from ...core.metrics import MIN_QUERIES_FOR_CI as MIN_CI
+from ..live import LiveState, PastRecords
+from ..widgets.answer import AnswerView
+from ..widgets.figures import Figure
+from ..widgets.power_graph import PowerGraph, Trace
+from ..widgets.query_table import QueryTable, record_cells
+
+TABLE_KEY = ("energy: meas = measured · model = model-based · est = estimate · ! = window flagged · "
+             "lat = latency · tok/s = decode rate")
+TICK_S = 0.25  # the answer streaming in, the live rate, the question: 4 Hz
+GRAPH_EVERY = 2  # the power graph: every 2nd tick (2 Hz) during a run (a redraw costs ~20 ms of UI thread)
+ROWS_EVERY = 4  # finished queries (table row, figures, progress): once a second at most
+
+
+def metric(m, key):
+    """A field of a Metrics object or of its as_dict() (a saved summary)."""
+    if m is None:
+        return None
+    return m.get(key) if isinstance(m, dict) else getattr(m, key, None)
+
+
+def duration(s: float | None) -> str:
+    if s is None:
+        return fmt.NA
+    s = int(round(s))
+    h, r = divmod(s, 3600)
+    m, sec = divmod(r, 60)
+    return f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s" if m else f"{sec}s"
+
+
+def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str, bool]]:
+    """(digits text or None, two caption lines, estimate?) of each headline figure, from the core's metrics."""
+    est = quality != "measured"
+    q_word = {"measured": "measured", "model-based": "model-based", "estimated": "ESTIMATE"}.get(
+        quality, "N/A: no energy")
+    n = metric(m, "n") or 0
+
+    def ci_line(key: str) -> str:
+        interval = metric(m, key)
+        if interval:
+            return f"95% CI {fmt.ci(interval)}"
+        if n:
+            return f"CI after {MIN_CI} queries"
+        return "no query yet"
+
+    acc = metric(m, "accuracy")
+    acc_ci = metric(m, "accuracy_ci")
+    scored = metric(m, "n_scored") or 0
+    correct = metric(m, "n_correct") or 0
+    unscored = metric(m, "n_unscored") or 0
+    acc_cap = f"{correct}/{scored} scored" + (f" · {unscored} unscored" if unscored else "")
+    acc_ci_line = f"95% CI [{100 * acc_ci[0]:.0f}, {100 * acc_ci[1]:.0f}] %" if acc_ci else \
+        (f"CI after {MIN_CI} queries" if n else "")
+    ipw, ipj = metric(m, "ipw"), metric(m, "ipj")
+    tot, mw = metric(m, "total_energy_j"), metric(m, "mean_power_w")
+    return {
+        "fig-ipw": (None if ipw is None else fmt.num(ipw, 3), f"{ci_line('ipw_ci')}\nper W · {view} · {q_word}",
+                    est),
+        "fig-ipj": (None if ipj is None else fmt.num(ipj, 3), f"{ci_line('ipj_ci')}\nper J · {view} · {q_word}",
+                    est),
+        "fig-acc": (None if acc is None else f"{100 * acc:.1f}", f"{acc_ci_line}\n{acc_cap}", False),
+        "fig-joules": (None if tot is None else fmt.num(tot, 4), f"J, sum of query windows\n{view} · {q_word}",
+                       est),
+        "fig-watts": (None if mw is None else fmt.num(mw, 3), f"W, mean per query\n{view} · {q_word}", est),
+    }
+
+
+class RunScreen(Screen):
+    """A live run (``handle`` given) or a canned one (tests and screenshots: events applied by hand)."""
+
+    BINDINGS = [
+        Binding("space", "toggle_pause", "Pause/resume", id="run.pause"),
+        Binding("n", "skip", "Skip query", id="run.skip"),
+        Binding("x", "stop", "Stop run", id="run.stop"),
+        Binding("e", "export", "Export", id="run.export"),
+        Binding("g", "toggle_energy", "Gross/net", id="run.energy"),
+        Binding("s", "cycle_sort", "Sort", id="run.sort"),
+        Binding("escape", "back", "Setup", id="run.back"),
+    ]
+
+    def __init__(self, live: LiveState, handle=None, series_source=None, clock=time.monotonic) -> None:
+        super().__init__()
+        self.live = live
+        self.handle = handle
+        self.series_source = series_source  # () -> [(Domain, [t], [watts])], t in seconds
+        self.clock = clock
+        self._answer_shown = None
+        self._shown: dict[str, object] = {}
+        self._pending: list = []
+        self.redraws = 0  # graph redraws (for tests of the redraw rate)
+        self._ticks = 0
+
+    # ---- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="run-status")
+        with Horizontal(id="figures"):
+            yield Figure("IPW", id="fig-ipw")
+            yield Figure("IPJ", id="fig-ipj")
+            yield Figure("accuracy %", id="fig-acc")
+            yield Figure("energy", id="fig-joules")
+            yield Figure("power", id="fig-watts")
+        with Horizontal(id="middle"):
+            yield PowerGraph(id="power")
+            with Vertical(id="now"):
+                yield Static("", id="throughput")
+                yield Sparkline([], id="tps-spark")
+                yield Static("", id="question", markup=False)
+                yield Static("", id="reference", markup=False)
+                yield AnswerView(id="answer")
+        yield QueryTable(id="queries", view=self.live.energy_view)
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=None, show_eta=False, id="progress")
+            yield Static("", id="progress-label")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "ipwtui"
+        self.query_one("#power").border_title = "power"
+        self.query_one("#now").border_title = "now"
+        self.query_one("#queries").border_title = "queries"
+        self.query_one("#queries").border_subtitle = TABLE_KEY
+        self.query_one("#answer").border_title = "answer"
+        self.sub_title = " · ".join(x for x in (self.live.model_name, self.live.accelerator) if x)
+        table = self.query_one(QueryTable)
+        if self.live.all_records:
+            table.add_records([record_cells(r, self.live.energy_view) for r in self.live.all_records])
+        # the rows above already hold every finished query: only later ones may come from events
+        self._pending = [e for e in self._pending if not isinstance(e, (ev.QueryFinished, PastRecords))]
+        self.refresh_all()
+        self.set_interval(TICK_S, self.tick, name="run-tick")
+
+    # ---- events (UI thread) ---------------------------------------------------------------------
+
+    def on_run_event(self, e) -> None:
+        """Called by the app after ``live.apply(e)``. Widgets follow on the next tick, all in one frame
+        (a frame per event would repaint the screen several times per query); the end of the run is
+        shown at once."""
+        self._pending.append(e)
+        if isinstance(e, (ev.RunFinished, ev.RunFailed)):
+            self._flush_events()
+
+    def _flush_events(self, rows_too: bool = True) -> None:
+        """Show what the pending events changed. Finished queries (a table row, the figures) are shown
+        at most once a second (``rows_too``): a table repaint costs the UI thread tens of milliseconds,
+        and short queries can finish several times a second."""
+        if not self._pending:
+            return
+        if rows_too:
+            events, self._pending = self._pending, []
+        else:
+            events = [e for e in self._pending if not isinstance(e, (ev.QueryFinished, PastRecords))]
+            self._pending = [e for e in self._pending if isinstance(e, (ev.QueryFinished, PastRecords))]
+        rows = [record_cells(e.record, self.live.energy_view) for e in events
+                if isinstance(e, ev.QueryFinished) and not e.record.get("warmup")]
+        if any(isinstance(e, PastRecords) for e in events):
+            self.show_past_records()  # every record so far, the new ones included
+        elif rows:
+            self.query_one(QueryTable).add_records(rows)
+        if any(isinstance(e, ev.QueryFinished) for e in events):
+            self._update_throughput_done(None)
+            self._update_figures()
+            self._update_progress()
+        if any(isinstance(e, ev.QueryStarted) for e in events):
+            self._show_query()
+        if any(isinstance(e, (ev.RunFinished, ev.RunFailed)) for e in events):
+            self._update_figures()
+            self.refresh_bindings()
+        if events:
+            self._update_status()
+
+    def on_screen_resume(self) -> None:
+        self._flush_events()
+
+    def show_past_records(self) -> None:
+        """Rows of a resumed session's earlier segments (the worker reads them from the journal)."""
+        table = self.query_one(QueryTable)
+        table.clear()
+        table.add_records([record_cells(r, self.live.energy_view) for r in self.live.all_records])
+
+    def refresh_all(self) -> None:
+        self._update_status()
+        self._update_progress()
+        self._update_figures()
+        self._show_query()
+        self._update_answer()
+        self._update_throughput_live()
+        self._update_throughput_done(None)
+        self._redraw_graph()
+
+    # ---- the 4 Hz tick --------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        if self.app.screen is not self:
+            return  # covered by a dialog or another screen: nothing to draw
+        try:
+            self._tick()
+        except NoMatches:  # the screen is being taken down
+            pass
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        self._flush_events(rows_too=self._ticks % ROWS_EVERY == 0 or not self.live.running)
+        if self.handle is not None:
+            if self.live.add_tokens(self.handle.buffer.drain()):
+                self._update_answer()
+        self._update_throughput_live()
+        if not self.live.running or self._ticks % GRAPH_EVERY == 0:
+            self._redraw_graph()
+        if self.live.running and self._ticks % ROWS_EVERY == 0:
+            self._update_progress()  # the ETA
+
+    def _series(self):
+        if self.series_source is not None:
+            return self.series_source()
+        if self.handle is not None:
+            return self.handle.power_series()
+        return []
+
+    def _redraw_graph(self) -> None:
+        graph = self.query_one(PowerGraph)
+        traces = []
+        origin = None
+        data = self._series()
+        for dom, ts, ws in data:
+            if ts:
+                origin = ts[0] if origin is None else min(origin, ts[0])
+        if self.handle is not None and self.handle.series_origin is not None:
+            origin = self.handle.series_origin
+        for dom, ts, ws in data:
+            x = np.asarray(ts, dtype=float) - (origin or 0.0)
+            try:
+                y = np.asarray(ws, dtype=float)
+            except TypeError:  # N/A samples (None) are left out, never drawn as 0
+                y = np.array([np.nan if w is None else w for w in ws], dtype=float)
+            keep = np.isfinite(y)
+            traces.append(Trace(dom.name, x[keep], y[keep], dom.source, dom.quality))
+        idle = {k: v for k, v in self.live.idle_w.items()}
+        note = None if traces else "waiting for the first samples"
+        graph.draw(traces, idle, note=note)
+        self.redraws += 1
+
+    # ---- pieces ---------------------------------------------------------------------------------
+
+    def _set(self, selector: str, content) -> None:
+        """Update a fixed-size Static without a layout pass, and only when its content changed."""
+        w = self.query_one(selector, Static)
+        if self._shown.get(selector) != content:
+            self._shown[selector] = content
+            w.update(content, layout=False)
+
+    def _update_status(self) -> None:
+        live = self.live
+        phase = live.phase
+        if self.handle is not None and self.handle.paused and live.running:
+            phase = "paused" + (" (the current query finishes first)" if live.in_flight else "")
+        elif live.phase_detail and live.phase not in ("running",):
+            phase = f"{phase}: {live.phase_detail}"
+        if live.failure:
+            phase = f"failed: {live.failure}"
+        src = live.energy_source or fmt.NA
+        q = live.energy_quality
+        energy = f"energy: {src} ({q})"
+        if live.estimated and live.domains:
+            energy = f"[reverse] ESTIMATE [/reverse] {energy}"
+        parts = [f"[b]{phase}[/b]", energy, f"on screen: {live.energy_view}"]
+        if live.faults:
+            parts.append(f"sensor faults: {', '.join(s for s, _ in live.faults)}")
+        self._set("#run-status", "  ·  ".join(parts))
+
+    def _update_progress(self) -> None:
+        live = self.live
+        bar = self.query_one(ProgressBar)
+        if live.total:
+            bar.update(total=live.total, progress=live.done)
+        eta = live.eta_seconds() if live.running else None
+        text = f"{live.done}/{live.total or '?'} queries"
+        if live.warmups:
+            text += f" · {live.warmups} warm-up"
+        if live.running and live.total:
+            text += f" · ETA {duration(eta)}"
+        elif live.status:
+            text += f" · {live.status}"
+        self._set("#progress-label", text)
+
+    def _update_figures(self) -> None:
+        live = self.live
+        m = live.metrics.get(live.energy_view) if live.metrics else None
+        for fid, (text, caption, est) in figure_values(m, live.energy_quality, live.energy_view).items():
+            self.query_one(f"#{fid}", Figure).show(text, caption, est)
+
+    def _show_query(self) -> None:
+        cur = self.live.current
+        q = getattr(cur, "query", None)
+        if q is None:
+            self._set("#question", "")
+            self._set("#reference", "")
+            return
+        tag = "warm-up" if cur.warmup else f"query {cur.index + 1}/{cur.total}"
+        self._set("#question", f"{tag} · {q.domain}\n{q.prompt}")
+        ref = q.reference if q.reference is not None else "none (unscored)"
+        self._set("#reference", f"reference: {ref}")
+        self._update_answer()
+
+    def _update_answer(self) -> None:
+        text = self.live.answer
+        if text == self._answer_shown:
+            return
+        self._answer_shown = text
+        self.query_one(AnswerView).set_text(text)
+
+    def _update_throughput_live(self) -> None:
+        live = self.live
+        rate = live.live_rate(self.clock()) if live.in_flight else None
+        last = live.records[-1] if live.records else None
+        line = f"streaming now: {fmt.num(rate, 3, 'tok/s')}" if rate is not None else "streaming now: –"
+        if last is not None:
+            src = last.get("counts_source") or fmt.NA
+            line += (f"\nlast query: prefill {fmt.num(last.get('prefill_tps'), 3, 'tok/s')}"
+                     f" · decode {fmt.num(last.get('decode_tps'), 3, 'tok/s')}\n({src}) · bars: decode per query")
+        self._set("#throughput", line)
+
+    def _update_throughput_done(self, record: dict | None) -> None:
+        rates = [r.get("decode_tps") for r in self.live.records[-60:] if r.get("decode_tps") is not None]
+        self.query_one("#tps-spark", Sparkline).data = rates
+
+    # ---- actions --------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        running = self.handle is not None and self.handle.active and self.live.running
+        if action in ("toggle_pause", "skip", "stop"):
+            return True if running else None
+        if action == "export":
+            return True if self.live.folder else None
+        return True
+
+    def action_toggle_pause(self) -> None:
+        if self.handle is None:
+            return
+        if self.handle.paused:
+            self.handle.resume()
+            self.notify("resumed", timeout=2)
+        else:
+            self.handle.pause()
+            self.notify("paused after the current query", timeout=3)
+        self._update_status()
+
+    def action_skip(self) -> None:
+        if self.handle is not None:
+            self.handle.skip()
+
+    def action_stop(self) -> None:
+        if self.handle is not None and self.handle.active:
+            self.handle.stop()
+            self.notify("stopping: every finished query is kept; resume it from Sessions", timeout=4)
+
+    def action_export(self) -> None:
+        self.app.action_export()
+
+    def action_toggle_energy(self) -> None:
+        self.live.energy_view = "net" if self.live.energy_view == "gross" else "gross"
+        self.query_one(QueryTable).set_view(self.live.energy_view, self.live.all_records)
+        self._update_figures()
+        self._update_status()
+
+    def action_cycle_sort(self) -> None:
+        self.query_one(QueryTable).cycle_sort()
+
+    def action_back(self) -> None:
+        if self.handle is not None and self.handle.active:
+            self.notify("the run is going: stop it first (x)", severity="warning", timeout=3)
+            return
+        self.app.pop_screen()

@@ -1,0 +1,468 @@
+"""The setup screen: a model, an accelerator, a query set and the run's settings.
+
+Nothing slow happens before the first frame: models are discovered, sensors probed and query sets
+counted in a thread worker after mount, and the lists fill in when it reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Input,
+    Label,
+    LoadingIndicator,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+)
+from textual.widgets.option_list import Option
+
+from ...core import fmt
+
+FILTER_AFTER = 6  # show the model filter box when more models than this are found
+OTHER_FILE = "__file__"
+FAKE_MODEL = "__fake__"
+
+
+@dataclass
+class QuerySetInfo:
+    path: str
+    count: int | None = None
+    domains: dict = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).stem
+
+
+def query_set_info(path: str) -> QuerySetInfo:
+    """Load a query file and count it by domain (worker thread)."""
+    from ...workloads.base import QueryFileError
+    from ...workloads.loaders import domain_counts, load_queries, resolve_queries
+
+    try:
+        p = resolve_queries(path)
+        qs = load_queries(p)
+    except QueryFileError as e:
+        return QuerySetInfo(path, error=str(e))
+    except Exception as e:
+        return QuerySetInfo(path, error=f"{path}: {type(e).__name__}: {e}")
+    return QuerySetInfo(str(p), len(qs), domain_counts(qs))
+
+
+def describe_counts(info: QuerySetInfo | None):
+    from rich.console import Group
+    from rich.table import Table
+
+    if info is None:
+        return Text("")
+    if info.error:
+        return Text(info.error, style="bold")
+    head = Text()
+    head.append(f"{info.count} queries", style="bold")
+    head.append(f" in {Path(info.path).name}")
+    t = Table(show_header=True, box=None, padding=(0, 2, 0, 0), header_style="bold")
+    t.add_column("domain")
+    t.add_column("queries", justify="right")
+    for d, n in info.domains.items():
+        t.add_row(d, str(n))
+    return Group(head, Text(""), t)
+
+
+def model_prompt(m) -> Text:
+    t = Text()
+    t.append(m.name, style="bold")
+    t.append(f"  {m.quantization or fmt.NA}  {human_size(m.size_bytes)}")
+    t.append(f"\n  {m.architecture or '?'} · {m.origin}", style="dim")
+    return t
+
+
+def human_size(n) -> str:
+    from ...core.models import human_size as hs
+
+    return hs(n)
+
+
+def accelerator_prompt(g: dict) -> Text:
+    t = Text()
+    t.append(g["accelerator"], style="bold")
+    if g["usable"]:
+        t.append(f"  energy {g['quality']}")
+    else:
+        t.append("  unavailable")
+    for c in g["available"]:
+        t.append(f"\n  ✓ {c.domain}: {c.source}, {c.quality}")
+        if not c.in_total:
+            t.append(" (nested, not summed)")
+        if c.reason:
+            t.append(f"\n    {c.reason}", style="dim")
+    for c in g["missing"]:
+        t.append(f"\n  ✗ {c.domain or c.kind}: {c.source} — {c.reason or 'not found'}")
+        if c.fix:
+            t.append(f"\n    fix: {c.fix}", style="dim")
+    return t
+
+
+class SetupLoaded(Message):
+    def __init__(self, models, problems, capabilities, sets, chosen_info) -> None:
+        super().__init__()
+        self.models = models
+        self.problems = problems
+        self.capabilities = capabilities
+        self.sets = sets
+        self.chosen_info = chosen_info
+
+
+class QueryInfoReady(Message):
+    def __init__(self, info: QuerySetInfo) -> None:
+        super().__init__()
+        self.info = info
+
+
+class SetupScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+r", "start", "Run", id="setup.run"),
+        Binding("ctrl+f", "focus_filter", "Filter models", id="setup.filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: list = []
+        self.accelerators: list[dict] = []
+        self.sets: list[QuerySetInfo] = []
+        self.picked_model: str | None = None  # a model path, FAKE_MODEL, or None before loading
+        self.picked_accelerator: str | None = None
+        self.query_info: QuerySetInfo | None = None
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        s = app.initial_settings
+        yield Header()
+        with Horizontal(id="setup-top"):
+            with Vertical(id="models-pane", classes="pane"):
+                yield Input(placeholder="filter models…", id="model-filter")
+                yield OptionList(id="models")
+                yield LoadingIndicator(id="models-loading")
+                yield Static("", id="model-problems", markup=False)
+            with Vertical(id="accel-pane", classes="pane"):
+                yield OptionList(id="accelerators")
+                yield LoadingIndicator(id="accel-loading")
+            with Vertical(id="queries-pane", classes="pane"):
+                yield Select([], prompt="query set", id="query-set", allow_blank=True)
+                yield Input(placeholder="or a query file: JSONL, JSON or CSV (ours, MMLU-Pro, GSM8K)",
+                            id="query-path")
+                yield Static("", id="query-counts", markup=False)
+        with Horizontal(id="settings", classes="pane"):
+            with Vertical(classes="field"):
+                yield Label("queries (blank: all)")
+                yield Input("" if s.max_queries is None else str(s.max_queries), id="set-max-queries",
+                            type="integer", placeholder="all")
+            with Vertical(classes="field"):
+                yield Label("warm-up")
+                yield Input(str(s.warmup), id="set-warmup", type="integer")
+            with Vertical(classes="field"):
+                yield Label("max tokens")
+                yield Input(str(s.max_tokens), id="set-max-tokens", type="integer")
+            with Vertical(classes="field"):
+                yield Label("idle baseline s")
+                yield Input(f"{s.idle_seconds:g}", id="set-idle", type="number")
+            with Vertical(classes="field"):
+                yield Label("sample rate Hz")
+                yield Input(f"{s.sample_hz:g}", id="set-hz", type="number")
+            with Vertical(classes="field"):
+                yield Label("energy on screen")
+                with RadioSet(id="set-energy"):
+                    yield RadioButton("gross", value=s.energy_view != "net", id="energy-gross")
+                    yield RadioButton("net", value=s.energy_view == "net", id="energy-net")
+        with Horizontal(id="setup-actions"):
+            yield Static("", id="setup-summary")
+            yield Button("Sessions", id="open-sessions")
+            yield Button("Run", id="start", variant="primary", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "ipwtui"
+        self.sub_title = "setup"
+        self.query_one("#models-pane").border_title = "model"
+        self.query_one("#accel-pane").border_title = "accelerator"
+        self.query_one("#queries-pane").border_title = "queries"
+        self.query_one("#settings").border_title = "settings"
+        self.query_one("#model-filter").display = False
+        self.query_one("#models").display = False
+        self.query_one("#accelerators").display = False
+        self._load()
+
+    # ---- loading (worker) -----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="setup-load", exit_on_error=False)
+    def _load(self) -> None:
+        app = self.app
+        try:
+            models, problems = app.find_models()
+        except Exception as e:
+            models, problems = [], [f"model discovery failed: {type(e).__name__}: {e}"]
+        try:
+            ss = app.probe_sensors()
+            caps = list(ss.capabilities)
+            for s in getattr(ss, "sensors", []):
+                try:
+                    s.close()
+                except Exception:
+                    pass
+        except Exception as e:
+            from ...core.sensors.base import Capability
+
+            caps = [Capability("?", "cpu", "probe", "unavailable", "cpu", False,
+                               reason=f"sensor probe failed: {type(e).__name__}: {e}")]
+        sets: list[QuerySetInfo] = []
+        try:
+            for p in app.find_query_sets():
+                sets.append(query_set_info(str(p)))
+        except Exception as e:
+            problems.append(f"bundled query sets: {type(e).__name__}: {e}")
+        chosen = None
+        if app.initial_queries:
+            known = {s.path: s for s in sets}
+            chosen = query_set_info(app.initial_queries)
+            chosen = known.get(chosen.path, chosen)
+        self.post_message(SetupLoaded(models, problems, caps, sets, chosen))
+
+    @on(SetupLoaded)
+    def _loaded(self, msg: SetupLoaded) -> None:
+        from ..adapters import accelerator_rows
+
+        app = self.app
+        self.models = msg.models
+        self.sets = msg.sets
+        for w in self.query(LoadingIndicator):
+            w.remove()  # a hidden indicator still animates; this screen stays under the run screen
+        # models
+        self.query_one("#models").display = True
+        self.query_one("#model-filter").display = app.backend_kind != "fake" and len(self.models) > FILTER_AFTER
+        self._fill_models("")
+        problems = list(msg.problems)
+        if app.backend_kind != "fake" and not self.models:
+            problems.insert(0, "no model found: pip install 'ipwtui[demo]' for the default model, "
+                               "or set IPWTUI_MODELS_DIR to a folder of GGUF files")
+        self.query_one("#model-problems", Static).update("\n".join(problems))
+        # accelerators
+        self.accelerators = accelerator_rows(msg.capabilities)
+        ol = self.query_one("#accelerators", OptionList)
+        ol.display = True
+        ol.clear_options()
+        for g in self.accelerators:
+            ol.add_option(Option(accelerator_prompt(g), id=g["accelerator"], disabled=not g["usable"]))
+        usable = [g["accelerator"] for g in self.accelerators if g["usable"]]
+        want = app.initial_settings.accelerator
+        first = want if want in usable else (usable[0] if usable else None)
+        if first is not None:
+            ol.highlighted = ol.get_option_index(first)
+            self.picked_accelerator = first
+        # query sets
+        sel = self.query_one("#query-set", Select)
+        options = [(f"{s.name} ({s.count if s.count is not None else '!'})", s.path) for s in self.sets]
+        options.append(("other file…", OTHER_FILE))
+        sel.set_options(options)
+        chosen = msg.chosen_info
+        if chosen is not None and chosen.path in {s.path for s in self.sets}:
+            sel.value = chosen.path
+        elif chosen is not None:
+            sel.value = OTHER_FILE
+            self.query_one("#query-path", Input).value = app.initial_queries or ""
+        elif self.sets:
+            default = next((s for s in self.sets if s.name == "mixed"), self.sets[0])
+            sel.value = default.path
+            chosen = default
+        self._set_query_info(chosen)
+        self.loaded = True
+        self._update_summary()
+        if app.autostart:
+            app.autostart = False
+            self.action_start()
+
+    # ---- models ---------------------------------------------------------------------------------
+
+    def _fill_models(self, flt: str) -> None:
+        app = self.app
+        ol = self.query_one("#models", OptionList)
+        ol.clear_options()
+        if app.backend_kind == "fake":
+            t = Text()
+            t.append("fake-model", style="bold")
+            t.append("  scripted answers (fake backend)\n  not a real model: for demos and tests", style="dim")
+            ol.add_option(Option(t, id=FAKE_MODEL))
+            ol.highlighted = 0
+            self.picked_model = FAKE_MODEL
+            return
+        flt = flt.lower().strip()
+        shown = [m for m in self.models if not flt or flt in f"{m.name} {m.quantization} {m.path}".lower()]
+        for m in shown:
+            ol.add_option(Option(model_prompt(m), id=m.path))
+        want = self.picked_model or app.initial_model_path()
+        ids = [m.path for m in shown]
+        if want in ids:
+            ol.highlighted = ids.index(want)
+            self.picked_model = want
+        elif shown:
+            ol.highlighted = 0
+            self.picked_model = shown[0].path
+
+    @on(Input.Changed, "#model-filter")
+    def _filter(self, event: Input.Changed) -> None:
+        self._fill_models(event.value)
+        self._update_summary()
+
+    def action_focus_filter(self) -> None:
+        f = self.query_one("#model-filter", Input)
+        if f.display:
+            f.focus()
+
+    @on(OptionList.OptionHighlighted, "#models")
+    @on(OptionList.OptionSelected, "#models")
+    def _model_picked(self, event) -> None:
+        if event.option.id:
+            self.picked_model = event.option.id
+            self._update_summary()
+
+    @on(OptionList.OptionHighlighted, "#accelerators")
+    @on(OptionList.OptionSelected, "#accelerators")
+    def _accel_picked(self, event) -> None:
+        if event.option.id and not event.option.disabled:
+            self.picked_accelerator = event.option.id
+            self._update_summary()
+
+    # ---- query sets -----------------------------------------------------------------------------
+
+    @on(Select.Changed, "#query-set")
+    def _set_changed(self, event: Select.Changed) -> None:
+        path_in = self.query_one("#query-path", Input)
+        if event.value == OTHER_FILE:
+            path_in.focus()
+            if path_in.value.strip():
+                self._count_file(path_in.value.strip())
+            else:
+                self._set_query_info(None)
+            return
+        if event.value is Select.BLANK or event.value is None:
+            return
+        info = next((s for s in self.sets if s.path == event.value), None)
+        self._set_query_info(info)
+
+    @on(Input.Submitted, "#query-path")
+    def _path_submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if value:
+            self.query_one("#query-set", Select).value = OTHER_FILE
+            self._count_file(value)
+
+    @work(thread=True, exclusive=True, group="query-count", exit_on_error=False)
+    def _count_file(self, path: str) -> None:
+        self.post_message(QueryInfoReady(query_set_info(path)))
+
+    @on(QueryInfoReady)
+    def _info_ready(self, msg: QueryInfoReady) -> None:
+        self._set_query_info(msg.info)
+
+    def _set_query_info(self, info: QuerySetInfo | None) -> None:
+        self.query_info = info
+        w = self.query_one("#query-counts", Static)
+        w.update(describe_counts(info))
+        w.set_class(bool(info and info.error), "-error")
+        self._update_summary()
+
+    # ---- start ----------------------------------------------------------------------------------
+
+    def _update_summary(self) -> None:
+        ok = self.loaded and self.picked_model is not None and self.picked_accelerator is not None \
+            and self.query_info is not None and not self.query_info.error
+        self.query_one("#start", Button).disabled = not ok
+        parts = []
+        if self.picked_model == FAKE_MODEL:
+            parts.append("fake-model")
+        elif self.picked_model:
+            m = next((m for m in self.models if m.path == self.picked_model), None)
+            parts.append(m.name if m else Path(self.picked_model).name)
+        parts.append(self.picked_accelerator or "no accelerator")
+        if self.query_info and not self.query_info.error:
+            parts.append(f"{self.query_info.name} ({self.query_info.count})")
+        self.query_one("#setup-summary", Static).update(" · ".join(parts))
+
+    def _read_settings(self):
+        """RunSettings from the form, or a one-line problem."""
+        from dataclasses import replace
+
+        def val(wid: str, kind=int, blank=None):
+            raw = self.query_one(wid, Input).value.strip()
+            if raw == "":
+                return blank
+            return kind(raw)
+
+        try:
+            maxq = val("#set-max-queries", int)
+            warm = val("#set-warmup", int, 0)
+            maxt = val("#set-max-tokens", int, 256)
+            idle = val("#set-idle", float, 0.0)
+            hz = val("#set-hz", float, 20.0)
+        except ValueError as e:
+            return None, f"a setting is not a number ({e})"
+        if maxq is not None and maxq < 1:
+            return None, "queries must be at least 1 (or blank for all)"
+        if warm < 0:
+            return None, "warm-up must be 0 or more"
+        if maxt < 1:
+            return None, "max tokens must be at least 1"
+        if idle < 0:
+            return None, "idle baseline must be 0 s or more"
+        if not (0 < hz <= 1000):
+            return None, "sample rate must be between 0 and 1000 Hz"
+        view = "net" if self.query_one("#energy-net", RadioButton).value else "gross"
+        s = replace(self.app.initial_settings, max_queries=maxq, warmup=warm, max_tokens=maxt,
+                    idle_seconds=idle, sample_hz=hz, accelerator=self.picked_accelerator or "cpu",
+                    energy_view=view)
+        return s, None
+
+    @on(Button.Pressed, "#start")
+    def action_start(self) -> None:
+        if not self.loaded:
+            self.notify("still looking for models and sensors…", timeout=3)
+            return
+        problem = None
+        if self.picked_model is None:
+            problem = "pick a model"
+        elif self.picked_accelerator is None:
+            problem = "no accelerator with a power domain: see the accelerator list for why"
+        elif self.query_info is None:
+            problem = "pick a query set or give a query file"
+        elif self.query_info.error:
+            problem = self.query_info.error
+        settings, bad = self._read_settings()
+        problem = problem or bad
+        if problem:
+            self.notify(problem, title="Cannot start", severity="error", timeout=6)
+            return
+        from ...core.plan import RunRequest
+
+        model = None if self.picked_model == FAKE_MODEL else self.picked_model
+        req = RunRequest(model=model, queries=self.query_info.path, backend=self.app.backend_kind,
+                         settings=settings)
+        self.app.start_run(req)
+
+    @on(Button.Pressed, "#open-sessions")
+    def _sessions(self) -> None:
+        self.app.action_sessions()
