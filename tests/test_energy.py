@@ -153,3 +153,12 @@ def test_sampler_survives_failing_sensor_and_marks_na():
     assert faults == ["scripted"]
     assert any(d == "bad" and w is None for _, d, w in seen)  # N/A rows, not zeros
     assert not any(d == "bad" and w == 0 for _, d, w in seen)
+
+
+def test_tail_is_a_consistent_copy():
+    s = DomainSeries(dom())
+    fill(s, power, 0.0, 2.0, hz=10)
+    t, w = s.tail(1.0)
+    assert t[0] == pytest.approx(1.0) and len(t) == len(w) == 11
+    t.append(99.0)
+    assert s.t[-1] == pytest.approx(2.0)  # a copy: the caller cannot disturb the series

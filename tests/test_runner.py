@@ -174,3 +174,18 @@ def test_torn_last_journal_line_is_ignored(tmp_path):
     with open(r.session.folder / "journal.jsonl", "a") as f:
         f.write('{"type": "query", "query_id": "q9", "sta')
     assert Session.open(r.session.folder).done_ids() == {"q0", "q1"}
+
+
+def test_prepare_uses_injected_sensors_and_unique_folders(tmp_path):
+    from ipwtui.core.plan import RunRequest, prepare
+
+    sensor = ScriptedSensor(lambda t: 5.0)
+    from ipwtui.core.sensors.base import SensorSet
+
+    ss = SensorSet(sensors=[sensor], capabilities=sensor.probe())
+    req = lambda: RunRequest(backend="fake", queries="quick", sessions_root=str(tmp_path / "root"))
+    a, b = prepare(req(), sensor_set=ss), prepare(req(), sensor_set=ss)
+    assert a.session.folder != b.session.folder  # same second, same model: still two folders
+    assert a.session.folder.parent == tmp_path / "root"
+    assert [d["domain"] for d in a.session.meta["domains"]] == ["cpu-scripted"]
+    assert a.sensor_set is ss

@@ -348,3 +348,18 @@ def test_import_is_light():
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_accelerators_grouped_for_a_picker():
+    from ipwtui.core.sensors import accelerators
+    from ipwtui.core.sensors.base import ESTIMATED, MEASURED, Capability
+
+    caps = [Capability("gpu1", "gpu", "nvml", UNAVAILABLE, "gpu1", False, reason="Not Supported"),
+            Capability("cpu-core-0", "cpu", "rapl", MEASURED, "cpu", True, in_total=False),
+            Capability("cpu-est", "cpu", "cpu-time-model", ESTIMATED, "cpu", True),
+            Capability("gpu0", "gpu", "nvml-counter", MEASURED, "gpu0", True)]
+    rows = accelerators(caps)
+    assert [r["accelerator"] for r in rows] == ["cpu", "gpu0", "gpu1"]
+    assert rows[0]["quality"] == ESTIMATED  # the nested core domain is not counted
+    assert rows[1]["usable"] and rows[1]["quality"] == MEASURED
+    assert not rows[2]["usable"] and rows[2]["missing"][0].reason == "Not Supported"

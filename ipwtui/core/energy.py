@@ -98,6 +98,12 @@ class DomainSeries:
             gaps = [t[k + 1] - t[k] for k in range(i, j)]
             return max(gaps) if gaps else 0.0
 
+    def tail(self, since_t: float | None = None) -> tuple[list[float], list[float | None]]:
+        """A consistent copy of the readings with t >= since_t (all of them when None), for display."""
+        with self._lock:
+            i = 0 if since_t is None else bisect.bisect_left(self.t, since_t)
+            return self.t[i:], self.watts[i:]
+
     def power_between(self, a: float, b: float) -> list[float]:
         """Power readings with a <= t <= b (for the idle median)."""
         with self._lock:

@@ -30,6 +30,7 @@ class RunRequest:
     backend: str = "llama"  # "llama" or "fake" (tests and demos only)
     settings: RunSettings = field(default_factory=RunSettings)
     sysfs_root: str | None = None
+    sessions_root: str | None = None  # where a new session folder goes when ``out`` is not given
 
 
 @dataclass
@@ -52,6 +53,17 @@ def sessions_root() -> Path:
 def _slug(s: str) -> str:
     keep = "".join(c if c.isalnum() or c in "-_." else "-" for c in s)
     return keep.strip("-")[:40] or "session"
+
+
+def new_session_folder(root: str | os.PathLike, model_name: str) -> Path:
+    """A fresh folder name under ``root``: time stamp and model, with a suffix when it is taken."""
+    root = Path(root)
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(model_name)}"
+    cand, k = root / base, 2
+    while cand.exists():
+        cand = root / f"{base}-{k}"
+        k += 1
+    return cand
 
 
 def resolve_model(path: str | None):
@@ -128,8 +140,11 @@ def machine_info() -> dict:
     return info
 
 
-def prepare(req: RunRequest) -> Prepared:
-    """Everything a Runner needs, checked. Raises PlanError or SessionError with one-line messages."""
+def prepare(req: RunRequest, sensor_set=None) -> Prepared:
+    """Everything a Runner needs, checked. Raises PlanError or SessionError with one-line messages.
+
+    ``sensor_set``: sensors a front end already probed (or a test scripted); probed here when None.
+    """
     from ..workloads.loaders import load_queries
 
     if req.resume:
@@ -159,7 +174,8 @@ def prepare(req: RunRequest) -> Prepared:
             model = resolve_model((meta.get("model") or {}).get("path"))
             if meta.get("model", {}).get("sha256") and model.size_bytes != meta["model"].get("size_bytes"):
                 raise PlanError(f"cannot resume: the model file {model.path} changed since the session began")
-        sensor_set = probe_sensors(RunRequest(settings=settings, sysfs_root=req.sysfs_root))
+        if sensor_set is None:
+            sensor_set = probe_sensors(RunRequest(settings=settings, sysfs_root=req.sysfs_root))
         try:
             from .session import check_writable
 
@@ -177,8 +193,9 @@ def prepare(req: RunRequest) -> Prepared:
         raise PlanError(f"{qpath}: no queries to run")
     model = resolve_model(req.model) if req.backend != "fake" else None
     model_name = model.name if model else "fake-model"
-    folder = Path(req.out) if req.out else sessions_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(model_name)}"
-    sensor_set = probe_sensors(req)
+    folder = Path(req.out) if req.out else new_session_folder(req.sessions_root or sessions_root(), model_name)
+    if sensor_set is None:
+        sensor_set = probe_sensors(req)
     domains = sensor_set.domains()
     if not any(d.accelerator == settings.accelerator for d in domains) and settings.energy_domains != "all":
         accs = sorted({d.accelerator for d in domains}) or ["none"]

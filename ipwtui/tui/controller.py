@@ -8,7 +8,6 @@ stop) may be called at any time, also before the runner exists: they are remembe
 
 from __future__ import annotations
 
-import bisect
 import threading
 from typing import Callable
 
@@ -129,21 +128,24 @@ class RunHandle:
         """Prepare, load and run. Never raises: every problem becomes a message."""
         from ..core.plan import PlanError, finish_provenance
         from ..core.session import SessionError
-        from .adapters import prepare_run
+        from ..core.plan import prepare
 
         try:
-            self._work(prepare_run, finish_provenance, PlanError, SessionError)
+            self._work(prepare, finish_provenance, PlanError, SessionError)
         except BaseException as e:  # the last line of defence: no traceback on the user's screen
             self.post(RunEvent(self, ev.RunFailed(f"{type(e).__name__}: {e}")))
         finally:
             self.ended.set()
             self.post(RunEnded(self))
 
-    def _work(self, prepare_run, finish_provenance, PlanError, SessionError) -> None:
+    def _work(self, prepare, finish_provenance, PlanError, SessionError) -> None:
         sensor_set = self.sensor_factory() if self.sensor_factory is not None else None
+        if self.sessions_dir is not None and not self.request.sessions_root:
+            self.request.sessions_root = str(self.sessions_dir)
         try:
-            prep = prepare_run(self.request, self.sessions_dir, sensor_set=sensor_set,
-                               backend_factory=self.backend_factory)
+            prep = prepare(self.request, sensor_set=sensor_set)
+            if self.backend_factory is not None:
+                prep.backend = self.backend_factory(prep)
         except (PlanError, SessionError) as e:
             self.post(RunProblem(self, str(e), "prepare"))
             return
@@ -203,16 +205,12 @@ class RunHandle:
         if sampler is None:
             return []
         out = []
-        for name, s in list(sampler.series.items()):
-            t, w = s.t, s.watts
-            n = min(len(t), len(w))
-            if n == 0:
+        for s in list(sampler.series.values()):
+            last = s.last_t
+            if last is None:
                 continue
             if self.series_origin is None:
-                self.series_origin = t[0]
-            a = 0
-            if window_s is not None:
-                a = max(bisect.bisect_left(t, t[n - 1] - window_s, 0, n) - 1, 0)
-            ts, ws = t[a:n], w[a:n]
+                self.series_origin = s.t[0]
+            ts, ws = s.tail(None if window_s is None else last - window_s)
             out.append((s.domain, ts, ws))
         return out

@@ -113,3 +113,23 @@ def capability_rows(sensor_set: SensorSet) -> list[dict]:
         row["used"] = c.available and c.domain in used
         rows.append(row)
     return rows
+
+
+def accelerators(capabilities: list) -> list[dict]:
+    """The capability table grouped per accelerator, for a picker: one dict per accelerator with its
+    available and missing domains, whether it can be measured at all, and the worst quality of the
+    domains that would be counted. Usable accelerators first, then by name (cpu before gpu0 ...)."""
+    from .base import UNAVAILABLE, worst_quality
+
+    groups: dict[str, dict] = {}
+    for c in capabilities:
+        g = groups.setdefault(c.accelerator, {"accelerator": c.accelerator, "available": [], "missing": []})
+        (g["available"] if c.available else g["missing"]).append(c)
+    rows = []
+    for g in groups.values():
+        used = [c for c in g["available"] if c.in_total]
+        g["quality"] = worst_quality([c.quality for c in used]) if used else UNAVAILABLE
+        g["usable"] = bool(used)
+        rows.append(g)
+    rows.sort(key=lambda g: (not g["usable"], g["accelerator"]))
+    return rows

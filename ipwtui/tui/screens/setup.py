@@ -245,7 +245,7 @@ class SetupScreen(Screen):
 
     @on(SetupLoaded)
     def _loaded(self, msg: SetupLoaded) -> None:
-        from ..adapters import accelerator_rows
+        from ...core.sensors import accelerators as accelerator_rows
 
         app = self.app
         self.models = msg.models
