@@ -1,0 +1,223 @@
+"""Decode speed with the app running live in a terminal against headless `ipwtui run`: same model,
+queries and settings.
+
+Rounds alternate (headless, app, app, headless, ...) so drift on a shared machine hits both sides.
+- headless: ``python -m ipwtui.cli run --queries mixed --max-queries K ... --out DIR --quiet`` as a
+  subprocess, its output to a file;
+- app: ``python -m ipwtui.cli --model M --queries FILE --autostart`` in a tmux session of a fixed size
+  (a real terminal the app draws to all along: power graph, streaming answer, table), FILE holding the
+  first K queries of the bundled "mixed" set; the session folder is found under its IPWTUI_DATA_DIR and
+  the app is quit with ctrl+q once the session's status is "finished".
+The app takes no run settings on its command line (max tokens, warm-up, idle baseline, sample rate,
+threads come from its setup form, whose defaults are RunSettings()'s), so the headless side is given
+those same defaults; the settings each session recorded are printed and compared.
+
+Both sides read llama.cpp's own decode rate of each non-warm-up query from the session's journal:
+tokens/time = sum(n_eval) / sum(n_eval / decode_tps), n_eval = output_tokens - 1 when the answer hit
+max tokens (the last token is sampled but not evaluated).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = 0.98
+SETTINGS_SHOWN = ("n_threads", "max_tokens", "warmup", "idle_seconds", "sample_hz", "temperature", "seed",
+                  "accelerator", "n_gpu_layers", "cpu_scope")
+
+
+class Tmux:
+    """A private tmux server (its own socket), so nothing else's sessions are touched."""
+
+    def __init__(self, width: int, height: int):
+        self.sock = f"ipwtui-decode-{os.getpid()}"
+        self.width, self.height = width, height
+        self.cmd("new-session", "-d", "-s", "holder", "-x", str(width), "-y", str(height), "cat")
+
+    def cmd(self, *args, check=True) -> subprocess.CompletedProcess:
+        return subprocess.run(["tmux", "-L", self.sock, *args], check=check, capture_output=True, text=True)
+
+    def start(self, name: str, command: str) -> None:
+        self.cmd("new-session", "-d", "-s", name, "-x", str(self.width), "-y", str(self.height), command)
+
+    def capture(self, name: str) -> str:
+        return self.cmd("capture-pane", "-p", "-t", name, check=False).stdout
+
+    def alive(self, name: str) -> bool:
+        return self.cmd("has-session", "-t", name, check=False).returncode == 0
+
+    def quit(self, name: str, timeout: float = 30.0) -> None:
+        self.cmd("send-keys", "-t", name, "C-q", check=False)
+        t = time.monotonic()
+        while self.alive(name) and time.monotonic() - t < timeout:
+            time.sleep(0.1)
+        if self.alive(name):
+            self.cmd("kill-session", "-t", name, check=False)
+
+    def close(self) -> None:
+        self.cmd("kill-server", check=False)
+
+
+def journal_queries(folder: Path) -> list[dict]:
+    p = folder / "journal.jsonl"
+    if not p.exists():
+        return []
+    out = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(r, dict) and r.get("type") == "query":
+            out.append(r)
+    return out
+
+
+def decode_rate(folder: Path) -> tuple[float, int]:
+    """(aggregate decode tok/s, tokens evaluated) over the session's non-warm-up queries."""
+    n = secs = 0.0
+    for r in journal_queries(folder):
+        if r.get("warmup") or not r.get("decode_tps") or not r.get("output_tokens"):
+            continue
+        k = r["output_tokens"] - (1 if r.get("finish_reason") == "length" else 0)
+        if k <= 0:
+            continue
+        n += k
+        secs += k / r["decode_tps"]
+    if secs <= 0:
+        raise SystemExit(f"{folder}: no decode rate in the journal")
+    return n / secs, int(n)
+
+
+def session_meta(folder: Path) -> dict:
+    return json.loads((folder / "session.json").read_text(encoding="utf-8"))
+
+
+def run_headless(k: int, tmp: Path, model: str, n_queries: int, st, env: dict, timeout: float):
+    out = tmp / f"headless{k}"
+    cmd = [sys.executable, "-m", "ipwtui.cli", "run", "--model", model, "--queries", "mixed",
+           "--max-queries", str(n_queries), "--idle-seconds", f"{st.idle_seconds:g}", "--warmup", str(st.warmup),
+           "--max-tokens", str(st.max_tokens), "--sample-hz", f"{st.sample_hz:g}", "--out", str(out), "--quiet"]
+    if st.n_threads is not None:
+        cmd += ["--threads", str(st.n_threads)]
+    t = time.perf_counter()
+    with open(tmp / f"headless{k}.log", "w") as log:
+        rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout).returncode
+    wall = time.perf_counter() - t
+    if rc != 0:
+        raise SystemExit(f"headless run failed ({rc}); see {tmp / f'headless{k}.log'}:\n"
+                         + (tmp / f"headless{k}.log").read_text()[-2000:])
+    return out, wall
+
+
+def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: float):
+    data = tmp / f"app{k}"
+    cmd = (f"env IPWTUI_CONFIG_DIR={tmp / 'config'} IPWTUI_DATA_DIR={data} "
+           f"{sys.executable} -m ipwtui.cli --model {model} --queries {qfile} --autostart")
+    name = f"app{k}"
+    t = time.perf_counter()
+    tmux.start(name, cmd)
+    folder = None
+    try:
+        while True:
+            if time.perf_counter() - t > timeout or not tmux.alive(name):
+                raise SystemExit(f"the app's run did not finish within {timeout:g} s; its screen:\n"
+                                 + tmux.capture(name))
+            if folder is None:
+                found = sorted((data / "sessions").glob("*/session.json")) if (data / "sessions").is_dir() else []
+                folder = found[0].parent if found else None
+            if folder is not None:
+                try:
+                    if session_meta(folder).get("status") == "finished":
+                        break
+                except (OSError, ValueError):  # being rewritten
+                    pass
+            time.sleep(0.25)
+        wall = time.perf_counter() - t
+    finally:
+        tmux.quit(name)
+    return folder, wall
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=4, help="rounds per side")
+    ap.add_argument("--queries", type=int, default=20, help="K: the first K queries of the mixed set")
+    ap.add_argument("--model", help="GGUF model (default: the bundled default model)")
+    ap.add_argument("--size", default="160x48", help="the app's terminal size, COLSxROWS (default: 160x48)")
+    ap.add_argument("--timeout", type=float, default=600.0, help="per run, seconds")
+    args = ap.parse_args()
+    if shutil.which("tmux") is None:
+        sys.exit("tmux is needed")
+    from ipwtui.core.models import default_model_path
+    from ipwtui.core.runner import RunSettings
+    from ipwtui.workloads.loaders import resolve_queries
+
+    model = str(Path(args.model or default_model_path()).resolve())
+    st = RunSettings()  # the app's setup form starts from these
+    w, h = (int(x) for x in args.size.lower().split("x"))
+    tmp = Path(tempfile.mkdtemp(prefix="ipwtui-decode-"))
+    src = Path(resolve_queries("mixed"))
+    lines = [ln for ln in src.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if src.suffix != ".jsonl" or len(lines) < args.queries:
+        sys.exit(f"{src}: expected a JSONL query file with at least {args.queries} queries")
+    qfile = tmp / f"mixed-first{args.queries}.jsonl"
+    qfile.write_text("\n".join(lines[: args.queries]) + "\n", encoding="utf-8")
+    env = dict(os.environ, IPWTUI_CONFIG_DIR=str(tmp / "config"), IPWTUI_DATA_DIR=str(tmp / "headless-data"))
+    tmux = Tmux(w, h)
+    rates = {"headless": [], "app": []}
+    metas = {"headless": [], "app": []}
+    try:
+        for k in range(args.rounds):
+            order = ("headless", "app") if k % 2 == 0 else ("app", "headless")
+            line = []
+            for side in order:
+                if side == "headless":
+                    folder, wall = run_headless(k, tmp, model, args.queries, st, env, args.timeout)
+                else:
+                    folder, wall = run_app(k, tmp, model, qfile, tmux, args.timeout)
+                rate, toks = decode_rate(folder)
+                rates[side].append(rate)
+                metas[side].append(session_meta(folder))
+                line.append(f"{side} {rate:.1f} tok/s ({toks} tokens, run {wall:.1f} s)")
+            print(f"round {k + 1}: " + ", ".join(line)
+                  + f"; app/headless {rates['app'][-1] / rates['headless'][-1]:.3f}", flush=True)
+    finally:
+        tmux.close()
+    # same model, queries and settings on both sides?
+    ref = metas["headless"][0]
+    problems = []
+    for side in ("headless", "app"):
+        for m in metas[side]:
+            if (m.get("model") or {}).get("path") != (ref.get("model") or {}).get("path"):
+                problems.append(f"{side}: model {(m.get('model') or {}).get('path')}")
+            if m.get("query_ids") != ref.get("query_ids"):
+                problems.append(f"{side}: other queries")
+            for key in SETTINGS_SHOWN:
+                if (m.get("settings") or {}).get(key) != (ref.get("settings") or {}).get(key):
+                    problems.append(f"{side}: {key} = {(m.get('settings') or {}).get(key)!r}")
+    for side in ("headless", "app"):
+        s = metas[side][0].get("settings") or {}
+        print(f"{side} settings: " + ", ".join(f"{key} {s.get(key)!r}" for key in SETTINGS_SHOWN))
+    print(f"model: {Path(model).name}; queries: first {args.queries} of mixed (+{ref['settings'].get('warmup')} "
+          f"warm-up), {args.rounds} rounds per side; app in tmux {w}x{h}")
+    if ref["settings"].get("n_threads") is None:
+        print("n_threads None: the backend's default thread count, the same on both sides")
+    if problems:
+        print("SETTINGS DIFFER: " + "; ".join(sorted(set(problems))))
+    a, b = statistics.median(rates["headless"]), statistics.median(rates["app"])
+    verdict = "PASS" if b / a >= TARGET and not problems else "FAIL"
+    print(f"decode tok/s median: headless {a:.1f}, app live {b:.1f}; ratio {b / a:.3f} "
+          f"(target >= {TARGET}: {verdict})")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
