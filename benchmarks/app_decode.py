@@ -14,12 +14,14 @@ those same defaults; the settings each session recorded are printed and compared
 
 Both sides read llama.cpp's own decode rate of each non-warm-up query from the session's journal:
 tokens/time = sum(n_eval) / sum(n_eval / decode_tps), n_eval = output_tokens - 1 when the answer hit
-max tokens (the last token is sampled but not evaluated).
+max tokens (the last token is sampled but not evaluated). Each run's wall time and process CPU time
+(and, for the app, the tmux server's CPU time) are printed beside its rate.
 """
 
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -61,8 +63,28 @@ class Tmux:
         if self.alive(name):
             self.cmd("kill-session", "-t", name, check=False)
 
+    def pane_pid(self, name: str) -> int | None:
+        out = self.cmd("display-message", "-p", "-t", name, "#{pane_pid}", check=False).stdout.strip()
+        return int(out) if out.isdigit() else None
+
+    def server_pid(self) -> int | None:
+        out = self.cmd("display-message", "-p", "-t", "holder", "#{pid}", check=False).stdout.strip()
+        return int(out) if out.isdigit() else None
+
     def close(self) -> None:
         self.cmd("kill-server", check=False)
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (Linux /proc), None when unknown."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def journal_queries(folder: Path) -> list[dict]:
@@ -108,22 +130,27 @@ def run_headless(k: int, tmp: Path, model: str, n_queries: int, st, env: dict, t
     if st.n_threads is not None:
         cmd += ["--threads", str(st.n_threads)]
     t = time.perf_counter()
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(tmp / f"headless{k}.log", "w") as log:
         rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout).returncode
     wall = time.perf_counter() - t
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru2.ru_utime - ru.ru_utime) + (ru2.ru_stime - ru.ru_stime)
     if rc != 0:
         raise SystemExit(f"headless run failed ({rc}); see {tmp / f'headless{k}.log'}:\n"
                          + (tmp / f"headless{k}.log").read_text()[-2000:])
-    return out, wall
+    return out, wall, cpu, None
 
 
 def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: float):
     data = tmp / f"app{k}"
-    cmd = (f"env IPWTUI_CONFIG_DIR={tmp / 'config'} IPWTUI_DATA_DIR={data} "
+    cmd = (f"exec env IPWTUI_CONFIG_DIR={tmp / 'config'} IPWTUI_DATA_DIR={data} "
            f"{sys.executable} -m ipwtui.cli --model {model} --queries {qfile} --autostart")
     name = f"app{k}"
+    server0 = cpu_seconds(tmux.server_pid())
     t = time.perf_counter()
     tmux.start(name, cmd)
+    pid = tmux.pane_pid(name)  # env execs python: the app's own process
     folder = None
     try:
         while True:
@@ -141,9 +168,12 @@ def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: flo
                     pass
             time.sleep(0.25)
         wall = time.perf_counter() - t
+        cpu = cpu_seconds(pid)
+        server1 = cpu_seconds(tmux.server_pid())
     finally:
         tmux.quit(name)
-    return folder, wall
+    term = None if server0 is None or server1 is None else server1 - server0
+    return folder, wall, cpu, term
 
 
 def main():
@@ -180,13 +210,15 @@ def main():
             line = []
             for side in order:
                 if side == "headless":
-                    folder, wall = run_headless(k, tmp, model, args.queries, st, env, args.timeout)
+                    folder, wall, cpu, term = run_headless(k, tmp, model, args.queries, st, env, args.timeout)
                 else:
-                    folder, wall = run_app(k, tmp, model, qfile, tmux, args.timeout)
+                    folder, wall, cpu, term = run_app(k, tmp, model, qfile, tmux, args.timeout)
                 rate, toks = decode_rate(folder)
                 rates[side].append(rate)
                 metas[side].append(session_meta(folder))
-                line.append(f"{side} {rate:.1f} tok/s ({toks} tokens, run {wall:.1f} s)")
+                cpu_s = "" if cpu is None else f", process CPU {cpu:.1f} s"
+                term_s = "" if term is None else f", tmux server CPU {term:.1f} s"
+                line.append(f"{side} {rate:.1f} tok/s ({toks} tokens, run {wall:.1f} s{cpu_s}{term_s})")
             print(f"round {k + 1}: " + ", ".join(line)
                   + f"; app/headless {rates['app'][-1] / rates['headless'][-1]:.3f}", flush=True)
     finally:
