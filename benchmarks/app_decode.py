@@ -122,10 +122,10 @@ def session_meta(folder: Path) -> dict:
     return json.loads((folder / "session.json").read_text(encoding="utf-8"))
 
 
-def run_headless(k: int, tmp: Path, model: str, n_queries: int, st, env: dict, timeout: float):
+def run_headless(k: int, tmp: Path, model: str, qfile: Path, st, env: dict, timeout: float):
     out = tmp / f"headless{k}"
-    cmd = [sys.executable, "-m", "ipwtui.cli", "run", "--model", model, "--queries", "mixed",
-           "--max-queries", str(n_queries), "--idle-seconds", f"{st.idle_seconds:g}", "--warmup", str(st.warmup),
+    cmd = [sys.executable, "-m", "ipwtui.cli", "run", "--model", model, "--queries", str(qfile),
+           "--idle-seconds", f"{st.idle_seconds:g}", "--warmup", str(st.warmup),
            "--max-tokens", str(st.max_tokens), "--sample-hz", f"{st.sample_hz:g}", "--out", str(out), "--quiet"]
     if st.n_threads is not None:
         cmd += ["--threads", str(st.n_threads)]
@@ -179,7 +179,7 @@ def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: flo
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=4, help="rounds per side")
-    ap.add_argument("--queries", type=int, default=20, help="K: the first K queries of the mixed set")
+    ap.add_argument("--queries", type=int, default=20, help="K: the first K arithmetic and unit queries of the mixed set")
     ap.add_argument("--model", help="GGUF model (default: the bundled default model)")
     ap.add_argument("--size", default="160x48", help="the app's terminal size, COLSxROWS (default: 160x48)")
     ap.add_argument("--timeout", type=float, default=600.0, help="per run, seconds")
@@ -195,10 +195,12 @@ def main():
     w, h = (int(x) for x in args.size.lower().split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="ipwtui-decode-"))
     src = Path(resolve_queries("mixed"))
-    lines = [ln for ln in src.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    # the arithmetic and unit questions: answers of tens of tokens, so that a decode rate means something
+    lines = [ln for ln in src.read_text(encoding="utf-8").splitlines()
+             if '"domain": "arithmetic"' in ln or '"domain": "units"' in ln]
     if src.suffix != ".jsonl" or len(lines) < args.queries:
         sys.exit(f"{src}: expected a JSONL query file with at least {args.queries} queries")
-    qfile = tmp / f"mixed-first{args.queries}.jsonl"
+    qfile = tmp / f"mixed-arith-units-{args.queries}.jsonl"
     qfile.write_text("\n".join(lines[: args.queries]) + "\n", encoding="utf-8")
     env = dict(os.environ, IPWTUI_CONFIG_DIR=str(tmp / "config"), IPWTUI_DATA_DIR=str(tmp / "headless-data"))
     tmux = Tmux(w, h)
@@ -210,7 +212,7 @@ def main():
             line = []
             for side in order:
                 if side == "headless":
-                    folder, wall, cpu, term = run_headless(k, tmp, model, args.queries, st, env, args.timeout)
+                    folder, wall, cpu, term = run_headless(k, tmp, model, qfile, st, env, args.timeout)
                 else:
                     folder, wall, cpu, term = run_app(k, tmp, model, qfile, tmux, args.timeout)
                 rate, toks = decode_rate(folder)
@@ -238,7 +240,7 @@ def main():
     for side in ("headless", "app"):
         s = metas[side][0].get("settings") or {}
         print(f"{side} settings: " + ", ".join(f"{key} {s.get(key)!r}" for key in SETTINGS_SHOWN))
-    print(f"model: {Path(model).name}; queries: first {args.queries} of mixed (+{ref['settings'].get('warmup')} "
+    print(f"model: {Path(model).name}; queries: {args.queries} arithmetic/unit queries of mixed (+{ref['settings'].get('warmup')} "
           f"warm-up), {args.rounds} rounds per side; app in tmux {w}x{h}")
     if ref["settings"].get("n_threads") is None:
         print("n_threads None: the backend's default thread count, the same on both sides")

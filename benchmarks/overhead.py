@@ -1,6 +1,8 @@
 """Decode speed under the profiler against bare llama-cpp-python: same model, prompts and settings.
 
-Rounds alternate (bare, profiled, profiled, bare, ...) so drift on a shared machine hits both sides.
+The two sides alternate query by query (bare, profiled, profiled, bare, ...) so that drift on a shared
+machine hits both sides alike; the queries are the bundled arithmetic and unit questions, whose answers
+are long enough (tens of tokens) for a decode rate to mean something.
 Both sides read llama.cpp's own decode rate (perf context: n_eval / t_eval) for each query; the profiled
 side is the full measured loop of ``ipwtui run``: sampler thread at 20 Hz with this machine's sensors,
 energy windows, scoring and the fsynced journal.
@@ -58,27 +60,34 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=6, help="rounds per side")
     ap.add_argument("--queries", type=int, default=8)
-    ap.add_argument("--max-tokens", type=int, default=96)
+    ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--hz", type=float, default=20.0)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     model = default_model_path()
-    queries = load_queries(resolve_queries("mixed"))[: args.queries]
+    queries = [q for q in load_queries(resolve_queries("mixed"))
+               if q.domain in ("arithmetic", "units")][: args.queries]
     backend = LlamaCppBackend(str(model), n_threads=args.threads)
     backend.load()
     sensors = probe_all().sensors
     bare(backend.llm, queries[:2], 16)  # warm both paths
     a_rates, b_rates = [], []
+    flip = False
     for k in range(args.rounds):
-        order = ("bare", "ipwtui") if k % 2 == 0 else ("ipwtui", "bare")
-        for side in order:
-            if side == "bare":
-                a_rates.append(rate(bare(backend.llm, queries, args.max_tokens)))
-            else:
-                b_rates.append(rate(profiled(backend, queries, args.max_tokens, args.hz, sensors)))
-        print(f"round {k + 1}: bare {a_rates[-1]:.1f} tok/s, under ipwtui {b_rates[-1]:.1f} tok/s")
+        a_pairs, b_pairs = [], []
+        for q in queries:
+            for side in (("bare", "ipwtui") if not flip else ("ipwtui", "bare")):
+                if side == "bare":
+                    a_pairs += bare(backend.llm, [q], args.max_tokens)
+                else:
+                    b_pairs += profiled(backend, [q], args.max_tokens, args.hz, sensors)
+            flip = not flip
+        a_rates.append(rate(a_pairs))
+        b_rates.append(rate(b_pairs))
+        print(f"round {k + 1}: bare {a_rates[-1]:.1f} tok/s, under ipwtui {b_rates[-1]:.1f} tok/s "
+              f"({sum(p[0] for p in a_pairs)} / {sum(p[0] for p in b_pairs)} tokens decoded)")
     a, b = statistics.median(a_rates), statistics.median(b_rates)
-    print(f"model: {model.name}, {len(queries)} queries x {args.rounds} rounds per side, "
+    print(f"model: {model.name}, {len(queries)} queries x {args.rounds} rounds per side (alternating), "
           f"max_tokens {args.max_tokens}, threads {backend.n_threads}, sampler {args.hz:g} Hz")
     print(f"decode tok/s median: bare {a:.1f}, under ipwtui {b:.1f}; ratio {b / a:.3f} "
           f"(target >= 0.99: {'PASS' if b / a >= 0.99 else 'FAIL'})")
