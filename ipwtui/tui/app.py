@@ -178,27 +178,27 @@ class IpwApp(App):
                 return s
         return None
 
-    def action_run(self) -> None:
+    def _to_setup(self, busy_message: str, timeout: float):
+        """The setup screen brought to the top, or None (with a notice) while a run is going."""
         if self.handle is not None and self.handle.active:
-            self.notify("a run is going already", severity="warning", timeout=3)
-            return
+            self.notify(busy_message, severity="warning", timeout=timeout)
+            return None
         setup = self.setup_screen()
         if setup is None:
-            return
+            return None
         while self.screen is not setup:
             self.pop_screen()
-        setup.action_start()
+        return setup
+
+    def action_run(self) -> None:
+        setup = self._to_setup("a run is going already", 3)
+        if setup is not None:
+            setup.action_start()
 
     def action_switch_model(self) -> None:
-        if self.handle is not None and self.handle.active:
-            self.notify("stop the run first (x), then pick another model", severity="warning", timeout=4)
-            return
-        setup = self.setup_screen()
-        if setup is None:
-            return
-        while self.screen is not setup:
-            self.pop_screen()
-        setup.query_one("#models").focus()
+        setup = self._to_setup("stop the run first (x), then pick another model", 4)
+        if setup is not None:
+            setup.query_one("#models").focus()
 
     def action_stop_run(self) -> None:
         if self.handle is not None and self.handle.active:

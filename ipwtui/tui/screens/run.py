@@ -21,7 +21,7 @@ from ...core import fmt
 from ...core.metrics import MIN_QUERIES_FOR_CI as MIN_CI
 from ..live import LiveState, PastRecords
 from ..widgets.answer import AnswerView
-from ..widgets.figures import Figure
+from ..widgets.figures import Figure, figure_row
 from ..widgets.power_graph import PowerGraph, Trace
 from ..widgets.query_table import QueryTable, record_cells
 
@@ -117,12 +117,7 @@ class RunScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="run-status")
-        with Horizontal(id="figures"):
-            yield Figure("IPW", id="fig-ipw")
-            yield Figure("IPJ", id="fig-ipj")
-            yield Figure("accuracy %", id="fig-acc")
-            yield Figure("energy", id="fig-joules")
-            yield Figure("power", id="fig-watts")
+        yield figure_row()
         with Horizontal(id="middle"):
             yield PowerGraph(id="power")
             with Vertical(id="now"):

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
 
 from ...core import fmt
-from ..widgets.figures import Figure
+from ..widgets.figures import Figure, figure_row
 from ..widgets.power_graph import PowerGraph, Trace
 from ..widgets.query_table import QueryTable, record_cells
 from .run import TABLE_KEY, figure_values
@@ -223,12 +223,7 @@ class SessionView(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("loading…", id="session-status")
-        with Horizontal(id="figures"):
-            yield Figure("IPW", id="fig-ipw")
-            yield Figure("IPJ", id="fig-ipj")
-            yield Figure("accuracy %", id="fig-acc")
-            yield Figure("energy", id="fig-joules")
-            yield Figure("power", id="fig-watts")
+        yield figure_row()
         with Horizontal(id="middle"):
             yield PowerGraph(id="power", window_s=None)
             with Vertical(id="now"):

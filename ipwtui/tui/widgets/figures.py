@@ -58,3 +58,12 @@ class Figure(Vertical):
         """What the figure shows now (for tests): its digits or N/A."""
         digits = self.query_one(".fig-digits", Digits)
         return digits.value if digits.display else fmt.NA
+
+
+def figure_row():
+    """The five headline figures, as the run screen and a past session's view both show them."""
+    from textual.containers import Horizontal
+
+    return Horizontal(
+        Figure("IPW", id="fig-ipw"), Figure("IPJ", id="fig-ipj"), Figure("accuracy %", id="fig-acc"),
+        Figure("energy", id="fig-joules"), Figure("power", id="fig-watts"), id="figures")

@@ -8,6 +8,7 @@ raw value they show, so sorting orders numbers as numbers and puts N/A last.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ...core import fmt
@@ -86,6 +87,12 @@ def _sort_key(cell):
 
 class QueryTable(DataTable):
     """The per-query table of a live run or a saved session."""
+
+    # home/end go to the first/last query (the default moves between columns, which here draws nothing)
+    BINDINGS = [
+        Binding("home", "scroll_top", "First query", show=False, id="table.first"),
+        Binding("end", "scroll_bottom", "Last query", show=False, id="table.last"),
+    ]
 
     def __init__(self, *, id: str | None = None, view: str = "gross") -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
