@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write queries.csv, samples.csv and summary.json for a session")
     ex.add_argument("session", metavar="DIR", help="session folder")
     ex.add_argument("--out", metavar="DIR", help="destination folder (default: the session folder)")
+    ex.add_argument("--report", action="store_true", help="also write a Markdown report (report.md)")
 
     se = sub.add_parser("sessions", help="list past sessions")
     se.add_argument("--dir", metavar="DIR", help="sessions folder (default: the data dir)")

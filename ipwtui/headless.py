@@ -100,7 +100,7 @@ def export_command(args) -> int:
     from .core.session import SessionError
 
     try:
-        paths = export_session(args.session, args.out)
+        paths = export_session(args.session, args.out, report=args.report)
     except SessionError as e:
         return _err(str(e))
     for k, p in paths.items():
@@ -321,7 +321,7 @@ def run_command(args) -> int:
         prep.backend.close()
     folder = prep.session.folder
     try:
-        paths = export_session(folder, None, args.csv)
+        paths = export_session(folder, None, args.csv, report=True)
     except SessionError as e:
         return _err(f"{e} (the session itself is safe in {folder})")
     summary = json.loads(paths["summary"].read_text())
@@ -331,7 +331,7 @@ def run_command(args) -> int:
         for t in summary_tables(summary, prep.settings.energy_view):
             con.print(t)
         con.print(f"session folder: {folder}")
-        for k in ("queries", "samples", "summary", "csv"):
+        for k in ("queries", "samples", "summary", "report", "csv"):
             if k in paths:
                 con.print(f"  {k}: {paths[k]}")
     if interrupted or runner.status != "finished":

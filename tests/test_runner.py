@@ -86,6 +86,10 @@ def test_export_files(tmp_path):
     assert len(sdf) > 20 and set(sdf["quality"]) == {"estimated"}
     summary = json.loads(paths["summary"].read_text())
     assert summary["metrics"]["gross"]["n"] == 6
+    assert "report" not in paths
+    rep = export_session(r.session.folder, tmp_path / "out", report=True)["report"].read_text()
+    assert "quality: **estimated**" in rep and "IPW (1/W) (estimate)" in rep
+    assert f"| even | 3 | 3 | 3 | 100.0 % |" in rep and "| odd | 3 | 3 | 0 | 0.0 % |" in rep
 
 
 def test_skip_and_backend_error_are_recorded_not_counted(tmp_path):

@@ -87,9 +87,11 @@ async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
         assert dlg.query_one("#export-dir").value == str(blocker / "sub")  # what was typed is kept
         out = env / "out"
         dlg.query_one("#export-dir").value = str(out)
+        dlg.query_one("#export-format").value = "csv+json+report"
+        dlg.query_one("#export-dir").focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ExportDialog), what="export done")
-        for name in ("queries.csv", "samples.csv", "summary.json"):
+        for name in ("queries.csv", "samples.csv", "summary.json", "report.md"):
             assert (out / name).is_file()
         summary = json.loads((out / "summary.json").read_text())
         assert summary["energy_quality"] == "estimated"

@@ -53,9 +53,60 @@ def samples_frame(session: Session):
     return df[SAMPLE_COLUMNS]
 
 
+def report_markdown(summary: dict) -> str:
+    """A short human report of a session's summary: headline figures, bookkeeping, accuracy by domain,
+    provenance. Every energy figure carries its quality; unavailable figures read N/A."""
+    from . import fmt
+
+    q = summary.get("energy_quality")
+    mk = fmt.mark(q)
+    model = summary.get("model") or {}
+    mg, mn = summary["metrics"]["gross"], summary["metrics"]["net"]
+    qs = summary["queries"]
+    en = summary.get("energy") or {}
+    out = [f"# ipwtui session {summary.get('session') or ''}".rstrip(), "",
+           f"- model: {model.get('name', fmt.NA)} ({model.get('quantization') or fmt.NA}), "
+           f"sha256 {model.get('sha256') or fmt.NA}",
+           f"- backend: {summary.get('backend')}, accelerator: {summary.get('accelerator')}",
+           f"- energy source: {en.get('source') or fmt.NA}, quality: **{q}**"
+           + (" — every energy figure below is an estimate, not a measurement" if q == "estimated" else ""),
+           f"- queries: {qs['ok']} answered, {qs['skipped']} skipped, {qs['errors']} errors, "
+           f"{qs['warmup']} warm-up (of {qs['planned']} planned); status {summary.get('status')}", "",
+           "| figure | gross | net |", "|---|---|---|"]
+
+    def row(name, key, unit="", ci_key=None):
+        cells = []
+        for m in (mg, mn):
+            c = fmt.num(m.get(key), 3, unit)
+            if ci_key and m.get(ci_key):
+                c += " " + fmt.ci(m[ci_key])
+            cells.append(c)
+        out.append(f"| {name} | {cells[0]} | {cells[1]} |")
+
+    out.append(f"| accuracy | {fmt.pct(mg.get('accuracy'))} ({mg.get('n_correct')}/{mg.get('n_scored')} scored, "
+               f"{mg.get('n_unscored')} unscored) | |")
+    row(f"IPW (1/W){mk}", "ipw", ci_key="ipw_ci")
+    row(f"IPJ (1/J){mk}", "ipj", ci_key="ipj_ci")
+    row(f"mean power{mk}", "mean_power_w", "W")
+    row(f"mean energy per query{mk}", "mean_energy_j", "J")
+    row(f"J per output token{mk}", "j_per_output_token", "J")
+    row(f"J per correct answer{mk}", "j_per_correct", "J")
+    row(f"tokens per J{mk}", "tokens_per_joule")
+    out += ["", f"Energy bookkeeping (gross){mk}: counted windows {fmt.num(en.get('counted_j'), 4, 'J')}, "
+                f"warm-up and skipped {fmt.num(en.get('excluded_j'), 4, 'J')}, unattributed "
+                f"{fmt.num(en.get('unattributed_j'), 4, 'J')}, session total {fmt.num(en.get('total_j'), 4, 'J')}.",
+            "", "| domain | n | scored | correct | accuracy |", "|---|---|---|---|---|"]
+    for d, v in sorted((mg.get("per_domain") or {}).items()):
+        out.append(f"| {d} | {v['n']} | {v['scored']} | {v['correct']} | {fmt.pct(v['accuracy'])} |")
+    prov = summary.get("provenance") or {}
+    out += ["", "Provenance: " + ", ".join(f"{k} {v}" for k, v in prov.items() if not isinstance(v, dict)), ""]
+    return "\n".join(out)
+
+
 def export_session(folder: str | os.PathLike, out: str | os.PathLike | None = None,
-                   csv_file: str | os.PathLike | None = None) -> dict[str, Path]:
-    """Write the three export files for a session folder into ``out`` (default: the session folder).
+                   csv_file: str | os.PathLike | None = None, report: bool = False) -> dict[str, Path]:
+    """Write the three export files for a session folder into ``out`` (default: the session folder),
+    and with ``report`` a Markdown report (report.md) too.
 
     Raises SessionError with a one-line message when the destination cannot be written; nothing in the
     session folder itself is changed by a failed export.
@@ -75,6 +126,9 @@ def export_session(folder: str | os.PathLike, out: str | os.PathLike | None = No
         samples_frame(session).to_csv(paths["samples"], index=False)
         summary = build_summary(session.meta, journal)
         paths["summary"].write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        if report:
+            paths["report"] = dest / "report.md"
+            paths["report"].write_text(report_markdown(summary), encoding="utf-8")
         if csv_file is not None:
             p = Path(csv_file)
             if p.parent and not p.parent.exists():

@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 EXPORT_FORMATS = [
     ("CSV + JSON: queries.csv, samples.csv, summary.json", "csv+json"),
+    ("CSV + JSON + Markdown report (report.md)", "csv+json+report"),
 ]
 
 
@@ -61,7 +62,7 @@ class ExportDialog(ModalScreen[dict | None]):
             yield Input(self.dest, id="export-dir", placeholder="destination folder")
             yield Label("Format", classes="field-label")
             yield Select(EXPORT_FORMATS, value=EXPORT_FORMATS[0][1], allow_blank=False, id="export-format")
-            yield Static("Writes the three files into the folder (made if missing); the session itself is not "
+            yield Static("Writes the files into the folder (made if missing); the session itself is not "
                          "changed.", id="export-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", id="export-ok", variant="primary")
@@ -98,7 +99,9 @@ class ExportDialog(ModalScreen[dict | None]):
         from ...core.session import SessionError
 
         try:
-            paths = export_session(self.session_folder, Path(dest).expanduser())
+            fmt_choice = self.app.call_from_thread(lambda: self.query_one("#export-format", Select).value)
+            paths = export_session(self.session_folder, Path(dest).expanduser(),
+                                   report=str(fmt_choice).endswith("+report"))
         except SessionError as e:
             self.app.call_from_thread(self._problem, str(e))
             return
