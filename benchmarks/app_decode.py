@@ -30,49 +30,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _tmux import Tmux
+
 TARGET = 0.98
 SETTINGS_SHOWN = ("n_threads", "max_tokens", "warmup", "idle_seconds", "sample_hz", "temperature", "seed",
                   "accelerator", "n_gpu_layers", "cpu_scope")
-
-
-class Tmux:
-    """A private tmux server (its own socket), so nothing else's sessions are touched."""
-
-    def __init__(self, width: int, height: int):
-        self.sock = f"ipwtui-decode-{os.getpid()}"
-        self.width, self.height = width, height
-        self.cmd("new-session", "-d", "-s", "holder", "-x", str(width), "-y", str(height), "cat")
-
-    def cmd(self, *args, check=True) -> subprocess.CompletedProcess:
-        return subprocess.run(["tmux", "-L", self.sock, *args], check=check, capture_output=True, text=True)
-
-    def start(self, name: str, command: str) -> None:
-        self.cmd("new-session", "-d", "-s", name, "-x", str(self.width), "-y", str(self.height), command)
-
-    def capture(self, name: str) -> str:
-        return self.cmd("capture-pane", "-p", "-t", name, check=False).stdout
-
-    def alive(self, name: str) -> bool:
-        return self.cmd("has-session", "-t", name, check=False).returncode == 0
-
-    def quit(self, name: str, timeout: float = 30.0) -> None:
-        self.cmd("send-keys", "-t", name, "C-q", check=False)
-        t = time.monotonic()
-        while self.alive(name) and time.monotonic() - t < timeout:
-            time.sleep(0.1)
-        if self.alive(name):
-            self.cmd("kill-session", "-t", name, check=False)
-
-    def pane_pid(self, name: str) -> int | None:
-        out = self.cmd("display-message", "-p", "-t", name, "#{pane_pid}", check=False).stdout.strip()
-        return int(out) if out.isdigit() else None
-
-    def server_pid(self) -> int | None:
-        out = self.cmd("display-message", "-p", "-t", "holder", "#{pid}", check=False).stdout.strip()
-        return int(out) if out.isdigit() else None
-
-    def close(self) -> None:
-        self.cmd("kill-server", check=False)
 
 
 def cpu_seconds(pid: int | None) -> float | None:
@@ -171,7 +133,7 @@ def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: flo
         cpu = cpu_seconds(pid)
         server1 = cpu_seconds(tmux.server_pid())
     finally:
-        tmux.quit(name)
+        tmux.quit(name, timeout=30.0)
     term = None if server0 is None or server1 is None else server1 - server0
     return folder, wall, cpu, term
 

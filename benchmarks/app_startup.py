@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from _tmux import Tmux
+
 FIRST_FRAME = "idle baseline s"  # a label of the setup screen's settings pane, drawn in its first frame
 FILLED = "SmolLM2"  # the default model's name: shown once models are discovered and the lists filled
 HELLO_MARK = "BENCH-HELLO-READY"
@@ -30,40 +32,6 @@ HELLO_APP = (
     f"        yield Static({HELLO_MARK!r})\n"
     "Hello().run()\n"
 )
-
-
-class Tmux:
-    """A private tmux server (its own socket), so nothing else's sessions are touched."""
-
-    def __init__(self, width: int, height: int):
-        self.sock = f"ipwtui-bench-{os.getpid()}"
-        self.width, self.height = width, height
-        # a holder session keeps the server up, so no trial pays for starting it
-        self.cmd("new-session", "-d", "-s", "holder", "-x", str(width), "-y", str(height), "cat")
-
-    def cmd(self, *args, check=True) -> subprocess.CompletedProcess:
-        return subprocess.run(["tmux", "-L", self.sock, *args], check=check, capture_output=True, text=True)
-
-    def start(self, name: str, command: str) -> None:
-        self.cmd("new-session", "-d", "-s", name, "-x", str(self.width), "-y", str(self.height), command)
-
-    def capture(self, name: str) -> str:
-        return self.cmd("capture-pane", "-p", "-t", name, check=False).stdout
-
-    def alive(self, name: str) -> bool:
-        return self.cmd("has-session", "-t", name, check=False).returncode == 0
-
-    def quit(self, name: str, keys: str = "C-q", timeout: float = 10.0) -> None:
-        if keys:
-            self.cmd("send-keys", "-t", name, keys, check=False)
-        t = time.monotonic()
-        while self.alive(name) and time.monotonic() - t < timeout:
-            time.sleep(0.05)
-        if self.alive(name):
-            self.cmd("kill-session", "-t", name, check=False)
-
-    def close(self) -> None:
-        self.cmd("kill-server", check=False)
 
 
 def wait_for_text(tmux: Tmux, name: str, text: str, t0: float, timeout: float, poll: float):
