@@ -10,7 +10,6 @@ one-widget Textual app in the same terminal (the floor any Textual app pays). Tr
 """
 
 import argparse
-import os
 import shlex
 import shutil
 import statistics
