@@ -232,35 +232,20 @@ def query_line(r: dict, view: str) -> str:
 def summary_tables(summary: dict, view: str):
     from rich.table import Table
 
+    from .core.summary import figure_rows
+
     q = summary.get("energy_quality")
     mk = fmt.mark(q)
     t = Table(title=f"ipwtui summary: {(summary.get('model') or {}).get('name', '?')}", title_justify="left")
     t.add_column("figure")
     for e in ("gross", "net"):
         t.add_column(f"{e}{' (shown)' if e == view else ''}")
-    mg, mn = summary["metrics"]["gross"], summary["metrics"]["net"]
-
-    def row(name, key, unit="", digits=3, ci_key=None):
-        cells = []
-        for m in (mg, mn):
-            s = fmt.num(m.get(key), digits, unit)
-            if ci_key and m.get(ci_key):
-                s += " " + fmt.ci(m[ci_key], digits)
-            cells.append(s)
-        t.add_row(name, *cells)
-
+    mg = summary["metrics"]["gross"]
     qs = summary["queries"]
     t.add_row("queries", f"{qs['ok']} answered, {qs['skipped']} skipped, {qs['errors']} errors, "
                          f"{qs['warmup']} warm-up", "")
-    t.add_row("accuracy", f"{fmt.pct(mg.get('accuracy'))} ({mg.get('n_correct')}/{mg.get('n_scored')} scored, "
-                          f"{mg.get('n_unscored')} unscored)", "")
-    row(f"IPW (1/W){mk}", "ipw", ci_key="ipw_ci")
-    row(f"IPJ (1/J){mk}", "ipj", ci_key="ipj_ci")
-    row(f"mean power{mk}", "mean_power_w", "W")
-    row(f"mean energy / query{mk}", "mean_energy_j", "J")
-    row(f"J / output token{mk}", "j_per_output_token", "J")
-    row(f"J / correct answer{mk}", "j_per_correct", "J")
-    row(f"tokens / J{mk}", "tokens_per_joule")
+    for row in figure_rows(summary):
+        t.add_row(*row)
     en = summary.get("energy") or {}
     tot = Table(title="energy bookkeeping (gross)", title_justify="left")
     tot.add_column("part")

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from .session import Session, SessionError, check_writable
-from .summary import build_summary
+from .summary import build_summary, figure_rows
 
 QUERY_COLUMNS = [
     "query_id", "index", "dataset", "domain", "kind", "model", "backend", "accelerator", "status",
@@ -61,7 +61,7 @@ def report_markdown(summary: dict) -> str:
     q = summary.get("energy_quality")
     mk = fmt.mark(q)
     model = summary.get("model") or {}
-    mg, mn = summary["metrics"]["gross"], summary["metrics"]["net"]
+    mg = summary["metrics"]["gross"]
     qs = summary["queries"]
     en = summary.get("energy") or {}
     out = [f"# ipwtui session {summary.get('session') or ''}".rstrip(), "",
@@ -73,25 +73,7 @@ def report_markdown(summary: dict) -> str:
            f"- queries: {qs['ok']} answered, {qs['skipped']} skipped, {qs['errors']} errors, "
            f"{qs['warmup']} warm-up (of {qs['planned']} planned); status {summary.get('status')}", "",
            "| figure | gross | net |", "|---|---|---|"]
-
-    def row(name, key, unit="", ci_key=None):
-        cells = []
-        for m in (mg, mn):
-            c = fmt.num(m.get(key), 3, unit)
-            if ci_key and m.get(ci_key):
-                c += " " + fmt.ci(m[ci_key])
-            cells.append(c)
-        out.append(f"| {name} | {cells[0]} | {cells[1]} |")
-
-    out.append(f"| accuracy | {fmt.pct(mg.get('accuracy'))} ({mg.get('n_correct')}/{mg.get('n_scored')} scored, "
-               f"{mg.get('n_unscored')} unscored) | |")
-    row(f"IPW (1/W){mk}", "ipw", ci_key="ipw_ci")
-    row(f"IPJ (1/J){mk}", "ipj", ci_key="ipj_ci")
-    row(f"mean power{mk}", "mean_power_w", "W")
-    row(f"mean energy per query{mk}", "mean_energy_j", "J")
-    row(f"J per output token{mk}", "j_per_output_token", "J")
-    row(f"J per correct answer{mk}", "j_per_correct", "J")
-    row(f"tokens per J{mk}", "tokens_per_joule")
+    out += [f"| {name} | {g} | {n} |" for name, g, n in figure_rows(summary)]
     out += ["", f"Energy bookkeeping (gross){mk}: counted windows {fmt.num(en.get('counted_j'), 4, 'J')}, "
                 f"warm-up and skipped {fmt.num(en.get('excluded_j'), 4, 'J')}, unattributed "
                 f"{fmt.num(en.get('unattributed_j'), 4, 'J')}, session total {fmt.num(en.get('total_j'), 4, 'J')}.",

@@ -87,3 +87,27 @@ def build_summary(meta: dict, journal: list[dict]) -> dict:
         "sensors": meta.get("capabilities"),
         "provenance": meta.get("provenance"),
     }
+
+
+def figure_rows(summary: dict) -> list[tuple[str, str, str]]:
+    """The summary's headline figures as (name, gross, net) text, each energy figure marked with its
+    quality: the one list the terminal summary and the Markdown report both print."""
+    from . import fmt
+
+    mk = fmt.mark(summary.get("energy_quality"))
+    mg, mn = summary["metrics"]["gross"], summary["metrics"]["net"]
+    rows = [("accuracy", f"{fmt.pct(mg.get('accuracy'))} ({mg.get('n_correct')}/{mg.get('n_scored')} scored, "
+                         f"{mg.get('n_unscored')} unscored)", "")]
+    for name, key, unit, ci_key in (
+            ("IPW (1/W)", "ipw", "", "ipw_ci"), ("IPJ (1/J)", "ipj", "", "ipj_ci"),
+            ("mean power", "mean_power_w", "W", None), ("mean energy per query", "mean_energy_j", "J", None),
+            ("J per output token", "j_per_output_token", "J", None),
+            ("J per correct answer", "j_per_correct", "J", None), ("tokens per J", "tokens_per_joule", "", None)):
+        cells = []
+        for m in (mg, mn):
+            c = fmt.num(m.get(key), 3, unit)
+            if ci_key and m.get(ci_key):
+                c += " " + fmt.ci(m[ci_key])
+            cells.append(c)
+        rows.append((name + mk, cells[0], cells[1]))
+    return rows
