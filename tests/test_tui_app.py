@@ -23,13 +23,6 @@ SIZE = (160, 48)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("IPWTUI_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("IPWTUI_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
 def make(env, n=8, **kw):
     q = write_queries(env / "q.jsonl", n=n)
     return IpwApp(backend="fake", backend_factory=kw.pop("backend_factory", fake_backend_factory(40, 150.0)),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ipwtui.core.runner import RunSettings
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
@@ -13,13 +11,6 @@ from ipwtui.tui.screens.dialogs import ErrorDialog
 from ipwtui.tui.demo import wait_until as wait_for
 
 SIZE = (160, 48)
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("IPWTUI_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("IPWTUI_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
 
 
 def app_with(env, backend_factory, sensor_factory=None, n=4):

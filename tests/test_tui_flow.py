@@ -7,8 +7,6 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 from ipwtui.core.runner import RunSettings
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
@@ -16,13 +14,6 @@ from ipwtui.tui.demo import fake_backend_factory, scripted_sensors, write_querie
 from ipwtui.tui.demo import wait_until as wait_for
 
 SIZE = (160, 48)
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("IPWTUI_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("IPWTUI_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
 
 
 def make_app(tmp_path, n=6, words=60, tps=150.0, **kw):

@@ -6,8 +6,6 @@ import math
 import struct
 from pathlib import Path
 
-import pytest
-
 from ipwtui.core.models import describe
 from ipwtui.core.runner import RunSettings
 from ipwtui.core.sensors.base import SensorSet
@@ -42,13 +40,6 @@ def two_accelerators():
         return SensorSet(sensors=[cpu, gpu], capabilities=cpu.probe() + gpu.probe())
 
     return factory
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("IPWTUI_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("IPWTUI_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
 
 
 async def test_pick_model_with_filter_and_accelerator(env):
