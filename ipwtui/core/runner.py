@@ -288,13 +288,15 @@ class Runner:
         """This segment's energy bookkeeping so far (the last record of a segment wins)."""
         if self.sampler is None or self._seg_start is None:
             return
-        now = time.monotonic()
-        self.sampler.wait_past(now, timeout=2 * self.sampler.period + 0.5)
         counted = [x for x in self.counted_series() if x.domain.in_total]
+        # up to the latest reading every counted domain has: no waiting for the next sample (every query
+        # window already waited for the reading after its end, so that end is always covered)
+        lasts = [x.last_t for x in counted if x.last_t is not None]
+        end = min(lasts) if lasts else time.monotonic()
         total = 0.0
         ok = bool(counted)
         for x in counted:
-            a, b = x.cum_at(self._seg_start), x.cum_at(min(now, x.last_t or now))
+            a, b = x.cum_at(self._seg_start), x.cum_at(end)
             if a is None or b is None:
                 ok = False
                 break
@@ -306,14 +308,14 @@ class Runner:
         self.session.append({
             "type": "segment",
             "wall_start": self.session.wall(self._seg_start),
-            "wall_end": self.session.wall(now),
-            "seconds": now - self._seg_start,
+            "wall_end": self.session.wall(end),
+            "seconds": end - self._seg_start,
             "total_j": total if ok else None,
             "counted_j": self._windows_counted if self._windows_ok else None,
             "excluded_j": self._windows_excluded if self._windows_ok else None,
             "unattributed_j": (total - self._windows_counted - self._windows_excluded)
             if ok and self._windows_ok else None,
-            "idle_j": sum(self.idle_w.values()) * (now - self._seg_start) if self.idle_w else None,
+            "idle_j": sum(self.idle_w.values()) * (end - self._seg_start) if self.idle_w else None,
             "source": "+".join(srcs),
             "quality": worst_quality([x.domain.quality for x in counted]) if counted else UNAVAILABLE,
             "faults": dict(self.sampler.faults),
