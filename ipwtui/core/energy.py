@@ -14,7 +14,7 @@ import bisect
 import threading
 from dataclasses import dataclass, field
 
-from .sensors.base import MEASURED, UNAVAILABLE, Domain, Reading, worst_quality
+from .sensors.base import UNAVAILABLE, Domain, Reading, worst_quality
 
 
 class DomainSeries:
@@ -202,4 +202,4 @@ def idle_baseline(series: list[DomainSeries], t0: float, t1: float) -> dict[str,
     return out
 
 
-__all__ = ["DomainSeries", "WindowEnergy", "window_energy", "idle_baseline", "MEASURED"]
+__all__ = ["DomainSeries", "WindowEnergy", "window_energy", "idle_baseline"]
