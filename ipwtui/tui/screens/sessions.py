@@ -279,7 +279,7 @@ class SessionView(Screen):
         self.view = (self.meta.get("settings") or {}).get("energy_view", "gross")
         if self.view != table.view:
             table.view = self.view
-            table._relabel()
+            table.relabel()
         table.add_records(msg.rows)
         self._status()
 

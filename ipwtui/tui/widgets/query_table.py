@@ -1,15 +1,26 @@
 """The per-query table: verdict, domain, energy, power, latency, TTFT, decode rate, tokens.
 
-Columns have fixed widths, so adding rows never measures their cells: a 10,000-query session is added
-in one ``add_rows`` call and drawn at once (only the visible rows are ever rendered). Cells carry the
-raw value they show, so sorting orders numbers as numbers and puts N/A last.
+A small table widget of its own, drawn line by line (Textual's line API), because it is on screen during
+a run and every frame it costs is UI-thread CPU taken from the model's decode threads. Columns have
+fixed widths, so a row is drawn once, as one strip of a few segments, and kept: a new row, a cursor move
+or a scroll redraws only from that cache, and a 10,000-query session is added in one call and costs only
+its visible rows. Cells carry the raw value they show, so sorting orders numbers as numbers and puts N/A
+last.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
-from textual.widgets import DataTable
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widget import Widget
 
 from ...core import fmt
 
@@ -35,7 +46,7 @@ COLUMNS = [
     ("n", "#", 5),
     ("ok", "✓", 3),
     ("domain", "domain", 12),
-    ("j", "J", 8),
+    ("j", "J", 10),
     ("w", "W", 6),
     ("q", "energy", 6),
     ("lat", "lat s", 6),
@@ -85,71 +96,97 @@ def _sort_key(cell):
     return (0, v, "")
 
 
-class QueryTable(DataTable):
-    """The per-query table of a live run or a saved session."""
+CACHE_MAX = 2048  # row strips kept (a few screens of rows in each of the three looks)
 
-    # home/end go to the first/last query (the default moves between columns, which here draws nothing)
+
+class QueryTable(ScrollView, can_focus=True):
+    """The per-query table of a live run or a saved session: a fixed header, rows of ``Cell``s, a row
+    cursor, zebra stripes, sorting by any column (the ``s`` key of the screens, or a click on a header)."""
+
+    COMPONENT_CLASSES = {"query-table--header", "query-table--cursor", "query-table--even-row",
+                         "query-table--odd-row"}
+    DEFAULT_CSS = """
+    QueryTable {
+        background: $surface;
+        color: $foreground;
+        /* the scrollbar is always there: the row that first overflows the table does not make a layout
+           pass of the whole screen in the middle of a run */
+        overflow-y: scroll;
+        & > .query-table--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .query-table--odd-row { }
+        & > .query-table--even-row { background: $surface-lighten-1 50%; }
+        & > .query-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .query-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
     BINDINGS = [
-        Binding("home", "scroll_top", "First query", show=False, id="table.first"),
-        Binding("end", "scroll_bottom", "Last query", show=False, id="table.last"),
+        Binding("up", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("down", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="table.page_down"),
+        Binding("home", "first", "First query", show=False, id="table.first"),
+        Binding("end", "last", "Last query", show=False, id="table.last"),
     ]
 
+    class HeaderSelected(Message):
+        """A column header was clicked."""
+
+        def __init__(self, column_key: str) -> None:
+            super().__init__()
+            self.column_key = column_key
+
     def __init__(self, *, id: str | None = None, view: str = "gross") -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id)
         self.view = view
         self.follow = True  # keep the newest row in view until the user moves away from it
         self.sort_column: str | None = None
         self.sort_reverse = False
-        self._auto_row: int | None = None  # the row the table moved to by itself (following)
+        self._rows: list[list[Cell]] = []  # in display order
+        self._cursor = 0
+        self._cache: dict[tuple[int, str], Strip] = {}  # (id of a row's cell list, look) -> strip
+        self._looks: dict = {}  # component styles, until the next style update
+        self._cell_styles: dict[str, Style] = {}
+        self._widths = [w + 2 for _k, _l, w in COLUMNS]  # one space of padding on each side
+        self._total_width = sum(self._widths)
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(self._label(key, label), key=key, width=width)
+        # the header's width from the start: the first rows then need no layout pass
+        self.virtual_size = Size(self._total_width, len(self._rows) + 1)
 
-    def _label(self, key: str, label: str) -> str:
-        if key == "j":
-            label = f"J {self.view}"
-        if key == self.sort_column:
-            label += " ▼" if self.sort_reverse else " ▲"
-        return label
+    # ---- the data ---------------------------------------------------------------------------------
 
-    def _relabel(self) -> None:
-        for key, label, _w in COLUMNS:
-            col = self.columns.get(key)  # type: ignore[call-overload]
-            if col is not None:
-                col.label = Text(self._label(key, label))
-        self._update_count += 1  # the header's cached rendering is stale
-        self.refresh()
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
 
-    def _update_dimensions(self, new_rows) -> None:  # noqa: D401
-        """Every column has a fixed width and every row one line: nothing to measure."""
-        if all(not c.auto_width for c in self.columns.values()) and not self._labelled_row_exists:
-            from textual.geometry import Size
-            from textual.widget import Widget
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
 
-            width = sum(c.get_render_width(self) for c in self.columns.values())
-            header = self.header_height if self.show_header else 0
-            new = Size(width, self._total_row_height + header)
-            old = self.virtual_size
-            if new.width == old.width and new.height >= old.height and self.show_vertical_scrollbar:
-                # only longer, and the scrollbar is showing already: no layout pass of the whole screen
-                self.set_reactive(Widget.virtual_size, new)
-                self._scroll_update(new)
-                self.refresh()
-            else:
-                self.virtual_size = new
-            return
-        super()._update_dimensions(new_rows)
+    def get_row_at(self, index: int) -> list[Cell]:
+        return self._rows[index]
 
-    # ---- rows -----------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._rows = []
+        self._cursor = 0
+        self._cache.clear()
+        self._resized()
 
-    def add_records(self, rows: list[list[Cell]], keys: list[str] | None = None) -> None:
+    def add_rows(self, rows: list[list[Cell]]) -> None:
+        self._rows.extend(rows)
+        self._resized()
+
+    def add_records(self, rows: list[list[Cell]]) -> None:
         """Add prepared rows in one call, then keep the sort and the newest row in view."""
-        if keys is None:
-            self.add_rows(rows)
-        else:
-            for row, key in zip(rows, keys):
-                self.add_row(*row, key=key)
+        self.add_rows(rows)
         if self.sort_column is not None:
             self._apply_sort()
         elif self.follow and self.row_count:
@@ -157,50 +194,153 @@ class QueryTable(DataTable):
 
     def add_older(self, rows: list[list[Cell]]) -> None:
         """Rows that come before those shown (a long session's older queries): added, then put in order."""
-        self.add_rows(rows)
+        self._rows[:0] = rows
+        self._cursor += len(rows)
+        self._resized()
         if self.sort_column is not None:
             self._apply_sort()
+        elif self.follow and self.row_count:
+            self._follow()
         else:
-            self.sort("n", key=_sort_key)
-            if self.follow and self.row_count:
-                self._follow()
-
-    def _follow(self) -> None:
-        self._auto_row = self.row_count - 1
-        self.move_cursor(row=self._auto_row, animate=False)
+            self._scroll_to_cursor()
 
     def set_view(self, view: str, records: list[dict]) -> None:
         """Show gross or net energy: the J column is rebuilt from the records."""
         self.view = view
-        row = self.cursor_row
-        self.clear()
-        self._relabel()
-        self.add_rows([record_cells(r, view) for r in records])
+        row = self._cursor
+        self._rows = [record_cells(r, view) for r in records]
+        self._cache.clear()
+        self._resized()
         if self.sort_column is not None:
             self._apply_sort()
         if self.row_count:
             if self.follow and self.sort_column is None:
                 self._follow()
             else:
-                self.move_cursor(row=min(row, self.row_count - 1), animate=False)
+                self.move_cursor(min(row, self.row_count - 1))
+        self.relabel()
 
-    # ---- sorting --------------------------------------------------------------------------------
+    def _resized(self) -> None:
+        new = Size(self._total_width, len(self._rows) + 1)  # the header is line 0
+        old = self.virtual_size
+        bar = self.show_vertical_scrollbar
+        fits = not bar and new.height <= self.scrollable_content_region.height
+        if new.width == old.width and (fits or (bar and new.height >= old.height)):
+            # still no scrollbar needed, or only longer with the scrollbar showing already: no layout
+            # pass of the whole screen
+            self.set_reactive(Widget.virtual_size, new)
+            self._scroll_update(new)
+        else:
+            self.virtual_size = new
+            # the layout pass may add scrollbars, which take lines: see the cursor again after it
+            self.call_after_refresh(self._scroll_to_cursor)
+        self._cursor = max(0, min(self._cursor, len(self._rows) - 1))
+        self.refresh()
+
+    # ---- the cursor -------------------------------------------------------------------------------
+
+    def _follow(self) -> None:
+        self.move_cursor(self.row_count - 1)
+
+    def move_cursor(self, row: int, user: bool = False) -> None:
+        """Put the cursor on a row and scroll it into view. ``user``: moved by the user, so the table
+        follows the newest row again only once the user is back on it."""
+        if not self._rows:
+            return
+        row = max(0, min(row, len(self._rows) - 1))
+        if row != self._cursor:
+            self._cursor = row
+            self.refresh()
+        if user and self.sort_column is None:
+            self.follow = row >= len(self._rows) - 1
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        shown = max(self.scrollable_content_region.height - 1, 1)
+        top = int(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True, force=True)
+        elif self._cursor > top + shown - 1:
+            self.scroll_to(y=self._cursor - shown + 1, animate=False, immediate=True, force=True)
+
+    def _page(self) -> int:
+        return max(self.scrollable_content_region.height - 2, 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self._cursor - 1, user=True)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self._cursor + 1, user=True)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self._cursor - self._page(), user=True)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self._cursor + self._page(), user=True)
+
+    def action_first(self) -> None:
+        self.move_cursor(0, user=True)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self._rows) - 1, user=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._scroll_to_cursor()
+
+    def on_click(self, event: events.Click) -> None:
+        at = event.get_content_offset(self)
+        if at is None:
+            return
+        if at.y == 0:  # the header: sort by the column under the pointer
+            x = at.x + int(self.scroll_x)
+            for (key, _l, _w), width in zip(COLUMNS, self._widths):
+                if x < width:
+                    self.post_message(self.HeaderSelected(key))
+                    break
+                x -= width
+            return
+        self.focus()
+        self.move_cursor(int(self.scroll_y) + at.y - 1, user=True)
+
+    def on_query_table_header_selected(self, event: HeaderSelected) -> None:
+        event.stop()
+        key = event.column_key
+        if key == "n" and self.sort_column is None:
+            return
+        if key == self.sort_column:
+            self.sort_by(key, reverse=not self.sort_reverse)
+        else:
+            self.sort_by(None if key == "n" else key)
+
+    # ---- sorting ----------------------------------------------------------------------------------
 
     def _apply_sort(self) -> None:
-        self.sort(self.sort_column, key=_sort_key, reverse=self.sort_reverse)
+        self._sort(self.sort_column, self.sort_reverse)
+
+    def _sort(self, key: str, reverse: bool = False) -> None:
+        i = COLUMN_KEYS.index(key)
+        current = self._rows[self._cursor] if self._rows else None
+        known = [r for r in self._rows if getattr(r[i], "sort_value", None) is not None]
+        known.sort(key=lambda row: _sort_key(row[i]), reverse=reverse)
+        self._rows = known + [r for r in self._rows if getattr(r[i], "sort_value", None) is None]  # N/A last
+        self._cache.clear()  # the zebra stripes follow the new order
+        if current is not None:
+            self._cursor = next(k for k, r in enumerate(self._rows) if r is current)
+        self.refresh()
+        self._scroll_to_cursor()
 
     def sort_by(self, key: str | None, reverse: bool = False) -> None:
         """Sort by a column (None: back to arrival order, newest row followed)."""
         self.sort_column, self.sort_reverse = key, reverse
         if key is None:
-            self.sort("n", key=_sort_key)
+            self._sort("n")
             self.follow = True
             if self.row_count:
                 self._follow()
         else:
             self.follow = False
             self._apply_sort()
-        self._relabel()
+        self.relabel()
 
     def cycle_sort(self) -> None:
         """Next sort: each column ascending, then descending, then arrival order."""
@@ -213,18 +353,104 @@ class QueryTable(DataTable):
             i = keys.index(self.sort_column) + 1 if self.sort_column in keys else 0
             self.sort_by(keys[i] if i < len(keys) else None)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        key = event.column_key.value
-        if key == "n" and self.sort_column is None:
-            return
-        if key == self.sort_column:
-            self.sort_by(key, reverse=not self.sort_reverse)
-        else:
-            self.sort_by(None if key == "n" else key)
+    # ---- drawing ----------------------------------------------------------------------------------
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self.sort_column is None and event.cursor_row != self._auto_row:
-            # the user moved: follow again only once they are back on the newest row
-            self.follow = event.cursor_row >= self.row_count - 1
-            self._auto_row = None
+    def _label(self, key: str, label: str) -> str:
+        if key == "j":
+            label = f"J {self.view}"
+        if key == self.sort_column:
+            label += " ▼" if self.sort_reverse else " ▲"
+        return label
+
+    def relabel(self) -> None:
+        """The header again (energy view, sort marker)."""
+        self._cache.pop((0, "header"), None)
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+        self._looks.clear()
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self._cache = {k: v for k, v in self._cache.items() if k[1] != "cursor"}
+        super()._on_focus(event)
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self._cache = {k: v for k, v in self._cache.items() if k[1] != "cursor"}
+        super()._on_blur(event)
+
+    def _look(self, name: str) -> Style:
+        st = self._looks.get(name)
+        if st is None:
+            st = self._looks[name] = self.get_component_rich_style(f"query-table--{name}")
+        return st
+
+    def _cell_style(self, spec: str | Style) -> Style:
+        if isinstance(spec, Style):
+            return spec
+        st = self._cell_styles.get(spec)
+        if st is None:
+            st = self._cell_styles[spec] = Style.parse(spec) if spec else Style()
+        return st
+
+    def _combined(self, look: str, spec) -> Style:
+        key = (look, spec)
+        st = self._looks.get(key)
+        if st is None:
+            st = self._looks[key] = self._look(look) + self._cell_style(spec)
+        return st
+
+    def _strip(self, cells: list, look: str, key: tuple | None = None) -> Strip:
+        """One row (or the header) as a strip the width of all columns, kept under ``key`` (a row's
+        cell list lives as long as its cache entry: both go in ``clear`` and ``set_view``)."""
+        key = key or (id(cells), look)
+        strip = self._cache.get(key)
+        if strip is not None:
+            return strip
+        base = self._look(look)
+        segments = []
+        for (_k, _l, w), cell in zip(COLUMNS, cells):
+            text = cell.plain if isinstance(cell, Text) else str(cell)
+            justify = getattr(cell, "justify", "left") or "left"
+            if cell_len(text) > w:
+                text = set_cell_size(text, w)
+            gap = w - cell_len(text)
+            if justify == "right":
+                text = " " * gap + text
+            elif justify == "center":
+                text = " " * (gap // 2) + text + " " * (gap - gap // 2)
+            else:
+                text += " " * gap
+            spec = cell.style if isinstance(cell, Text) else ""
+            style = self._combined(look, spec) if spec else base
+            segments.append(Segment(f" {text} ", style))
+        strip = Strip(segments, self._total_width)
+        if len(self._cache) >= CACHE_MAX:
+            self._cache.clear()
+        self._cache[key] = strip
+        return strip
+
+    def _header(self) -> Strip:
+        cells = [Text(self._label(k, label), justify="left") for k, label, _w in COLUMNS]
+        return self._strip(cells, "header", key=(0, "header"))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        scroll_x, scroll_y = int(self.scroll_x), int(self.scroll_y)
+        bg = self._look("odd-row")
+        if y == 0:
+            strip = self._header()
+        else:
+            i = scroll_y + y - 1
+            if i >= len(self._rows):
+                return Strip.blank(width, bg)
+            look = "cursor" if i == self._cursor else ("even-row" if i % 2 else "odd-row")
+            strip = self._strip(self._rows[i], look)
+        if scroll_x:
+            strip = strip.crop(scroll_x, scroll_x + width)
+        if strip.cell_length < width:
+            strip = strip.extend_cell_length(width, bg)
+        elif strip.cell_length > width:
+            strip = strip.crop(0, width)
+        return strip
