@@ -115,3 +115,29 @@ async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
         assert s2.meta["status"] == "finished"
         assert len(s2.done_ids()) == 6
         assert app.live.past_records and app.live.done == 6
+
+
+async def test_the_last_answer_stays_until_the_next_one_streams_in():
+    """Short answers finish between two redraws: the previous query's answer stays on screen, titled with
+    its query, until the first tokens of the next one arrive."""
+    from textual.app import App
+
+    from ipwtui.tui.live import LiveState
+    from ipwtui.tui.screens.run import RunScreen
+    from ipwtui.tui.widgets.answer import AnswerView
+
+    live = LiveState(phase="running")
+    live.records.append({"index": 6, "answer": "The answer is 42.", "warmup": False})
+
+    class A(App):
+        def on_mount(self):
+            self.push_screen(RunScreen(live))
+
+    app = A()
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        view = app.screen.query_one(AnswerView)
+        assert view.text == "The answer is 42." and view.border_title == "answer · query 7"
+        live.answer = "Fo"
+        app.screen._update_answer()
+        assert view.text == "Fo" and view.border_title == "answer"

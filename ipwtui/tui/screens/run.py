@@ -1,7 +1,8 @@
 """The run screen: power graph, throughput, headline figures, the per-query table, the answer streaming in.
 
 It only shows what the core sends: events are applied to a ``LiveState`` by the app and passed on here;
-token pieces and the sampler's power series are read on a timer (4 Hz), never once per token or sample.
+token pieces and the sampler's power series are read on a timer (2 Hz, slower while the model's threads
+take every core: see ``tui.pacing``), never once per token or sample.
 """
 
 from __future__ import annotations
@@ -14,24 +15,26 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header, ProgressBar, Sparkline, Static
+from textual.widgets import Footer, Header, Static
 
 from ...core import events as ev
 from ...core import fmt
 from ...core.metrics import MIN_QUERIES_FOR_CI as MIN_CI
 from ..live import LiveState, PastRecords
+from ..pacing import Pacer, usable_cores
 from ..widgets.answer import AnswerView
 from ..widgets.figures import Figure, figure_row
+from ..widgets.lines import BarLine, LineText
 from ..widgets.power_graph import PowerGraph, Trace
+from ..widgets.progress import RunProgress
 from ..widgets.query_table import QueryTable, record_cells
 
 TABLE_KEY = ("energy: meas = measured · model = model-based · est = estimate · ! = window flagged · "
              "lat = latency · tok/s = decode rate")
 # Every screen update costs UI-thread CPU that a small machine takes from the model's decode threads, so
-# all live parts change together, in one frame per tick, at a modest rate.
-TICK_S = 0.5  # the answer streaming in, the live rate, the question: 2 Hz
-GRAPH_EVERY = 2  # the power graph: every 2nd tick (1 Hz) during a run (a redraw costs ~20 ms of UI thread)
-ROWS_EVERY = 2  # finished queries (table row, figures, progress): once a second at most
+# all live parts change together, in one frame per tick (the answer streaming in, the live rate, the
+# question, the power graph), and the tick's interval comes from a Pacer.
+ROWS_MIN_S = 1.0  # finished queries (table rows, figures, progress): once a second at most
 
 
 def metric(m, key):
@@ -110,7 +113,9 @@ class RunScreen(Screen):
         self._shown: dict[str, object] = {}
         self._pending: list = []
         self.redraws = 0  # graph redraws (for tests of the redraw rate)
-        self._ticks = 0
+        self.pacer = Pacer()
+        self._rows_at = float("-inf")  # clock of the last flush of finished queries
+        self._tick_timer = None
 
     # ---- layout ---------------------------------------------------------------------------------
 
@@ -121,15 +126,15 @@ class RunScreen(Screen):
         with Horizontal(id="middle"):
             yield PowerGraph(id="power")
             with Vertical(id="now"):
-                yield Static("", id="throughput")
-                yield Sparkline([], id="tps-spark")
-                yield Static("", id="question", markup=False)
-                yield Static("", id="reference", markup=False)
+                yield LineText(id="throughput")
+                yield BarLine(id="tps-spark")
+                yield LineText(id="question")
+                yield LineText(id="reference")
                 yield AnswerView(id="answer")
         yield QueryTable(id="queries", view=self.live.energy_view)
         with Horizontal(id="progress-row"):
-            yield ProgressBar(total=None, show_eta=False, id="progress")
-            yield Static("", id="progress-label")
+            yield RunProgress(id="progress")
+            yield LineText(id="progress-label")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -146,7 +151,7 @@ class RunScreen(Screen):
         # the rows above already hold every finished query: only later ones may come from events
         self._pending = [e for e in self._pending if not isinstance(e, (ev.QueryFinished, PastRecords))]
         self.refresh_all()
-        self.set_interval(TICK_S, self.tick, name="run-tick")
+        self._tick_timer = self.set_timer(self.pacer.base, self.tick, name="run-tick")
 
     # ---- events (UI thread) ---------------------------------------------------------------------
 
@@ -181,9 +186,9 @@ class RunScreen(Screen):
             self._update_progress()
         if any(isinstance(e, ev.QueryStarted) for e in events):
             self._show_query()
-        if any(isinstance(e, (ev.RunFinished, ev.RunFailed)) for e in events):
+        if any(isinstance(e, (ev.RunFinished, ev.RunFailed, ev.SessionStarted)) for e in events):
             self._update_figures()
-            self.refresh_bindings()
+            self.refresh_bindings()  # export needs a session folder; pause/skip/stop a running run
         if events:
             self._update_status()
 
@@ -206,26 +211,40 @@ class RunScreen(Screen):
         self._update_throughput_done(None)
         self._redraw_graph()
 
-    # ---- the 4 Hz tick --------------------------------------------------------------------------
+    # ---- the tick --------------------------------------------------------------------------------
+
+    def saturated(self) -> bool:
+        """True while a run's model threads take every core of the machine (CPU inference)."""
+        if self.handle is None or not self.live.running:
+            return False
+        backend = getattr(getattr(self.handle, "prep", None), "backend", None)
+        threads = getattr(backend, "n_threads", None)
+        if threads is None or getattr(backend, "n_gpu_layers", 0):
+            return False
+        return threads >= usable_cores()
 
     def tick(self) -> None:
-        if self.app.screen is not self:
-            return  # covered by a dialog or another screen: nothing to draw
         try:
-            self._tick()
+            if self.app.screen is self:  # covered by a dialog or another screen: nothing to draw
+                self._tick()
         except NoMatches:  # the screen is being taken down
-            pass
+            return
+        interval = self.pacer.next_interval(self.saturated())
+        self._update_status()  # says so when the screen redraws less often
+        self._tick_timer = self.set_timer(interval, self.tick, name="run-tick")
 
     def _tick(self) -> None:
-        self._ticks += 1
-        self._flush_events(rows_too=self._ticks % ROWS_EVERY == 0 or not self.live.running)
+        now = time.monotonic()
+        rows_due = now - self._rows_at >= ROWS_MIN_S or not self.live.running
+        if rows_due:
+            self._rows_at = now
+        self._flush_events(rows_too=rows_due)
         if self.handle is not None:
             if self.live.add_tokens(self.handle.buffer.drain()):
                 self._update_answer()
         self._update_throughput_live()
-        if not self.live.running or self._ticks % GRAPH_EVERY == 0:
-            self._redraw_graph()
-        if self.live.running and self._ticks % ROWS_EVERY == 0:
+        self._redraw_graph()
+        if self.live.running and rows_due:
             self._update_progress()  # the ETA
 
     def _series(self):
@@ -261,8 +280,8 @@ class RunScreen(Screen):
     # ---- pieces ---------------------------------------------------------------------------------
 
     def _set(self, selector: str, content) -> None:
-        """Update a fixed-size Static without a layout pass, and only when its content changed."""
-        w = self.query_one(selector, Static)
+        """Update a fixed-size Static or LineText without a layout pass, only when its content changed."""
+        w = self.query_one(selector)
         if self._shown.get(selector) != content:
             self._shown[selector] = content
             w.update(content, layout=False)
@@ -282,15 +301,16 @@ class RunScreen(Screen):
         if live.estimated and live.domains:
             energy = f"[reverse] ESTIMATE [/reverse] {energy}"
         parts = [f"[b]{phase}[/b]", energy, f"on screen: {live.energy_view}"]
+        if live.running and self.pacer.interval > self.pacer.base:
+            # the model's threads take every core: the screen keeps its own CPU time under a budget
+            parts.append(f"redraw {self.pacer.interval:.1f} s (UI ≤ {100 * self.pacer.budget:g} % CPU)")
         if live.faults:
             parts.append(f"sensor faults: {', '.join(s for s, _ in live.faults)}")
         self._set("#run-status", "  ·  ".join(parts))
 
     def _update_progress(self) -> None:
         live = self.live
-        bar = self.query_one(ProgressBar)
-        if live.total:
-            bar.update(total=live.total, progress=live.done)
+        self.query_one(RunProgress).update(live.total, live.done)
         eta = live.eta_seconds() if live.running else None
         text = f"{live.done}/{live.total or '?'} queries"
         if live.warmups:
@@ -321,11 +341,23 @@ class RunScreen(Screen):
         self._update_answer()
 
     def _update_answer(self) -> None:
-        text = self.live.answer
-        if text == self._answer_shown:
+        """The answer streaming in; until the first tokens of a new query arrive, the previous query's
+        answer stays (titled as such), so short answers between two redraws are still seen."""
+        live = self.live
+        text, title = live.answer, "answer"
+        last = live.records[-1] if live.records else None
+        if not text and last is not None and last.get("answer"):
+            idx = last.get("index")
+            text = last["answer"]
+            title = "answer · warm-up" if last.get("warmup") else \
+                f"answer · query {idx + 1}" if isinstance(idx, int) else "answer · last query"
+        if (text, title) == self._answer_shown:
             return
-        self._answer_shown = text
-        self.query_one(AnswerView).set_text(text)
+        self._answer_shown = (text, title)
+        view = self.query_one(AnswerView)
+        if view.border_title != title:
+            view.border_title = title
+        view.set_text(text)
 
     def _update_throughput_live(self) -> None:
         live = self.live
@@ -340,7 +372,7 @@ class RunScreen(Screen):
 
     def _update_throughput_done(self, record: dict | None) -> None:
         rates = [r.get("decode_tps") for r in self.live.records[-60:] if r.get("decode_tps") is not None]
-        self.query_one("#tps-spark", Sparkline).data = rates
+        self.query_one("#tps-spark", BarLine).update(rates)
 
     # ---- actions --------------------------------------------------------------------------------
 

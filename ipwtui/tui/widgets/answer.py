@@ -1,13 +1,15 @@
 """The answer as the model writes it: the newest lines that fit, redrawn a few times a second.
 
 The widget has a fixed size and draws only the tail of the text, line by line (Textual's line API), so an
-update neither asks for a layout pass nor re-renders a growing document: it costs the few lines shown.
+update neither asks for a layout pass nor re-renders a growing document: it redraws the lines that
+changed.
 """
 
 from __future__ import annotations
 
 from rich.segment import Segment
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -31,10 +33,19 @@ class AnswerView(Widget):
         return self._text
 
     def set_text(self, text: str) -> None:
-        if text != self._text:
-            self._text = text
-            self._lines = None
+        if text == self._text:
+            return
+        self._text = text
+        old, key = self._lines, self._key
+        self._lines = None
+        if old is None or key is None or not self.is_mounted:
             self.refresh()
+            return
+        # redraw only the lines that changed: while the answer grows, usually the last one or two
+        new = self._tail_lines(*key)
+        for y, (a, b) in enumerate(zip(old, new)):
+            if a.text != b.text:
+                self.refresh(Region(0, y, key[0], 1))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

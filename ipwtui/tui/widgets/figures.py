@@ -1,40 +1,47 @@
-"""Headline figures in large type: running IPW, IPJ, accuracy, total joules, mean watts."""
+"""Headline figures in large type: running IPW, IPJ, accuracy, total joules, mean watts.
+
+Each figure is one widget of fixed size drawn line by line: the value in 3-line digits (or N/A, never 0)
+and two caption lines. A new value redraws the figure's own lines, with no layout pass of the screen.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Digits, Static
+from rich.segment import Segment
+from rich.style import Style
+from textual.renderables.digits import Digits
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 
 from ...core import fmt
 
-
-class FigureDigits(Digits):
-    """Digits in a box of fixed size: a new value repaints it without a layout pass of the screen."""
-
-    def update(self, value: str) -> None:
-        if not isinstance(value, str):
-            raise TypeError("value must be a str")
-        if value != self._value:
-            self._value = value
-            self.refresh()
+DIGIT_LINES = 3
+CAPTION_LINES = 2
 
 
-class Figure(Vertical):
-    """A figure: a title, the value in large digits (or N/A), and a caption (interval, quality)."""
+class Figure(Widget):
+    """A figure: the title on its border, the value in large digits (or N/A), a caption (interval,
+    quality). ``-estimate`` is set while the figure's energy source is not measured."""
+
+    COMPONENT_CLASSES = {"figure--digits", "figure--na", "figure--caption"}
+    DEFAULT_CSS = """
+    Figure {
+        height: 7;
+        & > .figure--digits { text-style: bold; }
+        & > .figure--na { text-style: bold; }
+    }
+    """
 
     def __init__(self, title: str, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="figure")
         self._title = title
-        self._state = None
-
-    def compose(self) -> ComposeResult:
-        yield FigureDigits("", classes="fig-digits")
-        yield Static(fmt.NA, classes="fig-na")
-        yield Static("", classes="fig-caption", markup=False)
-
-    def on_mount(self) -> None:
-        self.show(None, "")
+        self._state: tuple | None = None
+        self._text: str | None = None
+        self._caption = ""
+        self._lines: list[Strip] | None = None
+        self._lines_key = None
+        self._styles: dict[str, Style] = {}  # component styles, until the next style update
+        self.border_title = title
 
     def show(self, text: str | None, caption: str = "", estimate: bool = False) -> None:
         """``text`` None (or N/A) shows N/A, never 0. ``estimate`` marks the figure as an estimate."""
@@ -42,22 +49,64 @@ class Figure(Vertical):
         if state == self._state:
             return
         self._state = state
-        digits = self.query_one(".fig-digits", Digits)
-        na = self.query_one(".fig-na", Static)
         missing = text is None or text == fmt.NA
-        digits.display = not missing
-        na.display = missing
-        if not missing:
-            digits.update(text)
-        self.border_title = self._title + (" ≈ estimate" if estimate and not missing else "")
-        self.query_one(".fig-caption", Static).update(caption, layout=False)
-        self.set_class(estimate and not missing, "-estimate")
+        self._text = None if missing else text
+        self._caption = caption
+        title = self._title + (" ≈ estimate" if estimate and not missing else "")
+        if title != self.border_title:
+            self.border_title = title
+        # the estimate look follows the energy source, known before the first value: a class change
+        # restyles the widget (costly), so it happens at the start of a run, not mid-run
+        self.set_class(estimate, "-estimate")
+        old = self._lines
+        self._lines = None
+        if old is None or not self.is_mounted:
+            self.refresh()
+        else:  # only the lines that changed (the border stays)
+            new = self._build(self._lines_key)
+            self._lines = new
+            width = self._lines_key
+            for y, (a, b) in enumerate(zip(old, new)):
+                if a.text != b.text:
+                    self.refresh(Region(0, y, width, 1))
 
     @property
     def value_text(self) -> str:
-        """What the figure shows now (for tests): its digits or N/A."""
-        digits = self.query_one(".fig-digits", Digits)
-        return digits.value if digits.display else fmt.NA
+        """What the figure shows now: its digits or N/A."""
+        return fmt.NA if self._text is None else self._text
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines = None
+        self._styles = {}
+
+    def _style(self, part: str) -> Style:
+        st = self._styles.get(part)
+        if st is None:
+            st = self._styles[part] = self.get_component_rich_style(f"figure--{part}")
+        return st
+
+    def _build(self, width: int) -> list[Strip]:
+        if self._text is None:
+            na = self._style("na")
+            body = [Strip([]), Strip([Segment(fmt.NA, na)]), Strip([])]
+        else:
+            style = self._style("digits")
+            rows = "".join(seg.text for seg in Digits(self._text).render(Style(bold=True))).split("\n")
+            body = [Strip([Segment(row, style)]) for row in rows[:DIGIT_LINES]]
+        caption_style = self._style("caption")
+        captions = self._caption.split("\n")[:CAPTION_LINES]
+        captions += [""] * (CAPTION_LINES - len(captions))
+        lines = body + [Strip([Segment(c, caption_style)]) for c in captions]
+        base = self.rich_style
+        return [line.crop(0, width).extend_cell_length(width, base).apply_style(base) for line in lines]
+
+    def render_line(self, y: int) -> Strip:
+        width = max(self.content_size.width, 0)
+        if self._lines is None or self._lines_key != width:
+            self._lines = self._build(width)
+            self._lines_key = width
+        return self._lines[y] if 0 <= y < len(self._lines) else Strip.blank(width, self.rich_style)
 
 
 def figure_row():

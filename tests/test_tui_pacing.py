@@ -1,0 +1,90 @@
+"""The live screen's redraw interval: the normal rate with cores to spare, a CPU budget otherwise."""
+
+import pytest
+
+from ipwtui.tui.pacing import Pacer
+
+
+class FakeCpu:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_cores_to_spare_keep_the_normal_rate_whatever_a_tick_costs():
+    cpu = FakeCpu()
+    p = Pacer(base=0.5, longest=2.0, budget=0.01, cpu=cpu)
+    for _ in range(5):
+        cpu.t += 0.05  # 50 ms per tick
+        assert p.next_interval(saturated=False) == 0.5
+
+
+def test_saturated_cores_stretch_the_interval_to_the_budget():
+    cpu = FakeCpu()
+    p = Pacer(base=0.5, longest=2.0, budget=0.01, cpu=cpu)
+    assert p.next_interval(saturated=True) == 0.5  # nothing measured yet
+    for _ in range(30):
+        cpu.t += 0.008  # 8 ms of UI-thread CPU per tick: 0.8 s keeps it at 1 % of a core
+        interval = p.next_interval(saturated=True)
+    assert interval == pytest.approx(0.8, rel=1e-3)
+    assert p.cost / interval == pytest.approx(0.01, rel=1e-3)
+
+
+def test_cheap_ticks_stay_at_the_normal_rate_and_costly_ones_stop_at_the_ceiling():
+    cpu = FakeCpu()
+    p = Pacer(base=0.5, longest=2.0, budget=0.01, cpu=cpu)
+    p.next_interval(True)
+    for _ in range(30):
+        cpu.t += 0.002
+        interval = p.next_interval(True)
+    assert interval == 0.5
+    for _ in range(30):
+        cpu.t += 0.1
+        interval = p.next_interval(True)
+    assert interval == 2.0
+
+
+def test_a_one_off_costly_tick_does_not_slow_the_screen_down():
+    cpu = FakeCpu()
+    p = Pacer(base=0.5, longest=5.0, budget=0.01, cpu=cpu)
+    cpu.t += 0.3  # everything before the first tick (mounting the screen) is not a tick's cost
+    p.next_interval(True)
+    for _ in range(30):
+        cpu.t += 0.006
+        p.next_interval(True)
+    steady = p.interval
+    assert steady == pytest.approx(0.6)
+    cpu.t += 0.040  # one layout pass
+    assert p.next_interval(True) == steady
+    for _ in range(5):  # a lasting change of cost is followed
+        cpu.t += 0.012
+        p.next_interval(True)
+    assert p.interval == pytest.approx(1.2)
+
+
+def test_the_run_screen_counts_cores_as_saturated_only_when_the_model_threads_take_them_all():
+    from types import SimpleNamespace
+
+    from ipwtui.tui.live import LiveState
+    from ipwtui.tui.pacing import usable_cores
+    from ipwtui.tui.screens.run import RunScreen
+
+    live = LiveState(phase="running")
+    assert live.running
+
+    def screen(threads, gpu_layers=0):
+        backend = SimpleNamespace(n_threads=threads, n_gpu_layers=gpu_layers)
+        return RunScreen(live, handle=SimpleNamespace(prep=SimpleNamespace(backend=backend)))
+
+    cores = usable_cores()
+    assert screen(cores).saturated()
+    assert screen(cores + 2).saturated()
+    if cores > 1:
+        assert not screen(cores - 1).saturated()  # a core to spare
+    assert not screen(cores, gpu_layers=-1).saturated()  # the model runs on a GPU
+    assert not screen(None).saturated()  # a backend without CPU threads (the fake one)
+    assert not RunScreen(live).saturated()  # a canned screen: no run
+    live.status = "finished"
+    assert not screen(cores).saturated()
