@@ -8,6 +8,7 @@ Energy outside every window (scoring, bookkeeping, pauses) is kept as *unattribu
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -133,6 +134,11 @@ class Runner:
         self.sampler = Sampler(self.sensors, hz=s.sample_hz, sinks=[self.session.power_sink],
                                on_fault=lambda n, m: self._emit(ev.SensorFault(n, m)))
         status = "interrupted"
+        # Everything alive now (the loaded model, the app) lives through the run: collect once, then
+        # leave it out of later garbage collections, which would otherwise scan it all again and again
+        # (pauses of milliseconds on whichever thread allocates, the model's included). Undone at the end.
+        gc.collect()
+        gc.freeze()
         try:
             self.sampler.start()
             counted = self.counted_series()
@@ -173,6 +179,7 @@ class Runner:
             self.sampler.stop()
             self.session.close(status if status == "finished" else "interrupted")
             self.status = status
+            gc.unfreeze()
         summary = build_summary(self.session.meta, self.session.read_journal())
         self._emit(ev.RunFinished(summary, status))
         return summary
