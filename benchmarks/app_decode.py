@@ -37,8 +37,8 @@ SETTINGS_SHOWN = ("n_threads", "max_tokens", "warmup", "idle_seconds", "sample_h
                   "accelerator", "n_gpu_layers", "cpu_scope")
 
 
-def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc), None when unknown."""
+def cpu_seconds(pid) -> float | None:
+    """User + system CPU time of a process (or "pid/task/tid": a thread) so far (Linux /proc)."""
     if pid is None:
         return None
     try:
@@ -47,6 +47,11 @@ def cpu_seconds(pid: int | None) -> float | None:
         return None
     fields = stat[stat.rindex(")") + 2:].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_seconds(pid: int | None) -> float | None:
+    """CPU time of a process's main thread (the app's UI thread), None when unknown."""
+    return None if pid is None else cpu_seconds(f"{pid}/task/{pid}")
 
 
 def journal_queries(folder: Path) -> list[dict]:
@@ -101,7 +106,7 @@ def run_headless(k: int, tmp: Path, model: str, qfile: Path, st, env: dict, time
     if rc != 0:
         raise SystemExit(f"headless run failed ({rc}); see {tmp / f'headless{k}.log'}:\n"
                          + (tmp / f"headless{k}.log").read_text()[-2000:])
-    return out, wall, cpu, None
+    return out, wall, cpu, None, None
 
 
 def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: float):
@@ -114,6 +119,7 @@ def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: flo
     tmux.start(name, cmd)
     pid = tmux.pane_pid(name)  # env execs python: the app's own process
     folder = None
+    ui0 = t_ui0 = None
     try:
         while True:
             if time.perf_counter() - t > timeout or not tmux.alive(name):
@@ -122,6 +128,8 @@ def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: flo
             if folder is None:
                 found = sorted((data / "sessions").glob("*/session.json")) if (data / "sessions").is_dir() else []
                 folder = found[0].parent if found else None
+            if folder is not None and ui0 is None and journal_queries(folder):
+                ui0, t_ui0 = thread_cpu_seconds(pid), time.perf_counter()  # the first query is done
             if folder is not None:
                 try:
                     if session_meta(folder).get("status") == "finished":
@@ -131,11 +139,13 @@ def run_app(k: int, tmp: Path, model: str, qfile: Path, tmux: Tmux, timeout: flo
             time.sleep(0.25)
         wall = time.perf_counter() - t
         cpu = cpu_seconds(pid)
+        ui1, t_ui1 = thread_cpu_seconds(pid), time.perf_counter()
         server1 = cpu_seconds(tmux.server_pid())
     finally:
         tmux.quit(name, timeout=30.0)
     term = None if server0 is None or server1 is None else server1 - server0
-    return folder, wall, cpu, term
+    ui = None if ui0 is None or ui1 is None or t_ui1 <= t_ui0 else (ui1 - ui0) / (t_ui1 - t_ui0)
+    return folder, wall, cpu, term, ui
 
 
 def main():
@@ -168,21 +178,25 @@ def main():
     tmux = Tmux(w, h)
     rates = {"headless": [], "app": []}
     metas = {"headless": [], "app": []}
+    ui_shares = []
     try:
         for k in range(args.rounds):
             order = ("headless", "app") if k % 2 == 0 else ("app", "headless")
             line = []
             for side in order:
                 if side == "headless":
-                    folder, wall, cpu, term = run_headless(k, tmp, model, qfile, st, env, args.timeout)
+                    folder, wall, cpu, term, ui = run_headless(k, tmp, model, qfile, st, env, args.timeout)
                 else:
-                    folder, wall, cpu, term = run_app(k, tmp, model, qfile, tmux, args.timeout)
+                    folder, wall, cpu, term, ui = run_app(k, tmp, model, qfile, tmux, args.timeout)
+                    if ui is not None:
+                        ui_shares.append(ui)
                 rate, toks = decode_rate(folder)
                 rates[side].append(rate)
                 metas[side].append(session_meta(folder))
                 cpu_s = "" if cpu is None else f", process CPU {cpu:.1f} s"
                 term_s = "" if term is None else f", tmux server CPU {term:.1f} s"
-                line.append(f"{side} {rate:.1f} tok/s ({toks} tokens, run {wall:.1f} s{cpu_s}{term_s})")
+                ui_s = "" if ui is None else f", UI thread {100 * ui:.2f} % of a core during the queries"
+                line.append(f"{side} {rate:.1f} tok/s ({toks} tokens, run {wall:.1f} s{cpu_s}{term_s}{ui_s})")
             print(f"round {k + 1}: " + ", ".join(line)
                   + f"; app/headless {rates['app'][-1] / rates['headless'][-1]:.3f}", flush=True)
     finally:
@@ -208,6 +222,9 @@ def main():
         print("n_threads None: the backend's default thread count, the same on both sides")
     if problems:
         print("SETTINGS DIFFER: " + "; ".join(sorted(set(problems))))
+    if ui_shares:
+        print(f"app UI thread (the main thread: Textual, the run screen) from the first finished query to the "
+              f"end: median {100 * statistics.median(ui_shares):.2f} % of one core")
     a, b = statistics.median(rates["headless"]), statistics.median(rates["app"])
     verdict = "PASS" if b / a >= TARGET and not problems else "FAIL"
     print(f"decode tok/s median: headless {a:.1f}, app live {b:.1f}; ratio {b / a:.3f} "
