@@ -193,3 +193,36 @@ def test_prepare_uses_injected_sensors_and_unique_folders(tmp_path):
     assert a.session.folder.parent == tmp_path / "root"
     assert [d["domain"] for d in a.session.meta["domains"]] == ["cpu-scripted"]
     assert a.sensor_set is ss
+
+
+def test_the_gap_between_queries_is_outside_every_window_and_counted_as_unattributed(tmp_path):
+    """The app draws between two queries: the runner calls its hook after each query (warm-up too);
+    the time spent there is in no query's window, and the energy bookkeeping still closes."""
+    calls = []
+    got = []
+    r = make(tmp_path, n=4, listener=got.append)
+
+    def gap():
+        calls.append(time.monotonic())
+        time.sleep(0.15)
+
+    r.between_queries = gap
+    summary = r.run()
+    assert len(calls) == 4 + 1  # after the warm-up and after each query
+    finished = [e for e in got if isinstance(e, ev.QueryFinished)]
+    # each hook call comes after its query's record is written, before the next query starts
+    started = [e for e in got if isinstance(e, ev.QueryStarted)]
+    assert len(started) == len(finished) == 5
+    for rec in r.session.query_records(include_warmup=True):
+        assert rec["latency_s"] < 0.15  # the sleeps are in no window
+    en = summary["energy"]
+    assert en["counted_j"] + en["excluded_j"] + en["unattributed_j"] == pytest.approx(en["total_j"])
+    assert en["unattributed_j"] > 0.5 * 4 * 0.15 * 8.5  # at least the gaps at the sensor's lowest power
+
+
+def test_no_gap_after_a_stop(tmp_path):
+    calls = []
+    r = make(tmp_path, n=4)
+    r.between_queries = lambda: (calls.append(1), r.stop())
+    r.run()
+    assert calls == [1]  # the warm-up's gap stops the run: no further hook call

@@ -74,6 +74,9 @@ class Runner:
             from ..workloads.scoring import score_answer as scorer
         self.scorer = scorer
         self.model_name = model_name
+        # Called on the runner thread between two queries, outside every measured window (the app draws
+        # its heavier frames there); None: go straight on
+        self.between_queries: Callable[[], None] | None = None
         self.ctl = _Controls()
         self.ctl.running.set()
         self.sampler: Sampler | None = None
@@ -156,6 +159,7 @@ class Runner:
                     if self.ctl.stop.is_set():
                         break
                     self._one(todo[k % len(todo)], -1, warmup=True)
+                    self._gap()
             self._emit(ev.Phase("running"))
             offset = len(self.queries) - len(todo)
             for k, q in enumerate(todo):
@@ -163,6 +167,7 @@ class Runner:
                 if self.ctl.stop.is_set():
                     break
                 self._one(q, offset + k, warmup=False)
+                self._gap()
             status = "stopped" if self.ctl.stop.is_set() and self.pending() else "finished"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -183,6 +188,10 @@ class Runner:
         summary = build_summary(self.session.meta, self.session.read_journal())
         self._emit(ev.RunFinished(summary, status))
         return summary
+
+    def _gap(self) -> None:
+        if self.between_queries is not None and not self.ctl.stop.is_set():
+            self.between_queries()
 
     def _measure_idle(self, seconds: float) -> None:
         self._emit(ev.Phase("idle", f"measuring idle power for {seconds:g} s"))
