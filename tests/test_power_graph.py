@@ -1,4 +1,4 @@
-"""The power graph: axes, legend, braille lines, N/A, the window, resizing, themes, reduce_points."""
+"""The power graph: axes, legend, braille lines, N/A, the window, resizing, themes, ticks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from textual.app import App
 
-from ipwtui.tui.widgets.power_graph import PowerGraph, Trace, legend_label, nice_ticks, reduce_points
+from ipwtui.tui.widgets.power_graph import PowerGraph, Trace, legend_label, nice_ticks
 
 BRAILLE = range(0x2801, 0x2900)  # a cell with at least one dot
 
@@ -181,26 +181,6 @@ async def test_follows_the_theme():
         primary = app.get_css_variables()["primary"]
         assert marker_colour() != before
         assert marker_colour().triplet.hex == primary.lower()
-
-
-def test_reduce_points_keeps_each_buckets_min_and_max():
-    rng = np.random.default_rng(1)
-    x = np.sort(rng.uniform(0, 100, 5000))
-    y = rng.normal(10, 2, 5000)
-    y[1234] = 99.0  # a peak
-    y[4321] = -5.0  # a dip
-    xr, yr = reduce_points(x, y, 50)
-    assert len(xr) <= 100 and np.all(np.diff(xr) >= 0)
-    assert 99.0 in yr and -5.0 in yr
-    bucket = np.minimum(((x - x[0]) * (50 / (x[-1] - x[0]))).astype(int), 49)
-    kept = set(zip(xr.tolist(), yr.tolist()))
-    for b in range(50):
-        m = bucket == b
-        i, j = np.argmin(y[m]), np.argmax(y[m])
-        assert (x[m][i], y[m][i]) in kept and (x[m][j], y[m][j]) in kept
-    # short series come back as they are
-    xs, ys = reduce_points(x[:10], y[:10], 50)
-    assert xs is x[:10] or np.array_equal(xs, x[:10])
 
 
 @pytest.mark.parametrize("lo,hi", [(0, 7.5), (0, 1), (0, 1234.0), (37.3, 157.3), (0, 0.03)])

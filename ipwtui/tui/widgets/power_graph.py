@@ -54,25 +54,6 @@ def legend_label(name: str, source: str, quality: str) -> str:
     return f"{name} · {source or fmt.NA} · {q.upper() if q != 'measured' else q}"
 
 
-def reduce_points(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``2 * buckets`` points: each bucket of time keeps its min and max (peaks stay visible)."""
-    n = len(x)
-    if n <= 2 * buckets or buckets < 1:
-        return x, y
-    span = float(x[-1] - x[0])
-    idx = np.minimum(((x - x[0]) * (buckets / span if span > 0 else 0.0)).astype(np.int64), buckets - 1)
-    change = np.empty(n, dtype=bool)
-    change[0], change[1:] = True, idx[1:] != idx[:-1]
-    starts = np.flatnonzero(change)  # x is sorted: a bucket is a run of points
-    group = np.cumsum(change) - 1  # each point's run
-    pos = np.arange(n)
-    # each run's first index holding its min, and its max
-    lo = np.minimum.reduceat(np.where(y == np.minimum.reduceat(y, starts)[group], pos, n), starts)
-    hi = np.minimum.reduceat(np.where(y == np.maximum.reduceat(y, starts)[group], pos, n), starts)
-    keep = np.unique(np.concatenate([lo, hi]))  # sorted: time order is kept
-    return x[keep], y[keep]
-
-
 def nice_ticks(lo: float, hi: float, most: int = 5) -> np.ndarray:
     """Tick values in [lo, hi] on a 1, 2, 5 x 10^k step: the finest step giving at most ``most``."""
     span = hi - lo
