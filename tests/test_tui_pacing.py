@@ -88,3 +88,70 @@ def test_the_run_screen_counts_cores_as_saturated_only_when_the_model_threads_ta
     assert not RunScreen(live).saturated()  # a canned screen: no run
     live.status = "finished"
     assert not screen(cores).saturated()
+
+
+class GapHandle:
+    """A run handle as the run screen uses it, with the model's threads taking every core."""
+
+    def __init__(self, threads):
+        import threading
+        from types import SimpleNamespace
+
+        from ipwtui.tui.live import TokenBuffer
+
+        self.prep = SimpleNamespace(backend=SimpleNamespace(n_threads=threads, n_gpu_layers=0))
+        self.buffer = TokenBuffer()
+        self.series_origin = None
+        self.paused = False
+        self.active = True
+        self.gap_wanted = threading.Event()
+        self.gap_done = threading.Event()
+
+    def power_series(self):
+        return []
+
+
+async def test_saturated_frames_wait_for_the_gap_between_queries_or_are_drawn_anyway():
+    import asyncio
+
+    from textual.app import App
+
+    from ipwtui.tui.live import LiveState
+    from ipwtui.tui.pacing import usable_cores
+    from ipwtui.tui.screens import run as run_mod
+
+    live = LiveState(phase="running")
+    handle = GapHandle(usable_cores())
+    screen = run_mod.RunScreen(live, handle=handle)
+
+    class A(App):
+        def on_mount(self):
+            self.push_screen(screen)
+
+    app = A()
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.pause()
+        n = screen.redraws
+        screen.tick()  # a frame is due: it asks for a gap and draws nothing yet
+        assert handle.gap_wanted.is_set() and screen.redraws == n
+        screen.draw_in_gap()  # the runner is between two queries
+        assert screen.redraws == n + 1
+        for _ in range(50):
+            if handle.gap_done.is_set():
+                break
+            await pilot.pause(0.02)
+        assert handle.gap_done.is_set()  # once the frame is on screen, the runner goes on
+        assert "redrawn between queries" in str(screen.query_one("#run-status").render())
+        # no query ends (a long answer): the frame is drawn anyway after GAP_WAIT_S
+        if screen._tick_timer is not None:
+            screen._tick_timer.stop()
+        handle.gap_done.clear()
+        screen.tick()
+        assert handle.gap_wanted.is_set()
+        await asyncio.sleep(run_mod.GAP_WAIT_S + 0.3)
+        await pilot.pause()
+        assert screen.redraws >= n + 2 and not handle.gap_wanted.is_set()
+        # a late GapOpen after that draws nothing and lets the runner go on at once
+        k = screen.redraws
+        screen.draw_in_gap()
+        assert screen.redraws == k and handle.gap_done.is_set()

@@ -15,7 +15,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from .controller import RunEnded, RunEvent, RunHandle, RunProblem
+from .controller import GapOpen, RunEnded, RunEvent, RunHandle, RunProblem
 from .live import LiveState
 from .themes import DEFAULT_THEME, FALLBACK_THEME, discover_themes
 
@@ -371,6 +371,14 @@ class IpwApp(App):
             else:
                 self.notify(f"{self.live.done}/{self.live.total} queries kept in {self.live.folder}; "
                             "resume it from Sessions (ctrl+o)", title=f"Run {e.status}", timeout=8)
+
+    @on(GapOpen)
+    def _gap_open(self, msg: GapOpen) -> None:
+        rs = self._shown_run_screen()
+        if msg.handle is self.handle and rs is not None and self.screen is rs:
+            rs.draw_in_gap()
+        else:
+            msg.handle.gap_done.set()  # nothing to draw: the runner goes on
 
     @on(RunProblem)
     def _run_problem(self, msg: RunProblem) -> None:

@@ -36,6 +36,17 @@ class RunProblem(Message):
         self.stage = stage  # "prepare" or "load"
 
 
+class GapOpen(Message):
+    """The runner is between two queries and waits (briefly) for the UI to draw."""
+
+    def __init__(self, handle: "RunHandle") -> None:
+        super().__init__()
+        self.handle = handle
+
+
+GAP_MAX_S = 0.25  # the longest the runner waits for the UI between two queries
+
+
 class RunEnded(Message):
     """The worker has returned: the session is closed and every finished query is on disk."""
 
@@ -65,6 +76,10 @@ class RunHandle:
         self._stop = False
         self._paused = False
         self.series_origin: float | None = None
+        # a frame drawn between two queries: the UI asks (gap_wanted), the runner stops at the next
+        # boundary and posts GapOpen, the UI draws and says so (gap_done)
+        self.gap_wanted = threading.Event()
+        self.gap_done = threading.Event()
 
     # ---- controls (UI thread) -------------------------------------------------------------------
 
@@ -112,6 +127,15 @@ class RunHandle:
     @property
     def stop_requested(self) -> bool:
         return self._stop
+
+    def between_queries(self) -> None:
+        """The runner's hook (runner thread): if the UI asked for a gap, wait for its frame, briefly."""
+        if not self.gap_wanted.is_set() or self._stop:
+            return
+        self.gap_wanted.clear()
+        self.gap_done.clear()
+        self.post(GapOpen(self))
+        self.gap_done.wait(GAP_MAX_S)
 
     # ---- the worker thread ----------------------------------------------------------------------
 
@@ -175,6 +199,7 @@ class RunHandle:
 
             runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
                             scorer=score_answer, listener=self.listener, model_name=name)
+            runner.between_queries = self.between_queries
             with self._lock:
                 self.runner = runner
                 if self._stop:

@@ -2,7 +2,8 @@
 
 Every redraw costs CPU time on the UI thread. When the model's threads take every core, that time is
 taken from them: on a 2-core machine, a UI using 4 % of one core costs about 4 % of the decode rate.
-So while the cores are saturated the screen keeps its own CPU time under a budget (1 % of one core),
+So while the cores are saturated the run screen draws between queries when it can (see
+``RunScreen.tick``), and otherwise keeps its own CPU time under a budget (1 % of one core),
 measured, not assumed: the UI thread's CPU time from one tick to the next (the tick and the frames it
 caused) is the cost of a tick, and the median of the last few costs sets the next interval,
 interval = cost / budget, between the normal interval and a ceiling (a one-off cost, such as a layout

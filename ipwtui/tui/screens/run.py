@@ -35,6 +35,7 @@ TABLE_KEY = ("energy: meas = measured · model = model-based · est = estimate �
 # all live parts change together, in one frame per tick (the answer streaming in, the live rate, the
 # question, the power graph), and the tick's interval comes from a Pacer.
 ROWS_MIN_S = 1.0  # finished queries (table rows, figures, progress): once a second at most
+GAP_WAIT_S = 1.0  # how long a due frame waits for the gap between two queries before it is drawn anyway
 
 
 def metric(m, key):
@@ -114,6 +115,9 @@ class RunScreen(Screen):
         self._pending: list = []
         self.redraws = 0  # graph redraws (for tests of the redraw rate)
         self.pacer = Pacer()
+        self._awaiting_gap = False  # a frame waits for the gap between two queries
+        self._fallback = None  # the timer that draws it anyway
+        self._in_gap = False  # the last frame was drawn between two queries
         self._rows_at = float("-inf")  # clock of the last flush of finished queries
         self._tick_timer = None
 
@@ -224,13 +228,47 @@ class RunScreen(Screen):
         return threads >= usable_cores()
 
     def tick(self) -> None:
+        """A frame is due. While the model's threads take every core, it waits for the runner to be
+        between two queries (outside every measured window) and is drawn there; if no query ends soon
+        (a long answer), it is drawn anyway, at the paced rate."""
+        self._tick_timer = None
+        handle = self.handle
+        if self.saturated() and hasattr(handle, "gap_wanted") and self.app.screen is self:
+            self._awaiting_gap = True
+            handle.gap_wanted.set()
+            self._fallback = self.set_timer(GAP_WAIT_S, self._draw_now, name="run-tick-fallback")
+            return
+        self._draw(in_gap=False)
+
+    def draw_in_gap(self) -> None:
+        """GapOpen (UI thread): the runner waits between two queries; draw, then let it go on."""
+        if not self._awaiting_gap:  # drawn already (the fallback came first)
+            self.handle.gap_done.set()
+            return
+        self._awaiting_gap = False
+        if self._fallback is not None:
+            self._fallback.stop()
+            self._fallback = None
+        self._draw(in_gap=True)
+        self.call_after_refresh(self.handle.gap_done.set)
+
+    def _draw_now(self) -> None:
+        self._fallback = None
+        if self._awaiting_gap:
+            self._awaiting_gap = False
+            self.handle.gap_wanted.clear()
+        self._draw(in_gap=False)
+
+    def _draw(self, in_gap: bool) -> None:
         try:
             if self.app.screen is self:  # covered by a dialog or another screen: nothing to draw
                 self._tick()
         except NoMatches:  # the screen is being taken down
             return
-        interval = self.pacer.next_interval(self.saturated())
-        self._update_status()  # says so when the screen redraws less often
+        self._in_gap = in_gap
+        # a frame drawn between queries takes nothing from the model: the normal rate
+        interval = self.pacer.next_interval(self.saturated() and not in_gap)
+        self._update_status()  # says how the screen redraws while the cores are saturated
         self._tick_timer = self.set_timer(interval, self.tick, name="run-tick")
 
     def _tick(self) -> None:
@@ -301,8 +339,11 @@ class RunScreen(Screen):
         if live.estimated and live.domains:
             energy = f"[reverse] ESTIMATE [/reverse] {energy}"
         parts = [f"[b]{phase}[/b]", energy, f"on screen: {live.energy_view}"]
-        if live.running and self.pacer.interval > self.pacer.base:
-            # the model's threads take every core: the screen keeps its own CPU time under a budget
+        if live.running and self._in_gap:
+            # the model's threads take every core: frames are drawn between queries
+            parts.append("redrawn between queries")
+        elif live.running and self.pacer.interval > self.pacer.base:
+            # ... or, during a long answer, with the screen's own CPU time kept under a budget
             parts.append(f"redraw {self.pacer.interval:.1f} s (UI ≤ {100 * self.pacer.budget:g} % CPU)")
         if live.faults:
             parts.append(f"sensor faults: {', '.join(s for s, _ in live.faults)}")
