@@ -26,6 +26,12 @@ async def test_home_and_end_go_to_first_and_last_query():
         await pilot.press("home")
         await pilot.pause()
         assert table.cursor_row == 0
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert table.cursor_row == 199
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        assert table.cursor_row == 0
 
 
 def line_text(table, y: int) -> str:

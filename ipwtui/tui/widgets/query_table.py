@@ -134,6 +134,8 @@ class QueryTable(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False, id="table.page_down"),
         Binding("home", "first", "First query", show=False, id="table.first"),
         Binding("end", "last", "Last query", show=False, id="table.last"),
+        Binding("ctrl+home", "first", "First query", show=False, id="table.first_ctrl"),
+        Binding("ctrl+end", "last", "Last query", show=False, id="table.last_ctrl"),
     ]
 
     class HeaderSelected(Message):
