@@ -21,6 +21,7 @@ max tokens (the last token is sampled but not evaluated). Each run's wall time a
 import argparse
 import json
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -226,6 +227,15 @@ def main():
         print(f"app UI thread (the main thread: Textual, the run screen) from the first finished query to the "
               f"end: median {100 * statistics.median(ui_shares):.2f} % of one core")
     a, b = statistics.median(rates["headless"]), statistics.median(rates["app"])
+    # the two runs of a round are next to each other in time: their ratio cancels slow drift of the
+    # machine's load; the spread of these ratios says how precise the verdict is
+    pair = [x / y for x, y in zip(rates["app"], rates["headless"])]
+    rng = random.Random(0)
+    boot = sorted(statistics.median(rng.choices(pair, k=len(pair))) for _ in range(2000))
+    lo, hi = boot[int(0.025 * len(boot))], boot[int(0.975 * len(boot)) - 1]
+    print(f"per-round ratios: {', '.join(f'{r:.3f}' for r in pair)}; median {statistics.median(pair):.3f}, "
+          f"95% bootstrap interval [{lo:.3f}, {hi:.3f}]"
+          + (f" (contains {TARGET}: this run cannot tell)" if lo < TARGET <= hi else ""))
     verdict = "PASS" if b / a >= TARGET and not problems else "FAIL"
     print(f"decode tok/s median: headless {a:.1f}, app live {b:.1f}; ratio {b / a:.3f} "
           f"(target >= {TARGET}: {verdict})")
