@@ -226,3 +226,24 @@ def test_no_gap_after_a_stop(tmp_path):
     r.between_queries = lambda: (calls.append(1), r.stop())
     r.run()
     assert calls == [1]  # the warm-up's gap stops the run: no further hook call
+
+
+def test_the_observer_figures_go_into_the_segment_record(tmp_path):
+    r = make(tmp_path, n=2)
+    r.observer = lambda: {"ui_thread_cpu_s": 0.25, "gaps": 3}
+    r.run()
+    segs = [x for x in r.session.read_journal() if x.get("type") == "segment"]
+    assert segs and segs[-1]["observer"] == {"ui_thread_cpu_s": 0.25, "gaps": 3}
+    # headless: nothing to say, said as such
+    r2 = make(tmp_path / "b", n=1)
+    r2.run()
+    assert [x for x in r2.session.read_journal() if x.get("type") == "segment"][-1]["observer"] is None
+
+
+def test_a_failing_observer_never_stops_the_run(tmp_path):
+    r = make(tmp_path, n=2)
+    r.observer = lambda: 1 / 0
+    summary = r.run()
+    assert summary["queries"]["finished"] == 2
+    seg = [x for x in r.session.read_journal() if x.get("type") == "segment"][-1]
+    assert seg["observer"] == {"error": "ZeroDivisionError: division by zero"}

@@ -77,6 +77,9 @@ class Runner:
         # Called on the runner thread between two queries, outside every measured window (the app draws
         # its heavier frames there); None: go straight on
         self.between_queries: Callable[[], None] | None = None
+        # The app's own cost during the run (its UI thread's CPU time, the gaps), written into the
+        # segment record: a profiler says what it took itself; None: nothing to say (headless)
+        self.observer: Callable[[], dict] | None = None
         self.ctl = _Controls()
         self.ctl.running.set()
         self.sampler: Sampler | None = None
@@ -335,4 +338,13 @@ class Runner:
             "source": "+".join(srcs),
             "quality": worst_quality([x.domain.quality for x in counted]) if counted else UNAVAILABLE,
             "faults": dict(self.sampler.faults),
+            "observer": self._observer(),
         })
+
+    def _observer(self) -> dict | None:
+        if self.observer is None:
+            return None
+        try:
+            return self.observer()
+        except Exception as e:  # a figure about the app must never stop the run
+            return {"error": f"{type(e).__name__}: {e}"}

@@ -9,6 +9,7 @@ stop) may be called at any time, also before the runner exists: they are remembe
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 from textual.message import Message
@@ -47,6 +48,15 @@ class GapOpen(Message):
 GAP_MAX_S = 0.25  # the longest the runner waits for the UI between two queries
 
 
+def ui_cpu_clock():
+    """The CPU-time clock of the UI (main) thread, readable from other threads; None where the platform
+    has none."""
+    try:
+        return time.pthread_getcpuclockid(threading.main_thread().ident)
+    except (AttributeError, OSError):
+        return None
+
+
 class RunEnded(Message):
     """The worker has returned: the session is closed and every finished query is on disk."""
 
@@ -80,6 +90,11 @@ class RunHandle:
         # boundary and posts GapOpen, the UI draws and says so (gap_done)
         self.gap_wanted = threading.Event()
         self.gap_done = threading.Event()
+        self._ui_clock = ui_cpu_clock()
+        self._ui_cpu0: float | None = None  # the UI thread's CPU time when the run started
+        self._gaps = 0
+        self._gap_cpu = 0.0  # the UI thread's CPU time inside the gaps
+        self._gap_wait = 0.0  # the runner's time waiting in the gaps
 
     # ---- controls (UI thread) -------------------------------------------------------------------
 
@@ -134,8 +149,35 @@ class RunHandle:
             return
         self.gap_wanted.clear()
         self.gap_done.clear()
+        c0, t0 = self._ui_cpu(), time.monotonic()
         self.post(GapOpen(self))
         self.gap_done.wait(GAP_MAX_S)
+        c1 = self._ui_cpu()
+        self._gaps += 1
+        self._gap_wait += time.monotonic() - t0
+        if c0 is not None and c1 is not None:
+            self._gap_cpu += c1 - c0
+
+    def _ui_cpu(self) -> float | None:
+        if self._ui_clock is None:
+            return None
+        try:
+            return time.clock_gettime(self._ui_clock)
+        except OSError:
+            return None
+
+    def observer(self) -> dict:
+        """The runner's observer hook: what the app's UI thread took during this segment."""
+        now = self._ui_cpu()
+        total = None if now is None or self._ui_cpu0 is None else now - self._ui_cpu0
+        return {
+            "what": "CPU time of the app's UI thread since the run started, and inside the gaps between "
+                    "queries (outside every measured window) where the app draws while the cores are busy",
+            "ui_thread_cpu_s": total,
+            "ui_cpu_in_gaps_s": self._gap_cpu if total is not None else None,
+            "gaps": self._gaps,
+            "gap_wait_s": self._gap_wait,
+        }
 
     # ---- the worker thread ----------------------------------------------------------------------
 
@@ -200,6 +242,8 @@ class RunHandle:
             runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
                             scorer=score_answer, listener=self.listener, model_name=name)
             runner.between_queries = self.between_queries
+            runner.observer = self.observer
+            self._ui_cpu0 = self._ui_cpu()
             with self._lock:
                 self.runner = runner
                 if self._stop:
