@@ -86,6 +86,25 @@ def decode_rate(folder: Path) -> tuple[float, int]:
     return n / secs, int(n)
 
 
+def observer_line(folder: Path) -> str:
+    """What the app recorded about its own UI thread (the segment record's "observer")."""
+    p = folder / "journal.jsonl"
+    segs = [r for r in (json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip())
+            if isinstance(r, dict) and r.get("type") == "segment"]
+    obs = (segs[-1].get("observer") if segs else None) or {}
+    cpu, gap_cpu, secs = obs.get("ui_thread_cpu_s"), obs.get("ui_cpu_in_gaps_s"), segs[-1].get("seconds") if segs else None
+    if cpu is None or gap_cpu is None or not secs:
+        return ""
+    out_share = 100 * (cpu - gap_cpu) / secs
+    observer_outside.append(out_share)
+    return (f"; recorded by the app: UI thread {100 * cpu / secs:.2f} % of a core over the segment, "
+            f"{out_share:.2f} % outside the gaps between queries; the runner waited {obs.get('gap_wait_s', 0):.2f} s "
+            f"in {obs.get('gaps', 0)} gaps")
+
+
+observer_outside: list[float] = []
+
+
 def session_meta(folder: Path) -> dict:
     return json.loads((folder / "session.json").read_text(encoding="utf-8"))
 
@@ -197,6 +216,8 @@ def main():
                 cpu_s = "" if cpu is None else f", process CPU {cpu:.1f} s"
                 term_s = "" if term is None else f", tmux server CPU {term:.1f} s"
                 ui_s = "" if ui is None else f", UI thread {100 * ui:.2f} % of a core during the queries"
+                if side == "app":
+                    ui_s += observer_line(folder)
                 line.append(f"{side} {rate:.1f} tok/s ({toks} tokens, run {wall:.1f} s{cpu_s}{term_s}{ui_s})")
             print(f"round {k + 1}: " + ", ".join(line)
                   + f"; app/headless {rates['app'][-1] / rates['headless'][-1]:.3f}", flush=True)
@@ -226,6 +247,9 @@ def main():
     if ui_shares:
         print(f"app UI thread (the main thread: Textual, the run screen) from the first finished query to the "
               f"end: median {100 * statistics.median(ui_shares):.2f} % of one core")
+    if observer_outside:
+        print(f"app UI thread outside the gaps between queries (what can take from decode), as the app recorded it: "
+              f"median {statistics.median(observer_outside):.2f} % of one core")
     a, b = statistics.median(rates["headless"]), statistics.median(rates["app"])
     # the two runs of a round are next to each other in time: their ratio cancels slow drift of the
     # machine's load; the spread of these ratios says how precise the verdict is
