@@ -60,6 +60,11 @@ async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
         assert run.query_one("#queries").row_count == len(app.live.records)
         # the graph was redrawn on the timer, a few times a second at most
         assert run.redraws >= 1
+        # the app said what its UI thread took (the fake backend has no CPU threads: no gaps were needed)
+        seg = [r for r in s.read_journal() if r.get("type") == "segment"][-1]
+        obs = seg["observer"]
+        assert obs["gaps"] == 0 and obs["ui_cpu_in_gaps_s"] == 0.0
+        assert obs["ui_thread_cpu_s"] is not None and 0 < obs["ui_thread_cpu_s"] < seg["seconds"] + 5
         # export: a key opens the dialog
         from ipwtui.tui.screens.dialogs import ExportDialog
 

@@ -171,8 +171,9 @@ class RunHandle:
         now = self._ui_cpu()
         total = None if now is None or self._ui_cpu0 is None else now - self._ui_cpu0
         return {
-            "what": "CPU time of the app's UI thread since the run started, and inside the gaps between "
-                    "queries (outside every measured window) where the app draws while the cores are busy",
+            "what": "CPU time of the app's UI thread over the segment (from the end of the idle baseline), "
+                    "and inside the gaps between queries (outside every measured window) where the app draws "
+                    "while the cores are busy",
             "ui_thread_cpu_s": total,
             "ui_cpu_in_gaps_s": self._gap_cpu if total is not None else None,
             "gaps": self._gaps,
@@ -188,6 +189,8 @@ class RunHandle:
             return
         if isinstance(e, ev.QueryStarted):
             self.buffer.new_query()
+        elif isinstance(e, ev.IdleMeasured):
+            self._ui_cpu0 = self._ui_cpu()  # the segment's bookkeeping starts after the idle baseline
         self.post(RunEvent(self, e))
 
     def work(self) -> None:
