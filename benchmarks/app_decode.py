@@ -86,23 +86,20 @@ def decode_rate(folder: Path) -> tuple[float, int]:
     return n / secs, int(n)
 
 
-def observer_line(folder: Path) -> str:
-    """What the app recorded about its own UI thread (the segment record's "observer")."""
+def observer_line(folder: Path) -> tuple[str, float | None]:
+    """What the app recorded about its own UI thread (the segment record's "observer"): a text for the
+    round's line, and the share of a core it took outside the gaps between queries."""
     p = folder / "journal.jsonl"
     segs = [r for r in (json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip())
             if isinstance(r, dict) and r.get("type") == "segment"]
     obs = (segs[-1].get("observer") if segs else None) or {}
     cpu, gap_cpu, secs = obs.get("ui_thread_cpu_s"), obs.get("ui_cpu_in_gaps_s"), segs[-1].get("seconds") if segs else None
     if cpu is None or gap_cpu is None or not secs:
-        return ""
+        return "", None
     out_share = 100 * (cpu - gap_cpu) / secs
-    observer_outside.append(out_share)
     return (f"; recorded by the app: UI thread {100 * cpu / secs:.2f} % of a core over the segment, "
             f"{out_share:.2f} % outside the gaps between queries; the runner waited {obs.get('gap_wait_s', 0):.2f} s "
-            f"in {obs.get('gaps', 0)} gaps")
-
-
-observer_outside: list[float] = []
+            f"in {obs.get('gaps', 0)} gaps"), out_share
 
 
 def session_meta(folder: Path) -> dict:
@@ -199,6 +196,7 @@ def main():
     rates = {"headless": [], "app": []}
     metas = {"headless": [], "app": []}
     ui_shares = []
+    observer_outside = []
     try:
         for k in range(args.rounds):
             order = ("headless", "app") if k % 2 == 0 else ("app", "headless")
@@ -217,7 +215,10 @@ def main():
                 term_s = "" if term is None else f", tmux server CPU {term:.1f} s"
                 ui_s = "" if ui is None else f", UI thread {100 * ui:.2f} % of a core during the queries"
                 if side == "app":
-                    ui_s += observer_line(folder)
+                    text, outside = observer_line(folder)
+                    ui_s += text
+                    if outside is not None:
+                        observer_outside.append(outside)
                 line.append(f"{side} {rate:.1f} tok/s ({toks} tokens, run {wall:.1f} s{cpu_s}{term_s}{ui_s})")
             print(f"round {k + 1}: " + ", ".join(line)
                   + f"; app/headless {rates['app'][-1] / rates['headless'][-1]:.3f}", flush=True)

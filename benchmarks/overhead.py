@@ -11,7 +11,6 @@ energy windows, scoring and the fsynced journal.
 import argparse
 import statistics
 import tempfile
-import time
 
 import llama_cpp
 

@@ -89,7 +89,7 @@ def test_export_files(tmp_path):
     assert "report" not in paths
     rep = export_session(r.session.folder, tmp_path / "out", report=True)["report"].read_text()
     assert "quality: **estimated**" in rep and "IPW (1/W) (estimate)" in rep
-    assert f"| even | 3 | 3 | 3 | 100.0 % |" in rep and "| odd | 3 | 3 | 0 | 0.0 % |" in rep
+    assert "| even | 3 | 3 | 3 | 100.0 % |" in rep and "| odd | 3 | 3 | 0 | 0.0 % |" in rep
 
 
 def test_skip_and_backend_error_are_recorded_not_counted(tmp_path):

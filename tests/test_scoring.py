@@ -14,7 +14,6 @@ from ipwtui.workloads.scoring import (
     ExactScorer,
     MultipleChoiceScorer,
     NumericScorer,
-    RegexScorer,
     choice_count,
     extract_choice,
     extract_number,

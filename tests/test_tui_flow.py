@@ -4,7 +4,6 @@ themes, the sessions screen and resuming."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from ipwtui.core.runner import RunSettings

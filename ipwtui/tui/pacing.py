@@ -59,8 +59,3 @@ class Pacer:
         else:
             self.interval = min(max(cost / self.budget, self.base), self.longest)
         return self.interval
-
-    def describe(self) -> str:
-        """The redraw rate as the status line shows it."""
-        hz = 1.0 / self.interval
-        return f"{hz:.1f} Hz" if hz < 1.95 else f"{hz:.0f} Hz"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.text import Text
-from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
+
+from .lines import refresh_changed
 
 
 class AnswerView(Widget):
@@ -42,10 +43,7 @@ class AnswerView(Widget):
             self.refresh()
             return
         # redraw only the lines that changed: while the answer grows, usually the last one or two
-        new = self._tail_lines(*key)
-        for y, (a, b) in enumerate(zip(old, new)):
-            if a.text != b.text:
-                self.refresh(Region(0, y, key[0], 1))
+        refresh_changed(self, old, self._tail_lines(*key), key[0])
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -9,11 +9,11 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from textual.renderables.digits import Digits
-from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 from ...core import fmt
+from .lines import refresh_changed
 
 DIGIT_LINES = 3
 CAPTION_LINES = 2
@@ -63,17 +63,8 @@ class Figure(Widget):
         if old is None or not self.is_mounted:
             self.refresh()
         else:  # only the lines that changed (the border stays)
-            new = self._build(self._lines_key)
-            self._lines = new
-            width = self._lines_key
-            for y, (a, b) in enumerate(zip(old, new)):
-                if a.text != b.text:
-                    self.refresh(Region(0, y, width, 1))
-
-    @property
-    def value_text(self) -> str:
-        """What the figure shows now: its digits or N/A."""
-        return fmt.NA if self._text is None else self._text
+            self._lines = self._build(self._lines_key)
+            refresh_changed(self, old, self._lines, self._lines_key)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -13,6 +13,23 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 
+def refresh_rows(widget: Widget, rows: list[int], width: int) -> None:
+    """Repaint only these content rows of a widget (one region per run of consecutive rows)."""
+    runs: list[list[int]] = []
+    for y in rows:
+        if runs and runs[-1][1] == y:
+            runs[-1][1] = y + 1
+        else:
+            runs.append([y, y + 1])
+    if runs:
+        widget.refresh(*(Region(0, a, width, b - a) for a, b in runs))
+
+
+def refresh_changed(widget: Widget, old: list[Strip], new: list[Strip], width: int) -> None:
+    """Repaint the rows whose text differs between two renderings of a widget's lines."""
+    refresh_rows(widget, [y for y, (a, b) in enumerate(zip(old, new)) if a.text != b.text], width)
+
+
 class LineText(Widget):
     """Plain text in a box of fixed size, wrapped at its width; lines that do not fit are cut."""
 
@@ -42,10 +59,7 @@ class LineText(Widget):
         if old is None or not self.is_mounted:
             self.refresh()
             return
-        new = self._build(self._width)
-        for y, (a, b) in enumerate(zip(old, new)):
-            if a.text != b.text:
-                self.refresh(Region(0, y, self._width, 1))
+        refresh_changed(self, old, self._build(self._width), self._width)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

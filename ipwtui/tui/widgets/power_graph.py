@@ -26,6 +26,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ...core import fmt
+from .lines import refresh_rows
 
 LINE_VARS = ("primary", "accent", "success", "secondary", "warning", "error")
 Y_LABEL = "power (W)"
@@ -213,15 +214,8 @@ class PowerGraph(Widget):
             self._strips_key = key
             self.refresh()
             return
-        changed = [y for y, (a, b) in enumerate(zip(old, strips)) if a is not b]
-        regions = []  # one per run of changed rows
-        for y in changed:
-            if regions and regions[-1][1] == y:
-                regions[-1][1] = y + 1
-            else:
-                regions.append([y, y + 1])
-        if regions:
-            self.refresh(*(Region(0, a, size.width, b - a) for a, b in regions))
+        # unchanged rows keep their strip objects
+        refresh_rows(self, [y for y, (a, b) in enumerate(zip(old, strips)) if a is not b], size.width)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         key = (self.app.theme, self.outer_size)

@@ -374,14 +374,6 @@ class QueryTable(ScrollView, can_focus=True):
         self._cache.clear()
         self._looks.clear()
 
-    def _on_focus(self, event: events.Focus) -> None:
-        self._cache = {k: v for k, v in self._cache.items() if k[1] != "cursor"}
-        super()._on_focus(event)
-
-    def _on_blur(self, event: events.Blur) -> None:
-        self._cache = {k: v for k, v in self._cache.items() if k[1] != "cursor"}
-        super()._on_blur(event)
-
     def _look(self, name: str) -> Style:
         st = self._looks.get(name)
         if st is None:
