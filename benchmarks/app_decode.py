@@ -175,8 +175,8 @@ def main():
     args = ap.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("tmux is needed")
-    from ipwtui.core.models import default_model_path
-    from ipwtui.core.runner import RunSettings
+    from ipwtui.backends.llama_cpp.gguf import default_model_path
+    from ipwtui.core.settings import RunSettings
     from ipwtui.workloads.loaders import resolve_queries
 
     model = str(Path(args.model or default_model_path()).resolve())

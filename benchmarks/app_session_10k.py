@@ -56,7 +56,7 @@ def synthetic_answer(q, rng: random.Random, right: bool) -> str:
 
 def build_session(folder: Path, n: int, power_hz: float, seed: int = 0) -> dict:
     """Write a finished session of ``n`` queries; returns counts of what was written."""
-    from ipwtui.core.runner import RunSettings
+    from ipwtui.core.settings import RunSettings
     from ipwtui.core.session import Session
     from ipwtui.workloads.loaders import load_queries, resolve_queries
     from ipwtui.workloads.scoring import score_answer

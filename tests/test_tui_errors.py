@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ipwtui.core.runner import RunSettings
+from ipwtui.core.settings import RunSettings
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
-from ipwtui.tui.demo import fake_backend_factory, scripted_sensors, write_queries
+from support import fake_backend_factory, scripted_sensors, write_queries
 from ipwtui.tui.screens.dialogs import ErrorDialog
 
-from ipwtui.tui.demo import wait_until as wait_for
+from support import wait_until as wait_for
 
 SIZE = (160, 48)
 
@@ -47,7 +47,7 @@ async def test_bad_input_found_by_prepare(env, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
-        from ipwtui.core.plan import RunRequest
+        from ipwtui.runs import RunRequest
 
         app.start_run(RunRequest(queries=str(q), backend="fake", settings=RunSettings(idle_seconds=0)))
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="error dialog")
@@ -67,7 +67,7 @@ async def test_sensor_fault_is_a_notification_and_the_run_goes_on(env):
         assert len(app.live.records) == 4
         # queries after the failure have no energy: N/A in the table, never 0
         late = app.live.records[-1]
-        assert late["energy_j"] is None
+        assert late.energy_j is None
         row = app.run_screen.query_one("#queries").get_row_at(3)
         assert str(row[3]) == "N/A" and str(row[4]) == "N/A"
         assert ("scripted", "scripted sensor failure") in app.live.faults
@@ -78,13 +78,13 @@ async def test_backend_error_on_a_query_is_a_row_not_a_dialog(env):
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
         await wait_for(pilot, lambda: not app.handle.active, timeout=20, what="run ended")
-        statuses = [r["status"] for r in app.live.records]
+        statuses = [r.status for r in app.live.records]
         assert statuses == ["ok", "error", "ok"]
         assert not isinstance(app.screen, ErrorDialog)
 
 
 async def test_run_failure_is_a_dialog_and_the_session_is_kept(env):
-    from ipwtui.backends.fake import FakeBackend
+    from ipwtui.backends.fake.backend import FakeBackend
 
     class Broken(FakeBackend):
         def generate(self, *a, **k):

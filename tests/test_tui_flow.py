@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ipwtui.core.runner import RunSettings
+from ipwtui.core.settings import RunSettings
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
-from ipwtui.tui.demo import fake_backend_factory, scripted_sensors, write_queries
-from ipwtui.tui.demo import wait_until as wait_for
+from support import fake_backend_factory, scripted_sensors, write_queries
+from support import wait_until as wait_for
 
 SIZE = (160, 48)
 
@@ -23,13 +23,25 @@ def make_app(tmp_path, n=6, words=60, tps=150.0, **kw):
                   sessions_dir=tmp_path / "sessions", queries=str(qfile), settings=settings, **kw)
 
 
+def slow_tail_backend(words=60, tps=150.0, long_words=3000):
+    """The fake backend, with the last three queries' answers long enough (20 s) that a stop always
+    lands before the run could end on its own, however busy the machine is."""
+    from ipwtui.backends.fake.backend import FakeBackend
+
+    filler = " ".join(f"w{i}" for i in range(words))
+    long = " ".join(f"w{i}" for i in range(long_words))
+    answers = {f"Question {i}:": f"{long} The answer is (A)." for i in (3, 4, 5)}
+    return lambda prep=None: FakeBackend(answers=answers, default=f"{filler} The answer is (A).", tokens_per_s=tps)
+
+
 async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
-    app = make_app(env)
+    app = make_app(env, backend_factory=slow_tail_backend(),
+                   settings=RunSettings(idle_seconds=0.3, warmup=1, sample_hz=50, max_tokens=4000))
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
         # pick the model and the accelerator
-        assert setup.picked_model == "__fake__"
+        assert setup.picked_model.name == "fake-model"
         assert setup.picked_accelerator == "cpu"
         assert setup.query_info.count == 6 and setup.query_info.domains == {"even": 3, "odd": 3}
         await pilot.press("ctrl+r")
@@ -47,7 +59,7 @@ async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
         # skip the query that streams now
         await wait_for(pilot, lambda: app.live.current is not None and app.live.tokens_now > 3, what="stream")
         await pilot.press("n")
-        await wait_for(pilot, lambda: any(r["status"] == "skipped" for r in app.live.records), what="skip")
+        await wait_for(pilot, lambda: any(r.status == "skipped" for r in app.live.records), what="skip")
         # stop
         await pilot.press("x")
         await wait_for(pilot, lambda: not app.handle.active, what="run ended")
@@ -110,7 +122,8 @@ async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
         view = app.screen
         assert view.query_one("#queries").row_count == len(s.query_records())
         assert view.traces and view.traces[0].source == "scripted"
-        # resume the interrupted session: it runs to the end
+        # resume the interrupted session: it runs to the end (short answers this time)
+        app.backend_factory = fake_backend_factory(60, 150.0)
         await pilot.press("r")
         await wait_for(pilot, lambda: app.handle is not None and app.handle.request.resume == str(folder),
                        what="resume started")
@@ -126,12 +139,13 @@ async def test_the_last_answer_stays_until_the_next_one_streams_in():
     its query, until the first tokens of the next one arrive."""
     from textual.app import App
 
+    from ipwtui.core.record import QueryRecord
     from ipwtui.tui.live import LiveState
     from ipwtui.tui.screens.run import RunScreen
     from ipwtui.tui.widgets.answer import AnswerView
 
     live = LiveState(phase="running")
-    live.records.append({"index": 6, "answer": "The answer is 42.", "warmup": False})
+    live.records.append(QueryRecord("q6", 6, answer="The answer is 42."))
 
     class A(App):
         def on_mount(self):

@@ -2,6 +2,8 @@
 
 import pytest
 
+from ipwtui.core.backend import BackendTraits
+
 from ipwtui.tui.pacing import Pacer
 
 
@@ -74,8 +76,13 @@ def test_the_run_screen_counts_cores_as_saturated_only_when_the_model_threads_ta
     live = LiveState(phase="running")
     assert live.running
 
+    from ipwtui.backends.llama_cpp.backend import LlamaCppBackend
+
     def screen(threads, gpu_layers=0):
-        backend = SimpleNamespace(n_threads=threads, n_gpu_layers=gpu_layers)
+        if threads is None:  # a backend that does not run on CPU threads here (the fake one, a server)
+            backend = SimpleNamespace(traits=BackendTraits("fake"))
+        else:  # llama.cpp's own traits: CPU threads only when nothing is offloaded
+            backend = LlamaCppBackend("model.gguf", n_threads=threads, n_gpu_layers=gpu_layers)
         return RunScreen(live, handle=SimpleNamespace(prep=SimpleNamespace(backend=backend)))
 
     cores = usable_cores()
@@ -99,7 +106,7 @@ class GapHandle:
 
         from ipwtui.tui.live import TokenBuffer
 
-        self.prep = SimpleNamespace(backend=SimpleNamespace(n_threads=threads, n_gpu_layers=0))
+        self.prep = SimpleNamespace(backend=SimpleNamespace(traits=BackendTraits("llama.cpp", uses_cpu_threads=threads)))
         self.buffer = TokenBuffer()
         self.series_origin = None
         self.paused = False

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from ipwtui.core.runner import RunSettings
+from ipwtui.core.settings import RunSettings
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
 
-from ipwtui.tui.demo import wait_until as wait_for
+from support import wait_until as wait_for
 
 SIZE = (160, 48)
 
@@ -36,7 +36,7 @@ async def test_real_default_model_end_to_end(tmp_path, monkeypatch):
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
-        assert setup.picked_model and setup.picked_model.endswith(".gguf")
+        assert setup.picked_model and setup.picked_model.path.endswith(".gguf")
         assert setup.picked_accelerator == "cpu"
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.handle is not None and not app.handle.active, timeout=240,
@@ -46,10 +46,10 @@ async def test_real_default_model_end_to_end(tmp_path, monkeypatch):
         recs = app.live.records
         assert len(recs) == 2
         for r in recs:
-            assert r["status"] == "ok"
-            assert r["counts_source"] == "llama.cpp perf context"
-            assert 1 <= r["output_tokens"] <= 8
-            assert r["energy_quality"] in ("measured", "model-based", "estimated")
+            assert r.status == "ok"
+            assert r.counts_source == "llama.cpp perf context"
+            assert 1 <= r.output_tokens <= 8
+            assert r.energy_quality in ("measured", "model-based", "estimated")
         assert app.run_screen.query_one("#queries").row_count == 2
         assert app.run_screen.redraws > 0
         assert any(d.quality for d in app.live.domains)

@@ -6,15 +6,15 @@ import math
 import struct
 from pathlib import Path
 
-from ipwtui.core.models import describe
-from ipwtui.core.runner import RunSettings
+from ipwtui.backends.llama_cpp.gguf import describe
+from ipwtui.core.settings import RunSettings
 from ipwtui.core.sensors.base import SensorSet
 from ipwtui.core.sensors.scripted import ScriptedSensor
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
-from ipwtui.tui.demo import fake_backend_factory, write_queries
+from support import fake_backend_factory, write_queries
 
-from ipwtui.tui.demo import wait_until as wait_for
+from support import wait_until as wait_for
 
 SIZE = (160, 48)
 
@@ -62,7 +62,7 @@ async def test_pick_model_with_filter_and_accelerator(env):
         await pilot.press("ctrl+f")
         await pilot.press(*"golf")
         assert setup.query_one("#models").option_count == 1
-        assert setup.picked_model == models[6].path
+        assert setup.picked_model.path == models[6].path
         # both accelerators are offered; pick the second
         accel = setup.query_one("#accelerators")
         assert accel.option_count == 2
@@ -70,7 +70,7 @@ async def test_pick_model_with_filter_and_accelerator(env):
         await pilot.press("down")
         assert setup.picked_accelerator == "gpu0"
         # settings from the form
-        setup.query_one("#set-max-tokens").value = "16"
+        setup.query_one("#set-max_tokens").value = "16"
         setup.query_one("#energy-net").value = True
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: app.handle is not None and not app.handle.active, what="run ended")
@@ -81,7 +81,7 @@ async def test_pick_model_with_filter_and_accelerator(env):
         assert s.meta["settings"]["energy_view"] == "net"
         assert [d["domain"] for d in s.meta["domains"]] == ["cpu-scripted", "gpu0-scripted"]
         recs = s.query_records()
-        assert len(recs) == 3 and all(r["energy_source"] == "scripted" for r in recs)
+        assert len(recs) == 3 and all(r.energy_source == "scripted" for r in recs)
         assert app.live.energy_view == "net"
 
 
@@ -128,7 +128,7 @@ async def test_settings_are_checked(env):
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
-        setup.query_one("#set-hz").value = "0"
+        setup.query_one("#set-sample_hz").value = "0"
         await pilot.press("ctrl+r")
         await pilot.pause(0.1)
         assert app.handle is None

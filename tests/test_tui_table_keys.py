@@ -2,7 +2,9 @@
 
 from textual.app import App
 
-from ipwtui.tui.widgets.query_table import QueryTable, record_cells
+from ipwtui.core.record import QueryRecord
+from ipwtui.tui.rows import record_cells
+from ipwtui.tui.widgets.query_table import QueryTable
 
 
 class TableApp(App):
@@ -14,7 +16,7 @@ async def test_home_and_end_go_to_first_and_last_query():
     app = TableApp()
     async with app.run_test(size=(80, 20)) as pilot:
         table = app.query_one(QueryTable)
-        table.add_records([record_cells({"index": i, "domain": "math"}) for i in range(200)])
+        table.add_records([record_cells(QueryRecord(f"q{i}", i, domain="math")) for i in range(200)])
         assert table.cursor_row == 199  # following the newest row
         await pilot.press("home")
         await pilot.pause()
@@ -38,11 +40,11 @@ def line_text(table, y: int) -> str:
     return "".join(seg.text for seg in table.render_line(y))
 
 
-def rec(i: int, **kw) -> dict:
+def rec(i: int, **kw) -> QueryRecord:
     r = {"index": i, "domain": "math", "correct": True, "energy_j": 100.0 + i, "energy_net_j": 0.5 + i,
          "avg_power_w": 4.0, "energy_quality": "estimated", "latency_s": 0.5, "output_tokens": 10}
     r.update(kw)
-    return r
+    return QueryRecord(query_id=f"q{i}", **r)
 
 
 async def test_rows_draw_with_the_header_fixed_and_the_newest_row_in_view():
@@ -106,7 +108,7 @@ async def test_net_view_rebuilds_the_energy_column():
         table = app.query_one(QueryTable)
         records = [rec(i) for i in range(3)]
         table.add_records([record_cells(r) for r in records])
-        table.set_view("net", records)
+        table.set_view("net", [record_cells(r, "net") for r in records])
         await pilot.pause()
         assert "J net" in line_text(table, 0)
         assert str(table.get_row_at(0)[3]) == "0.5" and str(table.get_row_at(2)[3]) == "2.5"

@@ -1,67 +1,67 @@
-"""The small protocol every inference backend implements (llama.cpp now; MLX and HTTP later).
+"""The backend layer's own shapes: an ``Engine`` is what a backend name stands for.
 
-A backend generates one answer at a time, calling ``on_token(text, t)`` with each streamed piece and its
-``time.monotonic()`` timestamp. ``on_token`` returns False to abort (skip or stop); the backend then stops
-generating as soon as it can and returns what it has, with ``aborted=True``.
+An engine finds and resolves its own models (GGUF files for llama.cpp, model folders for MLX, a served
+model id for a remote server) and builds a backend for a run. The core sees only the built backend,
+through ``ipwtui.core.backend.Backend``; the run path (``ipwtui.runs``) and the front ends pick an engine
+by name from ``ipwtui.backends`` and never import a backend's module themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Protocol
+import hashlib
+import os
+from typing import Protocol
 
-TokenCallback = Callable[[str, float], bool]
-
-
-class BackendError(Exception):
-    """A backend cannot load or answer. ``str()`` is a one-line message for the user."""
-
-
-@dataclass
-class ModelInfo:
-    path: str
-    name: str
-    backend: str
-    quantization: str | None = None
-    size_bytes: int | None = None
-    context: int | None = None
-    chat_template: bool = False
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
-class Generation:
-    text: str
-    t_sent: float  # monotonic time the request was handed to the engine
-    t_first: float | None  # first token
-    t_last: float  # last token (or the end of the call when no token came)
-    prompt_tokens: int | None = None
-    output_tokens: int | None = None
-    prefill_tps: float | None = None
-    decode_tps: float | None = None
-    counts_source: str = ""  # where token counts and rates come from, e.g. "llama.cpp perf context"
-    finish_reason: str | None = None
-    aborted: bool = False
-
-    @property
-    def ttft_s(self) -> float | None:
-        return None if self.t_first is None else self.t_first - self.t_sent
-
-    @property
-    def latency_s(self) -> float:
-        return self.t_last - self.t_sent
+from ..core.backend import (  # noqa: F401  (re-exported for backend modules)
+    LOCAL,
+    REMOTE,
+    REPORTS_PEAK_MEMORY,
+    REPORTS_SERVER_USAGE,
+    REPORTS_TIMINGS,
+    REPORTS_TOKEN_COUNTS,
+    Backend,
+    BackendError,
+    BackendTraits,
+    Generation,
+    ModelInfo,
+    ModelRef,
+    TokenCallback,
+)
+from ..core.settings import RunSettings
 
 
-class Backend(Protocol):
-    name: str  # "llama.cpp", "mlx", "openai-http", "fake"
+class Engine(Protocol):
+    """What a backend name stands for: its models and how to build it for a run."""
 
-    def load(self) -> ModelInfo: ...
+    name: str  # canonical name: "llama.cpp", "fake"
+    aliases: tuple[str, ...]  # other names accepted on the command line: "llama"
+    summary: str  # one line for --help and the setup screen
+    where: str  # LOCAL or REMOTE
 
-    def generate(self, messages: list[dict], max_tokens: int, on_token: TokenCallback | None = None,
-                 temperature: float = 0.0, seed: int = 0) -> Generation: ...
-
-    def versions(self) -> dict[str, str]:
-        """Versions of the engine and libraries for the session's provenance."""
+    def find_models(self, extra_paths: list[str] | None = None, extra_dirs: list[str] | None = None
+                    ) -> tuple[list[ModelRef], list[str]]:
+        """Models this engine can run, found on this machine, and one-line problems met on the way."""
         ...
 
-    def close(self) -> None: ...
+    def resolve_model(self, spec: str | None) -> ModelRef:
+        """The model a run asks for (None: this engine's default). Raises BackendError (one line)."""
+        ...
+
+    def fingerprint(self, model: ModelRef) -> str | None:
+        """A content hash that says the model is the same one (None when the engine cannot tell)."""
+        ...
+
+    def create(self, model: ModelRef, settings: RunSettings) -> Backend:
+        """A backend for this model and these settings, not loaded yet."""
+        ...
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()

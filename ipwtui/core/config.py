@@ -49,3 +49,12 @@ def data_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "ipwtui"
+
+
+def config_settings():
+    """The run settings with the config file's ``settings`` section over the defaults.
+    Raises SettingError (one line naming the file) for a bad value."""
+    from .settings import RunSettings
+
+    section = load_config().get("settings")
+    return RunSettings.from_dict(section if section is not None else {}, where=str(config_path()))

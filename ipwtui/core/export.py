@@ -10,26 +10,28 @@ import json
 import os
 from pathlib import Path
 
+from .record import QueryRecord, records_of
 from .session import Session, SessionError, check_writable
 from .summary import build_summary, figure_rows
 
+# the columns of queries.csv, in order: each is a QueryRecord field (lists are joined with ";")
 QUERY_COLUMNS = [
-    "query_id", "index", "dataset", "domain", "kind", "model", "backend", "accelerator", "status",
-    "correct", "prediction", "reference", "prompt_tokens", "output_tokens", "ttft_s", "latency_s",
+    "query_id", "index", "attempt", "dataset", "domain", "kind", "model", "backend", "where", "accelerator",
+    "status", "correct", "prediction", "reference", "prompt_tokens", "output_tokens", "ttft_s", "latency_s",
     "prefill_tps", "decode_tps", "energy_j", "energy_net_j", "avg_power_w", "energy_source",
     "energy_quality", "energy_flags", "counts_source", "scorer", "score_note", "finish_reason", "error",
-    "cloud_pred", "wall_sent", "wall_last", "segment", "prompt", "answer",
+    "cloud_pred", "wall_sent", "wall_first", "wall_last", "wall_done", "segment", "prompt", "answer",
 ]
 SAMPLE_COLUMNS = ["time", "segment", "domain", "watts", "source", "quality"]
 
 
-def queries_frame(records: list[dict]):
+def queries_frame(records: list[QueryRecord]):
     import pandas as pd
 
     rows = []
     for r in records:
-        row = {c: r.get(c) for c in QUERY_COLUMNS}
-        row["energy_flags"] = ";".join(r.get("energy_flags") or []) or None
+        row = {c: getattr(r, c) for c in QUERY_COLUMNS}
+        row["energy_flags"] = ";".join(r.energy_flags) or None
         rows.append(row)
     df = pd.DataFrame(rows, columns=QUERY_COLUMNS)
     # correct stays tri-state (True / False / empty for unscored): pandas' nullable boolean
@@ -97,7 +99,7 @@ def export_session(folder: str | os.PathLike, out: str | os.PathLike | None = No
     dest = Path(out) if out is not None else session.folder
     check_writable(dest)
     journal = session.read_journal()
-    records = [r for r in journal if r.get("type") == "query" and not r.get("warmup")]
+    records = records_of(journal, include_warmup=False)
     paths = {
         "queries": dest / "queries.csv",
         "samples": dest / "samples.csv",

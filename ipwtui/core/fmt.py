@@ -47,3 +47,15 @@ def mark(quality: str | None) -> str:
 
 def correct_symbol(c) -> str:
     return "✓" if c is True else "✗" if c is False else "–"
+
+
+def size(n: int | None) -> str:
+    """A byte count for people: 98.2 MB (N/A when unknown)."""
+    if n is None:
+        return NA
+    x = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if x < 1000 or unit == "TB":
+            return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
+        x /= 1000.0
+    return NA

@@ -1,9 +1,12 @@
 """The measurement loop: idle baseline, warm-up, then one energy window per query, journaled as it goes.
 
-For query i the window is [sent_i, last_token_i]. After the last token the runner waits for the sampler's
-next reading so the window's end can be interpolated, computes the window's energy, scores the answer,
-appends the record to the journal (on disk before the next query starts) and tells the front end.
-Energy outside every window (scoring, bookkeeping, pauses) is kept as *unattributed*.
+For query i the window is [sent_i, done_i] (``Generation.end``). After it the runner waits for the
+sampler's next reading so the window's end can be interpolated, computes the window's energy, scores the
+answer, appends the ``QueryRecord`` to the journal (on disk before the next query starts) and tells the
+front end. Energy outside every window (scoring, bookkeeping, pauses) is kept as *unattributed*.
+
+The runner knows backends only through ``core.backend.Backend`` and scorers only as a callable
+``(query, answer) -> verdict`` handed to it: the run path (``ipwtui.runs``) chooses both.
 """
 
 from __future__ import annotations
@@ -11,39 +14,23 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from . import events as ev
+from .backend import Backend, BackendError
 from .energy import idle_baseline, window_energy
+from .record import ERROR, OK, SKIPPED, QueryRecord
 from .sampler import Sampler
 from .sensors.base import UNAVAILABLE, worst_quality
 from .session import Session
+from .settings import RunSettings
 from .summary import build_summary, session_metrics
 
 Listener = Callable[[object], None]
+# (query, answer text) -> a verdict with .correct, .prediction, .scorer, .note (workloads.base.Score)
+ScoreFn = Callable[[Any, str], Any]
 LIVE_BOOTSTRAP_ROUNDS = 500  # running intervals after each query; the final summary uses the full count
-
-
-@dataclass
-class RunSettings:
-    max_queries: int | None = None
-    warmup: int = 1
-    idle_seconds: float = 3.0
-    sample_hz: float = 20.0
-    max_tokens: int = 256
-    temperature: float = 0.0
-    seed: int = 0
-    accelerator: str = "cpu"
-    energy_domains: str = "accelerator"  # "accelerator": only the chosen accelerator's domains; "all"
-    energy_view: str = "gross"  # what a front end shows first: "gross" or "net"
-    n_threads: int | None = None
-    n_gpu_layers: int = 0
-    cpu_watts_per_core: float | None = None
-    cpu_scope: str = "process"  # CPU-time model: this process's CPU time, or the whole machine's
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def messages_for(query) -> list[dict]:
@@ -62,16 +49,14 @@ class _Controls:
 
 
 class Runner:
-    def __init__(self, session: Session, backend, sensors: list, queries: list, settings: RunSettings,
-                 scorer: Callable | None = None, listener: Listener | None = None, model_name: str = ""):
+    def __init__(self, session: Session, backend: Backend, sensors: list, queries: list, settings: RunSettings,
+                 scorer: ScoreFn, listener: Listener | None = None, model_name: str = ""):
         self.session = session
         self.backend = backend
         self.sensors = sensors
         self.queries = queries
         self.settings = settings
         self.listener = listener or (lambda e: None)
-        if scorer is None:
-            from ..workloads.scoring import score_answer as scorer
         self.scorer = scorer
         self.model_name = model_name
         # Called on the runner thread between two queries, outside every measured window (the app draws
@@ -89,7 +74,7 @@ class Runner:
         self._windows_counted = 0.0
         self._windows_excluded = 0.0
         self._windows_ok = True
-        self.records: list[dict] = []  # this session's query records (not warm-up), kept in memory
+        self.records: list[QueryRecord] = []  # this session's query records (not warm-up), kept in memory
 
     # ---- controls (any thread) ------------------------------------------------------------------
 
@@ -129,7 +114,7 @@ class Runner:
         return mine
 
     def pending(self) -> list:
-        done = {r["query_id"] for r in self.records}
+        done = {r.query_id for r in self.records}
         return [q for q in self.queries if q.id not in done]
 
     def run(self) -> dict:
@@ -207,7 +192,7 @@ class Runner:
                              "wall_start": self.session.wall(t0), "wall_end": self.session.wall(t1)})
         self._emit(ev.IdleMeasured(self.idle_w, t1 - t0))
 
-    def _one(self, q, index: int, warmup: bool) -> dict:
+    def _one(self, q, index: int, warmup: bool) -> QueryRecord | None:
         s = self.settings
         self.ctl.skip.clear()
         self._emit(ev.QueryStarted(index=index, total=len(self.queries), query=q, warmup=warmup))
@@ -226,69 +211,60 @@ class Runner:
             gen = self.backend.generate(messages_for(q), max_tokens=s.max_tokens, on_token=on_token,
                                         temperature=s.temperature, seed=s.seed)
         except Exception as e:  # a backend fault is recorded on the query; the run goes on
-            error = f"{type(e).__name__}: {e}"
+            error = str(e) if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
         t_sent = gen.t_sent if gen else t_err0
-        t_last = gen.t_last if gen else time.monotonic()
-        self.sampler.wait_past(t_last)
+        t_end = gen.end if gen else time.monotonic()
+        self.sampler.wait_past(t_end)
         counted = self.counted_series()
-        we = window_energy(counted, t_sent, t_last, idle_w=self.idle_w or None,
+        we = window_energy(counted, t_sent, t_end, idle_w=self.idle_w or None,
                            sample_period_s=self.sampler.period)
         if gen is not None and gen.aborted:
-            status = "stopped" if self.ctl.stop.is_set() else "skipped"
+            status = "stopped" if self.ctl.stop.is_set() else SKIPPED
         else:
-            status = "error" if error else "ok"
+            status = ERROR if error else OK
         if status == "stopped":  # an unfinished answer: leave it to --resume
             if we.gross_j is not None:
                 self._windows_excluded += we.gross_j
             self._segment_record()
-            return {}
+            return None
         score = None
-        if status == "ok" and not warmup:
+        if status == OK and not warmup:
             score = self.scorer(q, gen.text)
-        rec = {
-            "type": "query",
-            "query_id": q.id,
-            "index": index,
-            "warmup": warmup,
-            "status": status,
-            "error": error,
-            "dataset": q.dataset,
-            "domain": q.domain,
-            "kind": q.kind,
-            "model": self.model_name,
-            "backend": getattr(self.backend, "name", ""),
-            "accelerator": s.accelerator,
-            "prompt": q.prompt,
-            "reference": q.reference,
-            "answer": gen.text if gen else None,
-            "prediction": score.prediction if score else None,
-            "correct": score.correct if score else None,
-            "scorer": score.scorer if score else None,
-            "score_note": score.note if score else None,
-            "prompt_tokens": gen.prompt_tokens if gen else None,
-            "output_tokens": gen.output_tokens if gen else None,
-            "counts_source": gen.counts_source if gen else None,
-            "ttft_s": gen.ttft_s if gen else None,
-            "latency_s": we.seconds,
-            "prefill_tps": gen.prefill_tps if gen else None,
-            "decode_tps": gen.decode_tps if gen else None,
-            "finish_reason": gen.finish_reason if gen else None,
-            "energy_j": we.gross_j,
-            "energy_net_j": we.net_j,
-            "avg_power_w": we.avg_power_w,
-            "energy_by_domain": we.per_domain,
-            "energy_source": we.source or None,
-            "energy_quality": we.quality,
-            "energy_flags": we.flags,
-            "wall_sent": self.session.wall(t_sent),
-            "wall_last": self.session.wall(t_last),
-        }
-        cloud = getattr(q, "meta", {}).get("cloud_pred") if getattr(q, "meta", None) else None
-        if cloud is not None:
-            rec["cloud_pred"] = cloud
-        self.session.append(rec)
+        traits = self.backend.traits
+        wall = self.session.wall
+        meta = getattr(q, "meta", None) or {}
+        rec = QueryRecord(
+            query_id=q.id, index=index, warmup=warmup, segment=self.session.segment,
+            dataset=q.dataset, domain=q.domain, kind=q.kind,
+            model=self.model_name, backend=traits.name, where=traits.where, accelerator=s.accelerator,
+            status=status, error=error,
+            correct=score.correct if score else None,
+            prediction=score.prediction if score else None,
+            scorer=score.scorer if score else None,
+            score_note=score.note if score else None,
+            prompt=q.prompt, reference=q.reference, answer=gen.text if gen else None,
+            prompt_tokens=gen.prompt_tokens if gen else None,
+            output_tokens=gen.output_tokens if gen else None,
+            counts_source=gen.counts_source if gen else None,
+            prefill_tps=gen.prefill_tps if gen else None,
+            decode_tps=gen.decode_tps if gen else None,
+            finish_reason=gen.finish_reason if gen else None,
+            peak_memory_bytes=gen.peak_memory_bytes if gen else None,
+            wall_sent=wall(t_sent),
+            wall_first=wall(gen.t_first) if gen else None,
+            wall_last=wall(gen.t_last) if gen else None,
+            wall_done=wall(t_end),
+            ttft_s=gen.ttft_s if gen else None,
+            latency_s=we.seconds,
+            energy_j=we.gross_j, energy_net_j=we.net_j, avg_power_w=we.avg_power_w,
+            energy_by_domain=we.per_domain, energy_source=we.source or None, energy_quality=we.quality,
+            energy_flags=we.flags,
+            server_report=dict(gen.server) if gen else {},
+            cloud_pred=meta.get("cloud_pred"),
+        )
+        self.session.append(rec.to_dict())
         if we.gross_j is not None:
-            if status == "ok" and not warmup:
+            if status == OK and not warmup:
                 self._windows_counted += we.gross_j
             else:
                 self._windows_excluded += we.gross_j

@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+from .record import QueryRecord, records_of
+
 FORMAT = 1
 SESSION_FILE = "session.json"
 JOURNAL_FILE = "journal.jsonl"
@@ -184,13 +186,12 @@ class Session:
                     out.append(rec)
         return out
 
-    def query_records(self, include_warmup: bool = False) -> list[dict]:
-        return [r for r in self.read_journal()
-                if r.get("type") == "query" and (include_warmup or not r.get("warmup"))]
+    def query_records(self, include_warmup: bool = False) -> list[QueryRecord]:
+        return records_of(self.read_journal(), include_warmup=include_warmup)
 
     def done_ids(self) -> set[str]:
         """Queries that need no rerun: answered, errored or skipped (not warm-up)."""
-        return {r["query_id"] for r in self.query_records() if "query_id" in r}
+        return {r.query_id for r in self.query_records() if r.query_id}
 
     def read_power(self) -> list[tuple[float, int, str, float | None]]:
         """Every complete power sample: (unix time, segment, domain, watts or None)."""
@@ -218,3 +219,26 @@ def list_sessions(root: str | os.PathLike) -> list[Path]:
         return []
     found = [p for p in root.iterdir() if (p / SESSION_FILE).is_file()]
     return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def sessions_root() -> Path:
+    """Where new session folders go by default (the data dir's ``sessions``)."""
+    from .config import data_dir
+
+    return data_dir() / "sessions"
+
+
+def _slug(s: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_." else "-" for c in s)
+    return keep.strip("-")[:40] or "session"
+
+
+def new_session_folder(root: str | os.PathLike, model_name: str) -> Path:
+    """A fresh folder name under ``root``: time stamp and model, with a suffix when it is taken."""
+    root = Path(root)
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(model_name)}"
+    cand, k = root / base, 2
+    while cand.exists():
+        cand = root / f"{base}-{k}"
+        k += 1
+    return cand

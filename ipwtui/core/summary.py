@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from .metrics import Metrics, QueryFigures, compute
+from .record import OK, SKIPPED, ERROR, QueryRecord, records_of
 from .sensors.base import UNAVAILABLE, worst_quality
 
 
-def figures(records: list[dict], energy: str = "gross") -> list[QueryFigures]:
-    key = "energy_net_j" if energy == "net" else "energy_j"
+def figures(records: list[QueryRecord], energy: str = "gross") -> list[QueryFigures]:
     return [
         QueryFigures(
-            correct=r.get("correct"),
-            energy_j=r.get(key),
-            latency_s=r.get("latency_s"),
-            output_tokens=r.get("output_tokens"),
-            domain=r.get("domain") or "",
-            counted=r.get("status") == "ok" and not r.get("warmup"),
+            correct=r.correct,
+            energy_j=r.energy(energy),
+            latency_s=r.latency_s,
+            output_tokens=r.output_tokens,
+            domain=r.domain or "",
+            counted=r.counted,
         )
         for r in records
     ]
 
 
-def session_metrics(records: list[dict], ci: bool = True, rounds: int | None = None) -> dict[str, Metrics]:
+def session_metrics(records: list[QueryRecord], ci: bool = True, rounds: int | None = None
+                    ) -> dict[str, Metrics]:
     """Gross and net metrics of the non-warm-up query records."""
-    qs = [r for r in records if r.get("type", "query") == "query" and not r.get("warmup")]
+    qs = [r for r in records if not r.warmup]
     kw = {} if rounds is None else {"rounds": rounds}
     return {e: compute(figures(qs, e), energy=e, ci=ci, **kw) for e in ("gross", "net")}
 
@@ -60,10 +61,10 @@ def idle_power(journal: list[dict]) -> dict:
 
 def build_summary(meta: dict, journal: list[dict]) -> dict:
     """Everything summary.json holds."""
-    queries = [r for r in journal if r.get("type") == "query"]
+    queries = records_of(journal)
     m = session_metrics(queries)
-    counted = [r for r in queries if not r.get("warmup")]
-    quals = [r.get("energy_quality") for r in counted if r.get("energy_quality")]
+    counted = [r for r in queries if not r.warmup]
+    quals = [r.energy_quality for r in counted if r.energy_quality]
     return {
         "session": meta.get("id"),
         "status": meta.get("status"),
@@ -73,9 +74,9 @@ def build_summary(meta: dict, journal: list[dict]) -> dict:
         "queries": {
             "planned": len(meta.get("query_ids") or []),
             "finished": len(counted),
-            "ok": sum(1 for r in counted if r.get("status") == "ok"),
-            "skipped": sum(1 for r in counted if r.get("status") == "skipped"),
-            "errors": sum(1 for r in counted if r.get("status") == "error"),
+            "ok": sum(1 for r in counted if r.status == OK),
+            "skipped": sum(1 for r in counted if r.status == SKIPPED),
+            "errors": sum(1 for r in counted if r.status == ERROR),
             "warmup": len(queries) - len(counted),
         },
         "energy_quality": worst_quality(quals) if quals else UNAVAILABLE,

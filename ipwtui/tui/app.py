@@ -7,6 +7,7 @@ thread worker, ``core.summary`` / ``core.fmt`` / ``core.export`` give every figu
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -35,21 +36,21 @@ class IpwApp(App):
     def __init__(self, backend_factory: Callable | None = None, sensor_factory: Callable | None = None,
                  sessions_dir: str | os.PathLike | None = None, config_dir: str | os.PathLike | None = None,
                  model: str | None = None, queries: str | None = None, autostart: bool = False,
-                 theme: str | None = None, backend: str = "llama", model_finder: Callable | None = None,
+                 theme: str | None = None, backend: str = "llama.cpp", model_finder: Callable | None = None,
                  query_sets: Callable[[], Iterable] | None = None, settings=None) -> None:
         """
         backend_factory: ``(Prepared) -> backend`` used instead of the backend ``prepare`` makes.
         sensor_factory: ``() -> SensorSet`` used instead of probing this machine's sensors.
         sessions_dir: where sessions go and are listed (default: the core's sessions_root()).
         config_dir: the config folder (sets IPWTUI_CONFIG_DIR for this process, as the CLI's env would).
-        model_finder: ``() -> (models, problems)`` instead of core.models.discover().
+        model_finder: ``() -> (models, problems)`` instead of the backend engine's find_models().
         query_sets: ``() -> [path]`` instead of the bundled sets.
         settings: a RunSettings with the setup form's initial values.
         """
         if config_dir is not None:
             os.environ["IPWTUI_CONFIG_DIR"] = str(config_dir)
         super().__init__()
-        from ..core.runner import RunSettings
+        from ..core.settings import RunSettings
 
         self.backend_factory = backend_factory
         self.sensor_factory = sensor_factory
@@ -75,19 +76,17 @@ class IpwApp(App):
     def sessions_dir(self) -> Path:
         if self._sessions_dir is not None:
             return self._sessions_dir
-        from ..core.plan import sessions_root
+        from ..core.session import sessions_root
 
         return sessions_root()
 
     def find_models(self):
-        if self.backend_kind == "fake":
-            return [], []
         if self.model_finder is not None:
             return self.model_finder()
-        from ..core.models import discover
+        from .. import backends
 
         extra = [self.initial_model] if self.initial_model else None
-        return discover(extra_paths=extra)
+        return backends.engine(self.backend_kind).find_models(extra_paths=extra)
 
     def initial_model_path(self) -> str | None:
         if not self.initial_model:
@@ -294,10 +293,8 @@ class IpwApp(App):
             return None
         s = request.settings
         live = LiveState(energy_view=s.energy_view, accelerator=s.accelerator, backend=request.backend)
-        if request.backend == "fake":
-            live.model_name = "fake-model"
-        elif request.model:
-            live.model_name = Path(request.model).name
+        m = request.model
+        live.model_name = getattr(m, "name", None) or (Path(m).name if m else "")
         if request.resume:
             live.model_name = Path(request.resume).name
         handle = RunHandle(request, self.post_message, sessions_dir=self.sessions_dir,
@@ -310,7 +307,7 @@ class IpwApp(App):
         return handle
 
     def resume_session(self, folder: str, status: str | None) -> None:
-        from ..core.plan import RunRequest
+        from ..runs import RunRequest
 
         if status == "finished":
             self.notify("this session is finished: nothing to resume", timeout=3)
@@ -428,11 +425,19 @@ class IpwApp(App):
 
 def run_app(args) -> int:
     """Entry point for ``ipwtui`` with no command."""
-    from ..core.runner import RunSettings
+    from .. import backends
+    from ..core.config import config_settings
+    from ..core.settings import SettingError
 
+    try:
+        settings = config_settings()
+        backend = backends.canonical(getattr(args, "backend", None))
+    except (SettingError, backends.BackendError) as e:
+        print(f"ipwtui: error: {e}", file=sys.stderr)
+        return 1
     app = IpwApp(model=getattr(args, "model", None), queries=getattr(args, "queries", None),
                  autostart=bool(getattr(args, "autostart", False)), theme=getattr(args, "theme", None),
-                 backend=getattr(args, "backend", "llama") or "llama", settings=RunSettings())
+                 backend=backend, settings=settings)
     app.run()
     h = app.handle
     if h is not None and not h.ended.is_set():  # the app closed another way: let the runner close the session

@@ -1,9 +1,9 @@
-"""One run of the app: prepare -> load the backend -> Runner.run(), on a worker thread.
+"""One run of the app: ``ipwtui.runs.Run.execute()`` on a worker thread.
 
-The same sequence as the headless command (core.plan.prepare, backend.load, finish_provenance,
-core.runner.Runner). The runner's events reach the UI thread as ``RunEvent`` messages, except token
-pieces, which go into a ``TokenBuffer`` the run screen drains on a timer. Controls (pause, resume, skip,
-stop) may be called at any time, also before the runner exists: they are remembered and applied.
+The same run path as the headless command. The runner's events reach the UI thread as ``RunEvent``
+messages, except token pieces, which go into a ``TokenBuffer`` the run screen drains on a timer.
+Controls (pause, resume, skip, stop) may be called at any time, also before the runner exists: the
+``Run`` remembers them and applies them when it starts.
 """
 
 from __future__ import annotations
@@ -70,21 +70,20 @@ class RunHandle:
 
     def __init__(self, request, post: Callable[[Message], object], sessions_dir=None, sensor_factory=None,
                  backend_factory=None) -> None:
+        from ..runs import Run
+
+        if sessions_dir is not None and not request.sessions_root:
+            request.sessions_root = str(sessions_dir)
         self.request = request
         self.post = post
-        self.sessions_dir = sessions_dir
-        self.sensor_factory = sensor_factory
-        self.backend_factory = backend_factory
         self.buffer = TokenBuffer()
-        self.prep = None
-        self.runner = None
+        self.run = Run(request, listener=self.listener, sensor_factory=sensor_factory,
+                       backend_factory=backend_factory, between_queries=self.between_queries,
+                       observer=self.observer, on_prepared=self._prepared)
         self.worker = None  # the Textual worker running ``work``
         self.folder: str | None = None
         self.ended = threading.Event()  # set by the worker thread when it returns
         self.shown_ended = False
-        self._lock = threading.Lock()
-        self._stop = False
-        self._paused = False
         self.series_origin: float | None = None
         # a frame drawn between two queries: the UI asks (gap_wanted), the runner stops at the next
         # boundary and posts GapOpen, the UI draws and says so (gap_done)
@@ -110,42 +109,35 @@ class RunHandle:
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        return self.run.paused
 
     def pause(self) -> None:
-        with self._lock:
-            self._paused = True
-            r = self.runner
-        if r is not None:
-            r.pause()
+        self.run.pause()
 
     def resume(self) -> None:
-        with self._lock:
-            self._paused = False
-            r = self.runner
-        if r is not None:
-            r.resume()
+        self.run.resume()
 
     def skip(self) -> None:
-        r = self.runner
-        if r is not None:
-            r.skip()
+        self.run.skip()
 
     def stop(self) -> None:
-        with self._lock:
-            self._stop = True
-            self._paused = False
-            r = self.runner
-        if r is not None:
-            r.stop()
+        self.run.stop()
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop
+        return self.run.stop_requested
+
+    @property
+    def prep(self):
+        return self.run.prepared
+
+    @property
+    def runner(self):
+        return self.run.runner
 
     def between_queries(self) -> None:
         """The runner's hook (runner thread): if the UI asked for a gap, wait for its frame, briefly."""
-        if not self.gap_wanted.is_set() or self._stop:
+        if not self.gap_wanted.is_set() or self.run.stop_requested:
             return
         self.gap_wanted.clear()
         self.gap_done.clear()
@@ -189,84 +181,32 @@ class RunHandle:
             return
         if isinstance(e, ev.QueryStarted):
             self.buffer.new_query()
-        elif isinstance(e, ev.IdleMeasured):
+        elif isinstance(e, (ev.SessionStarted, ev.IdleMeasured)):
             self._ui_cpu0 = self._ui_cpu()  # the segment's bookkeeping starts after the idle baseline
         self.post(RunEvent(self, e))
 
     def work(self) -> None:
         """Prepare, load and run. Never raises: every problem becomes a message."""
-        from ..core.plan import PlanError, finish_provenance
-        from ..core.session import SessionError
-        from ..core.plan import prepare
+        from ..runs import RunError
 
         try:
-            self._work(prepare, finish_provenance, PlanError, SessionError)
+            self.run.execute()
+        except RunError as e:
+            if e.stage == "run":
+                self.post(RunEvent(self, ev.RunFailed(str(e))))
+            else:
+                self.post(RunProblem(self, str(e), e.stage))
         except BaseException as e:  # the last line of defence: no traceback on the user's screen
             self.post(RunEvent(self, ev.RunFailed(f"{type(e).__name__}: {e}")))
         finally:
             self.ended.set()
             self.post(RunEnded(self))
 
-    def _work(self, prepare, finish_provenance, PlanError, SessionError) -> None:
-        sensor_set = self.sensor_factory() if self.sensor_factory is not None else None
-        if self.sessions_dir is not None and not self.request.sessions_root:
-            self.request.sessions_root = str(self.sessions_dir)
-        try:
-            prep = prepare(self.request, sensor_set=sensor_set)
-            if self.backend_factory is not None:
-                prep.backend = self.backend_factory(prep)
-        except (PlanError, SessionError) as e:
-            self.post(RunProblem(self, str(e), "prepare"))
-            return
-        except Exception as e:
-            self.post(RunProblem(self, f"{type(e).__name__}: {e}", "prepare"))
-            return
-        self.prep = prep
+    def _prepared(self, prep) -> None:
+        """The Run's hook once the session exists (worker thread)."""
         self.folder = str(prep.session.folder)
         if prep.resumed:
             self.post(RunEvent(self, PastRecords(prep.session.query_records())))
-        name = (prep.session.meta.get("model") or {}).get("name", "")
-        self.post(RunEvent(self, ev.Phase("loading", f"loading {name or 'the model'}")))
-        try:
-            info = prep.backend.load()
-        except Exception as e:
-            msg = str(e) if type(e).__name__ == "BackendError" else f"{type(e).__name__}: {e}"
-            try:
-                prep.session.close("failed")
-            except Exception:
-                pass
-            self.post(RunProblem(self, msg, "load"))
-            return
-        try:
-            finish_provenance(prep, info)
-            from ..core.runner import Runner
-            from ..workloads.scoring import score_answer
-
-            runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
-                            scorer=score_answer, listener=self.listener, model_name=name)
-            runner.between_queries = self.between_queries
-            runner.observer = self.observer
-            self._ui_cpu0 = self._ui_cpu()
-            with self._lock:
-                self.runner = runner
-                if self._stop:
-                    runner.stop()
-                elif self._paused:
-                    runner.ctl.running.clear()
-            try:
-                runner.run()
-            except Exception:
-                pass  # the runner has sent RunFailed with the message, and closed the session
-        finally:
-            try:
-                prep.backend.close()
-            except Exception:
-                pass
-            for s in getattr(prep.sensor_set, "sensors", []):
-                try:
-                    s.close()
-                except Exception:
-                    pass
 
     # ---- live power (UI thread, on a timer) -----------------------------------------------------
 

@@ -102,7 +102,7 @@ class LiveState:
                 self.add_tokens([])
         elif isinstance(e, ev.QueryFinished):
             self.in_flight = False
-            if e.record.get("warmup"):
+            if e.record.warmup:
                 self.warmups += 1
             else:
                 self.records.append(e.record)
@@ -189,15 +189,12 @@ class LiveState:
 
     def eta_seconds(self) -> float | None:
         """Time left at the pace of this segment's finished queries (wall clock, scoring included)."""
-        seg = [r for r in self.records if r.get("wall_sent") and r.get("wall_last")]
+        seg = [r for r in self.records if r.wall_sent and r.wall_done]
         if len(seg) < 1:
             return None
-        segs = {r.get("segment") for r in seg}
-        last_seg = max(s for s in segs if s is not None) if any(s is not None for s in segs) else None
-        seg = [r for r in seg if r.get("segment") == last_seg]
-        if not seg:
-            return None
-        span = seg[-1]["wall_last"] - seg[0]["wall_sent"]
-        pace = span / len(seg) if len(seg) > 1 else seg[0]["wall_last"] - seg[0]["wall_sent"]
+        last_seg = max(r.segment for r in seg)
+        seg = [r for r in seg if r.segment == last_seg]
+        span = seg[-1].wall_done - seg[0].wall_sent
+        pace = span / len(seg) if len(seg) > 1 else seg[0].wall_done - seg[0].wall_sent
         left = max(self.total - self.done, 0)
         return pace * left

@@ -54,3 +54,13 @@ class QueryFileError(Exception):
         self.message = message
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+
+def query_digest(q: Query) -> str:
+    """A short hash of what a query asks and expects: a resumed session checks it is the same query."""
+    import hashlib
+    import json
+
+    body = json.dumps([q.prompt, q.reference, q.kind, q.system, q.tolerance,
+                       q.meta.get("choices"), q.meta.get("aliases")], default=str, ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]

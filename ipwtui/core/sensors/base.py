@@ -122,3 +122,11 @@ class SensorSet:
         for s in self.sensors:
             out.extend(s.domains())
         return out
+
+    def close(self) -> None:
+        """Close every sensor (a sensor that fails to close does not keep the others open)."""
+        for s in self.sensors:
+            try:
+                s.close()
+            except Exception:
+                pass

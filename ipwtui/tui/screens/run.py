@@ -27,7 +27,8 @@ from ..widgets.figures import Figure, figure_row
 from ..widgets.lines import BarLine, LineText
 from ..widgets.power_graph import PowerGraph, Trace
 from ..widgets.progress import RunProgress
-from ..widgets.query_table import QueryTable, record_cells
+from ..rows import record_cells
+from ..widgets.query_table import QueryTable
 
 TABLE_KEY = ("energy: meas = measured · model = model-based · est = estimate · ! = window flagged · "
              "lat = latency · tok/s = decode rate")
@@ -179,7 +180,7 @@ class RunScreen(Screen):
             events = [e for e in self._pending if not isinstance(e, (ev.QueryFinished, PastRecords))]
             self._pending = [e for e in self._pending if isinstance(e, (ev.QueryFinished, PastRecords))]
         rows = [record_cells(e.record, self.live.energy_view) for e in events
-                if isinstance(e, ev.QueryFinished) and not e.record.get("warmup")]
+                if isinstance(e, ev.QueryFinished) and not e.record.warmup]
         if any(isinstance(e, PastRecords) for e in events):
             self.show_past_records()  # every record so far, the new ones included
         elif rows:
@@ -222,10 +223,8 @@ class RunScreen(Screen):
         if self.handle is None or not self.live.running:
             return False
         backend = getattr(getattr(self.handle, "prep", None), "backend", None)
-        threads = getattr(backend, "n_threads", None)
-        if threads is None or getattr(backend, "n_gpu_layers", 0):
-            return False
-        return threads >= usable_cores()
+        threads = backend.traits.uses_cpu_threads if backend is not None else None
+        return threads is not None and threads >= usable_cores()
 
     def tick(self) -> None:
         """A frame is due. While the model's threads take every core, it waits for the runner to be
@@ -387,11 +386,10 @@ class RunScreen(Screen):
         live = self.live
         text, title = live.answer, "answer"
         last = live.records[-1] if live.records else None
-        if not text and last is not None and last.get("answer"):
-            idx = last.get("index")
-            text = last["answer"]
-            title = "answer · warm-up" if last.get("warmup") else \
-                f"answer · query {idx + 1}" if isinstance(idx, int) else "answer · last query"
+        if not text and last is not None and last.answer:
+            text = last.answer
+            title = "answer · warm-up" if last.warmup else \
+                f"answer · query {last.index + 1}" if last.index >= 0 else "answer · last query"
         if (text, title) == self._answer_shown:
             return
         self._answer_shown = (text, title)
@@ -406,13 +404,13 @@ class RunScreen(Screen):
         last = live.records[-1] if live.records else None
         line = f"streaming now: {fmt.num(rate, 3, 'tok/s')}" if rate is not None else "streaming now: –"
         if last is not None:
-            src = last.get("counts_source") or fmt.NA
-            line += (f"\nlast query: prefill {fmt.num(last.get('prefill_tps'), 3, 'tok/s')}"
-                     f" · decode {fmt.num(last.get('decode_tps'), 3, 'tok/s')}\n({src}) · bars: decode per query")
+            src = last.counts_source or fmt.NA
+            line += (f"\nlast query: prefill {fmt.num(last.prefill_tps, 3, 'tok/s')}"
+                     f" · decode {fmt.num(last.decode_tps, 3, 'tok/s')}\n({src}) · bars: decode per query")
         self._set("#throughput", line)
 
     def _update_throughput_done(self, record: dict | None) -> None:
-        rates = [r.get("decode_tps") for r in self.live.records[-60:] if r.get("decode_tps") is not None]
+        rates = [r.decode_tps for r in self.live.records[-60:] if r.decode_tps is not None]
         self.query_one("#tps-spark", BarLine).update(rates)
 
     # ---- actions --------------------------------------------------------------------------------
@@ -450,7 +448,8 @@ class RunScreen(Screen):
 
     def action_toggle_energy(self) -> None:
         self.live.energy_view = "net" if self.live.energy_view == "gross" else "gross"
-        self.query_one(QueryTable).set_view(self.live.energy_view, self.live.all_records)
+        view = self.live.energy_view
+        self.query_one(QueryTable).set_view(view, [record_cells(r, view) for r in self.live.all_records])
         self._update_figures()
         self._update_status()
 

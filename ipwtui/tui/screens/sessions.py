@@ -21,7 +21,8 @@ from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
 from ...core import fmt
 from ..widgets.figures import Figure, figure_row
 from ..widgets.power_graph import PowerGraph, Trace
-from ..widgets.query_table import QueryTable, record_cells
+from ..rows import record_cells
+from ..widgets.query_table import QueryTable
 from .run import TABLE_KEY, figure_values
 
 
@@ -242,6 +243,7 @@ class SessionView(Screen):
 
     @work(thread=True, exclusive=True, group="session-view", exit_on_error=False)
     def _load(self) -> None:
+        from ...core.record import records_of
         from ...core.session import Session
         from ...core.summary import build_summary
 
@@ -251,7 +253,7 @@ class SessionView(Screen):
         except Exception as e:
             self.post_message(ViewSummary(None, str(e)))
             return
-        records = [r for r in journal if r.get("type") == "query" and not r.get("warmup")]
+        records = records_of(journal, include_warmup=False)
         view = (s.meta.get("settings") or {}).get("energy_view", "gross")
         newest, older = records[-FIRST_ROWS:], records[:-FIRST_ROWS]
         self.post_message(ViewRows(records, [record_cells(r, view) for r in newest], s.meta))
@@ -358,7 +360,7 @@ class SessionView(Screen):
 
     def action_toggle_energy(self) -> None:
         self.view = "net" if self.view == "gross" else "gross"
-        self.query_one(QueryTable).set_view(self.view, self.records)
+        self.query_one(QueryTable).set_view(self.view, [record_cells(r, self.view) for r in self.records])
         self._figures()
         self._info()
         self._status()

@@ -32,10 +32,12 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from ...core import fmt
+from ...core.settings import SettingError, spec
 
 FILTER_AFTER = 6  # show the model filter box when more models than this are found
 OTHER_FILE = "__file__"
-FAKE_MODEL = "__fake__"
+# the settings the form shows, from the settings model (label, help, default, rule); energy_view is a switch
+FORM_SETTINGS = ("max_queries", "warmup", "max_tokens", "idle_seconds", "sample_hz")
 
 
 @dataclass
@@ -44,6 +46,7 @@ class QuerySetInfo:
     count: int | None = None
     domains: dict = field(default_factory=dict)
     error: str | None = None
+    queries: list | None = None  # the parsed queries, handed to the run so the file is parsed once
 
     @property
     def name(self) -> str:
@@ -62,7 +65,7 @@ def query_set_info(path: str) -> QuerySetInfo:
         return QuerySetInfo(path, error=str(e))
     except Exception as e:
         return QuerySetInfo(path, error=f"{path}: {type(e).__name__}: {e}")
-    return QuerySetInfo(str(p), len(qs), domain_counts(qs))
+    return QuerySetInfo(str(p), len(qs), domain_counts(qs), queries=qs)
 
 
 def describe_counts(info: QuerySetInfo | None):
@@ -87,15 +90,12 @@ def describe_counts(info: QuerySetInfo | None):
 def model_prompt(m) -> Text:
     t = Text()
     t.append(m.name, style="bold")
-    t.append(f"  {m.quantization or fmt.NA}  {human_size(m.size_bytes)}")
+    if m.format == "fake":
+        t.append("  scripted answers (fake backend)\n  not a real model: for demos and tests", style="dim")
+        return t
+    t.append(f"  {m.quantization or fmt.NA}  {fmt.size(m.size_bytes)}")
     t.append(f"\n  {m.architecture or '?'} · {m.origin}", style="dim")
     return t
-
-
-def human_size(n) -> str:
-    from ...core.models import human_size as hs
-
-    return hs(n)
 
 
 def accelerator_prompt(g: dict) -> Text:
@@ -145,7 +145,7 @@ class SetupScreen(Screen):
         self.models: list = []
         self.accelerators: list[dict] = []
         self.sets: list[QuerySetInfo] = []
-        self.picked_model: str | None = None  # a model path, FAKE_MODEL, or None before loading
+        self.picked_model = None  # a ModelRef from the list, or None before loading
         self.picked_accelerator: str | None = None
         self.query_info: QuerySetInfo | None = None
         self.loaded = False
@@ -169,22 +169,14 @@ class SetupScreen(Screen):
                             id="query-path")
                 yield Static("", id="query-counts", markup=False)
         with Horizontal(id="settings", classes="pane"):
-            with Vertical(classes="field"):
-                yield Label("queries (blank: all)")
-                yield Input("" if s.max_queries is None else str(s.max_queries), id="set-max-queries",
-                            type="integer", placeholder="all")
-            with Vertical(classes="field"):
-                yield Label("warm-up")
-                yield Input(str(s.warmup), id="set-warmup", type="integer")
-            with Vertical(classes="field"):
-                yield Label("max tokens")
-                yield Input(str(s.max_tokens), id="set-max-tokens", type="integer")
-            with Vertical(classes="field"):
-                yield Label("idle baseline s")
-                yield Input(f"{s.idle_seconds:g}", id="set-idle", type="number")
-            with Vertical(classes="field"):
-                yield Label("sample rate Hz")
-                yield Input(f"{s.sample_hz:g}", id="set-hz", type="number")
+            for name in FORM_SETTINGS:
+                sp = spec(name)
+                with Vertical(classes="field"):
+                    yield Label(f"{sp.label} (blank: {sp.blank})" if sp.optional else sp.label)
+                    field_in = Input(sp.show(getattr(s, name)), id=f"set-{name}", placeholder=sp.blank or
+                                     sp.show(sp.default), type="integer" if sp.kind is int else "number")
+                    field_in.tooltip = f"{sp.help}; {sp.rule()} ({sp.flag})"
+                    yield field_in
             with Vertical(classes="field"):
                 yield Label("energy on screen")
                 with RadioSet(id="set-energy"):
@@ -254,10 +246,10 @@ class SetupScreen(Screen):
             w.remove()  # a hidden indicator still animates; this screen stays under the run screen
         # models
         self.query_one("#models").display = True
-        self.query_one("#model-filter").display = app.backend_kind != "fake" and len(self.models) > FILTER_AFTER
+        self.query_one("#model-filter").display = len(self.models) > FILTER_AFTER
         self._fill_models("")
         problems = list(msg.problems)
-        if app.backend_kind != "fake" and not self.models:
+        if not self.models:
             problems.insert(0, "no model found: pip install 'ipwtui[demo]' for the default model, "
                                "or set IPWTUI_MODELS_DIR to a folder of GGUF files")
         self.query_one("#model-problems", Static).update("\n".join(problems))
@@ -302,26 +294,21 @@ class SetupScreen(Screen):
         app = self.app
         ol = self.query_one("#models", OptionList)
         ol.clear_options()
-        if app.backend_kind == "fake":
-            t = Text()
-            t.append("fake-model", style="bold")
-            t.append("  scripted answers (fake backend)\n  not a real model: for demos and tests", style="dim")
-            ol.add_option(Option(t, id=FAKE_MODEL))
-            ol.highlighted = 0
-            self.picked_model = FAKE_MODEL
-            return
         flt = flt.lower().strip()
-        shown = [m for m in self.models if not flt or flt in f"{m.name} {m.quantization} {m.path}".lower()]
-        for m in shown:
-            ol.add_option(Option(model_prompt(m), id=m.path))
-        want = self.picked_model or app.initial_model_path()
-        ids = [m.path for m in shown]
-        if want in ids:
-            ol.highlighted = ids.index(want)
-            self.picked_model = want
+        shown = [(i, m) for i, m in enumerate(self.models)
+                 if not flt or flt in f"{m.name} {m.quantization} {m.path}".lower()]
+        for i, m in shown:
+            ol.add_option(Option(model_prompt(m), id=str(i)))
+        want = self.picked_model.path if self.picked_model is not None else app.initial_model_path()
+        paths = [m.path for _, m in shown]
+        if want is not None and want in paths:
+            k = paths.index(want)
         elif shown:
-            ol.highlighted = 0
-            self.picked_model = shown[0].path
+            k = 0
+        else:
+            return
+        ol.highlighted = k
+        self.picked_model = shown[k][1]
 
     @on(Input.Changed, "#model-filter")
     def _filter(self, event: Input.Changed) -> None:
@@ -336,8 +323,8 @@ class SetupScreen(Screen):
     @on(OptionList.OptionHighlighted, "#models")
     @on(OptionList.OptionSelected, "#models")
     def _model_picked(self, event) -> None:
-        if event.option.id:
-            self.picked_model = event.option.id
+        if event.option.id is not None:
+            self.picked_model = self.models[int(event.option.id)]
             self._update_summary()
 
     @on(OptionList.OptionHighlighted, "#accelerators")
@@ -359,7 +346,7 @@ class SetupScreen(Screen):
             else:
                 self._set_query_info(None)
             return
-        if event.value is Select.BLANK or event.value is None:
+        if event.value is Select.NULL or event.value is None:
             return
         info = next((s for s in self.sets if s.path == event.value), None)
         self._set_query_info(info)
@@ -393,48 +380,23 @@ class SetupScreen(Screen):
             and self.query_info is not None and not self.query_info.error
         self.query_one("#start", Button).disabled = not ok
         parts = []
-        if self.picked_model == FAKE_MODEL:
-            parts.append("fake-model")
-        elif self.picked_model:
-            m = next((m for m in self.models if m.path == self.picked_model), None)
-            parts.append(m.name if m else Path(self.picked_model).name)
+        if self.picked_model is not None:
+            parts.append(self.picked_model.name)
         parts.append(self.picked_accelerator or "no accelerator")
         if self.query_info and not self.query_info.error:
             parts.append(f"{self.query_info.name} ({self.query_info.count})")
         self.query_one("#setup-summary", Static).update(" · ".join(parts))
 
     def _read_settings(self):
-        """RunSettings from the form, or a one-line problem."""
-        from dataclasses import replace
-
-        def val(wid: str, kind=int, blank=None):
-            raw = self.query_one(wid, Input).value.strip()
-            if raw == "":
-                return blank
-            return kind(raw)
-
+        """RunSettings from the form, or a one-line problem (the settings model's own message)."""
         try:
-            maxq = val("#set-max-queries", int)
-            warm = val("#set-warmup", int, 0)
-            maxt = val("#set-max-tokens", int, 256)
-            idle = val("#set-idle", float, 0.0)
-            hz = val("#set-hz", float, 20.0)
-        except ValueError as e:
-            return None, f"a setting is not a number ({e})"
-        if maxq is not None and maxq < 1:
-            return None, "queries must be at least 1 (or blank for all)"
-        if warm < 0:
-            return None, "warm-up must be 0 or more"
-        if maxt < 1:
-            return None, "max tokens must be at least 1"
-        if idle < 0:
-            return None, "idle baseline must be 0 s or more"
-        if not (0 < hz <= 1000):
-            return None, "sample rate must be between 0 and 1000 Hz"
-        view = "net" if self.query_one("#energy-net", RadioButton).value else "gross"
-        s = replace(self.app.initial_settings, max_queries=maxq, warmup=warm, max_tokens=maxt,
-                    idle_seconds=idle, sample_hz=hz, accelerator=self.picked_accelerator or "cpu",
-                    energy_view=view)
+            values = {name: spec(name).parse(self.query_one(f"#set-{name}", Input).value)
+                      for name in FORM_SETTINGS}
+            view = "net" if self.query_one("#energy-net", RadioButton).value else "gross"
+            s = self.app.initial_settings.replace(accelerator=self.picked_accelerator or "cpu",
+                                                  energy_view=view, **values)
+        except SettingError as e:
+            return None, str(e)
         return s, None
 
     @on(Button.Pressed, "#start")
@@ -456,11 +418,10 @@ class SetupScreen(Screen):
         if problem:
             self.notify(problem, title="Cannot start", severity="error", timeout=6)
             return
-        from ...core.plan import RunRequest
+        from ...runs import RunRequest
 
-        model = None if self.picked_model == FAKE_MODEL else self.picked_model
-        req = RunRequest(model=model, queries=self.query_info.path, backend=self.app.backend_kind,
-                         settings=settings)
+        req = RunRequest(model=self.picked_model, queries=self.query_info.path,
+                         query_list=self.query_info.queries, backend=self.app.backend_kind, settings=settings)
         self.app.start_run(req)
 
     @on(Button.Pressed, "#open-sessions")

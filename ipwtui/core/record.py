@@ -1,0 +1,177 @@
+"""One finished query, typed: what the runner emits, the journal stores, the metrics read, the export
+writes and the app shows.
+
+A record is one attempt at one query. A query that failed and was tried again has one record per attempt
+(``attempt`` 1, 2, ...); only its last attempt can be ``ok``. The journal line is the record's fields as
+one flat JSON object plus ``"type": "query"``; ``from_dict`` reads that line back, including journals
+written before a field existed (missing fields take their defaults, unknown keys are kept in ``extra``).
+
+Energy has two sides, never added together:
+- the **client** side (``energy_*``): this machine's counted domains over the query's window, gross and
+  net of the idle baseline, with its source, quality, boundary and flags; for a local backend this is the
+  query's energy;
+- the **server** side (``server_energy_*``): for a remote backend, the server's energy over the same
+  window, measured-remote (the server's own telemetry), estimated (with a range), or N/A.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .sensors.base import UNAVAILABLE
+
+# status of an attempt
+OK = "ok"
+SKIPPED = "skipped"
+ERROR = "error"
+STATUSES = (OK, SKIPPED, ERROR)
+
+
+@dataclass
+class QueryRecord:
+    # ---- identity ----
+    query_id: str
+    index: int  # position in the session's query list (0-based); -1 for a warm-up query
+    warmup: bool = False
+    attempt: int = 1  # 1 for the first try; a retry after a failed attempt is 2, 3, ...
+    segment: int = 0  # which process's run (a resumed session has several)
+    dataset: str = ""
+    domain: str = ""
+    kind: str = ""
+    # ---- what answered ----
+    model: str = ""
+    backend: str = ""
+    where: str = "local"  # "local" or "remote" (BackendTraits.where)
+    accelerator: str = ""
+    # ---- outcome ----
+    status: str = OK  # ok | skipped | error
+    error: str | None = None
+    # ---- verdict ----
+    correct: bool | None = None  # None: unscorable (no reference, judge failed) or not scored
+    prediction: str | None = None
+    scorer: str | None = None
+    score_note: str | None = None
+    # ---- text ----
+    prompt: str = ""
+    reference: str | None = None
+    answer: str | None = None
+    # ---- tokens and rates (from the engine's own counters where it has them) ----
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    counts_source: str | None = None
+    prefill_tps: float | None = None
+    decode_tps: float | None = None
+    finish_reason: str | None = None
+    peak_memory_bytes: int | None = None
+    # ---- times (unix seconds on disk; durations in seconds) ----
+    wall_sent: float | None = None  # window start
+    wall_first: float | None = None  # first visible piece
+    wall_last: float | None = None  # last visible piece
+    wall_done: float | None = None  # engine returned: window end
+    ttft_s: float | None = None
+    latency_s: float | None = None  # the window's length
+    # ---- client energy: this machine's counted domains over the window ----
+    energy_j: float | None = None  # gross
+    energy_net_j: float | None = None  # gross - idle power x latency
+    avg_power_w: float | None = None  # gross / latency
+    energy_by_domain: dict[str, float | None] = field(default_factory=dict)
+    energy_source: str | None = None
+    energy_quality: str = UNAVAILABLE
+    energy_boundary: str | None = None
+    energy_flags: list[str] = field(default_factory=list)
+    prefill_energy_j: float | None = None  # [sent, first piece]
+    decode_energy_j: float | None = None  # [first piece, done]
+    others_cpu_share: float | None = None  # share of the machine's CPU time other processes took
+    # ---- server energy (remote backends) ----
+    server_energy_j: float | None = None
+    server_energy_low_j: float | None = None
+    server_energy_high_j: float | None = None
+    server_energy_source: str | None = None
+    server_energy_quality: str | None = None
+    server_energy_boundary: str | None = None
+    server_energy_flags: list[str] = field(default_factory=list)
+    server_report: dict = field(default_factory=dict)  # what the server said of itself (timings, usage)
+    # ---- cost ----
+    cost_usd: float | None = None
+    cost_source: str | None = None
+    # ---- reference answers recorded elsewhere (e.g. GPT-4o's MMLU-Pro prediction) ----
+    cloud_pred: str | None = None
+    # ---- keys this version does not know (a newer journal), kept as they were ----
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ---- derived ----
+
+    @property
+    def counted(self) -> bool:
+        """In the session's figures: an answered, non-warm-up query."""
+        return self.status == OK and not self.warmup
+
+    @property
+    def scored(self) -> bool:
+        return self.correct is not None
+
+    @property
+    def last_token_s(self) -> float | None:
+        """Sent to last visible piece (the window itself runs on to ``wall_done``)."""
+        if self.wall_sent is None or self.wall_last is None:
+            return None
+        return self.wall_last - self.wall_sent
+
+    def energy(self, view: str = "gross") -> float | None:
+        """The client energy shown in ``view`` ("gross" or "net")."""
+        return self.energy_net_j if view == "net" else self.energy_j
+
+    def power(self, view: str = "gross") -> float | None:
+        """Mean power over the window in ``view``: gross, or net of the idle baseline."""
+        e = self.energy(view)
+        if e is None or not self.latency_s or self.latency_s <= 0:
+            return None
+        return e / self.latency_s
+
+    # ---- journal line ----
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"type": "query"}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            v = getattr(self, f.name)
+            d[f.name] = list(v) if isinstance(v, tuple) else v
+        for k, v in self.extra.items():
+            d.setdefault(k, v)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "QueryRecord":
+        names = _FIELD_NAMES
+        kw = {k: v for k, v in d.items() if k in names and k != "extra"}
+        kw.setdefault("query_id", str(d.get("query_id", "")))
+        kw.setdefault("index", d.get("index") if isinstance(d.get("index"), int) else -1)
+        extra = {k: v for k, v in d.items() if k not in names and k != "type"}
+        if "wall_done" not in d:  # journals before the window ran to the engine's return
+            kw["wall_done"] = d.get("wall_last")
+        for k in ("energy_flags", "server_energy_flags"):
+            if kw.get(k) is None:
+                kw[k] = []
+        for k in ("energy_by_domain", "server_report"):
+            if not isinstance(kw.get(k), dict):
+                kw[k] = {}
+        if kw.get("energy_quality") is None:
+            kw["energy_quality"] = UNAVAILABLE
+        return cls(**kw, extra=extra)
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord))
+
+
+def records_of(journal: list[dict], include_warmup: bool = True) -> list[QueryRecord]:
+    """The query records of a journal, typed, in order."""
+    out = []
+    for d in journal:
+        if d.get("type") != "query":
+            continue
+        r = QueryRecord.from_dict(d)
+        if include_warmup or not r.warmup:
+            out.append(r)
+    return out

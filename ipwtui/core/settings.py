@@ -1,0 +1,216 @@
+"""The run's settings: each default, range and help text written once.
+
+``RunSettings`` is the one settings model. The command line builds its options from it, the setup screen
+its fields and labels, the config file's ``settings`` section and a resumed session's ``session.json``
+are read through it, and every value is checked by the same rule with the same one-line message,
+wherever it comes from: a ``RunSettings`` cannot hold a bad value (``__post_init__`` checks them all).
+
+Numbers must be finite (inf and nan are refused) and inside their range.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+class SettingError(ValueError):
+    """A setting has a bad value. ``str()`` is one line naming the setting, its flag and the rule."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one setting is named, checked, parsed and explained."""
+
+    name: str
+    kind: type  # int, float or str
+    default: Any
+    label: str  # short words for a form field
+    help: str  # one sentence for --help and the form's tooltip
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # the low end itself is not allowed (a rate must be > 0)
+    choices: tuple[str, ...] | None = None
+    optional: bool = False  # None is allowed
+    blank: str = ""  # what None means, in a word or two ("all", "all cores"): a form's placeholder
+    group: str = "measurement"  # "measurement", "engine", "remote": where it goes in --help and the form
+    flag_name: str | None = None  # the command-line flag, when it is not --name-with-dashes
+    on_resume: str = "fixed"  # "fixed": a resumed session keeps its own value; "free": may differ
+
+    @property
+    def flag(self) -> str:
+        return self.flag_name or "--" + self.name.replace("_", "-")
+
+    @property
+    def title(self) -> str:
+        return f"{self.label} ({self.flag})"
+
+    def rule(self) -> str:
+        """The rule in words: "between 1 and 131072", "one of gross, net", ..."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        lo, hi = self.low, self.high
+        if self.low_open and lo is not None:
+            return f"more than {_g(lo)}" + (f" and at most {_g(hi)}" if hi is not None else "")
+        if lo is not None and hi is not None:
+            return f"between {_g(lo)} and {_g(hi)}"
+        if lo is not None:
+            return f"at least {_g(lo)}"
+        if hi is not None:
+            return f"at most {_g(hi)}"
+        return "a " + ("whole number" if self.kind is int else "number" if self.kind is float else "text")
+
+    def _bad(self, got: Any) -> SettingError:
+        shown = "blank" if got is None or got == "" else repr(got) if isinstance(got, str) else got
+        return SettingError(f"{self.title} must be {self.rule()}"
+                            + (" (or blank)" if self.optional and not self.choices else "") + f" (got {shown})")
+
+    def check(self, value: Any) -> Any:
+        """The value if it obeys the rule (ints accepted for floats), else SettingError."""
+        if value is None:
+            if self.optional:
+                return None
+            raise self._bad(value)
+        if self.kind is str:
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise self._bad(value)
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._bad(value)
+        if self.kind is int and (isinstance(value, float) and not value.is_integer()):
+            raise self._bad(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self._bad(value)
+        v = int(value) if self.kind is int else float(value)
+        if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
+            raise self._bad(value)
+        if self.high is not None and v > self.high:
+            raise self._bad(value)
+        return v
+
+    def parse(self, text: str | None) -> Any:
+        """A value from text (a form field, a command-line word); blank is None for optional settings
+        and the default otherwise."""
+        raw = "" if text is None else str(text).strip()
+        if raw == "":
+            return None if self.optional else self.default
+        if self.kind is str:
+            return self.check(raw)
+        try:
+            num: Any = int(raw) if self.kind is int else float(raw)
+        except ValueError:
+            try:  # "1e3" for an int, "2.0"
+                f = float(raw)
+            except ValueError:
+                raise self._bad(raw) from None
+            num = f
+        return self.check(num)
+
+    def show(self, value: Any) -> str:
+        """A value as text for a form field (blank for None)."""
+        if value is None:
+            return ""
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _g(x: float) -> str:
+    return f"{x:g}"
+
+
+def _setting(default: Any, kind: type, label: str, help: str, **kw: Any) -> Any:
+    """A dataclass field carrying its Spec (its name is filled in below)."""
+    spec_kw = dict(kind=kind, default=default, label=label, help=help, **kw)
+    return field(default=default, metadata={"spec": spec_kw})
+
+
+@dataclass
+class RunSettings:
+    """Every setting of a run. Constructing one checks every value."""
+
+    max_queries: int | None = _setting(None, int, "queries", "run only the first N queries (blank: all)",
+                                       low=1, high=10_000_000, optional=True, blank="all", group="what")
+    warmup: int = _setting(1, int, "warm-up", "warm-up queries before the measured ones, excluded from every "
+                                              "figure", low=0, high=1000)
+    idle_seconds: float = _setting(3.0, float, "idle baseline s", "idle period measured before the run for the "
+                                                                  "baseline power; 0 skips it", low=0, high=3600)
+    sample_hz: float = _setting(20.0, float, "sample rate Hz", "power sampler rate", low=0, high=1000,
+                                low_open=True)
+    energy_domains: str = _setting("accelerator", str, "energy domains",
+                                   "count only the chosen accelerator's domains, or every measured domain",
+                                   choices=("accelerator", "all"))
+    accelerator: str = _setting("cpu", str, "accelerator", "accelerator whose energy is counted: cpu, gpu0, ...")
+    energy_view: str = _setting("gross", str, "energy on screen", "which energy the live display shows first; "
+                                                                  "both are saved", choices=("gross", "net"),
+                                flag_name="--energy", on_resume="free")
+    cpu_watts_per_core: float | None = _setting(None, float, "W per busy core",
+                                                "watts per busy core for the CPU-time estimate on machines "
+                                                "with no power sensor (blank: from the CPU table or 4 W)",
+                                                low=0, high=1000, low_open=True, optional=True,
+                                                blank="CPU table")
+    cpu_scope: str = _setting("process", str, "CPU-time scope", "CPU-time estimate from this process's CPU time "
+                                                                "or the whole machine's",
+                              choices=("process", "system"))
+    max_tokens: int = _setting(256, int, "max tokens", "answer length limit in tokens", low=1, high=131072,
+                               group="engine")
+    temperature: float = _setting(0.0, float, "temperature", "sampling temperature (0: greedy)", low=0, high=5,
+                                  group="engine")
+    seed: int = _setting(0, int, "seed", "sampling seed", low=0, high=2**31 - 1, group="engine")
+    n_threads: int | None = _setting(None, int, "threads", "CPU threads for in-process engines (blank: all "
+                                                           "cores)", low=1, high=4096, optional=True, blank="all cores",
+                                     group="engine", flag_name="--threads")
+    n_gpu_layers: int = _setting(0, int, "GPU layers", "layers offloaded to the GPU, -1 for all", low=-1,
+                                 high=100_000, group="engine", flag_name="--gpu-layers")
+
+    def __post_init__(self) -> None:
+        for s in specs():
+            object.__setattr__(self, s.name, s.check(getattr(self, s.name)))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> "RunSettings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, d: dict | None, where: str = "") -> "RunSettings":
+        """Settings from a mapping (config file, session.json): unknown keys are ignored, missing ones take
+        their defaults, bad values raise SettingError prefixed with ``where``."""
+        d = d or {}
+        if not isinstance(d, dict):
+            raise SettingError(f"{where}: settings must be a JSON object" if where else
+                               "settings must be a JSON object")
+        known = {k: v for k, v in d.items() if k in _NAMES}
+        try:
+            return cls(**known)
+        except SettingError as e:
+            raise SettingError(f"{where}: {e}" if where else str(e)) from None
+
+
+def _build_specs() -> tuple[Spec, ...]:
+    out = []
+    for f in fields(RunSettings):
+        kw = dict(f.metadata["spec"])
+        assert f.default is not MISSING
+        out.append(Spec(name=f.name, **kw))
+    return tuple(out)
+
+
+_SPECS: tuple[Spec, ...] = ()
+_NAMES: frozenset[str] = frozenset()
+
+
+def specs() -> tuple[Spec, ...]:
+    """Every setting's Spec, in the order of the model."""
+    return _SPECS
+
+
+def spec(name: str) -> Spec:
+    for s in _SPECS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+_SPECS = _build_specs()
+_NAMES = frozenset(s.name for s in _SPECS)

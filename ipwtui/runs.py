@@ -1,0 +1,396 @@
+"""The one run path: a request becomes a running, journalled session, and everything it opened is closed.
+
+    request -> prepare (queries, model, sensors, session folder; checks that fail fast come first)
+            -> load the backend -> provenance -> Runner.run() -> close backend, sensors and session
+
+Both front ends call ``Run.execute`` (the headless command on its own thread, the app on a worker
+thread); neither builds a Runner. Whatever way the run ends (finished, stopped, failed, interrupted by
+Ctrl+C or SIGTERM), every finished query is on disk, the session's status says how it ended, and the
+backend and the sensors are closed.
+
+Bad input is found before anything slow happens: queries are loaded and the model is resolved before the
+output folder is made, and the folder is checked before the model is loaded.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import backends
+from .backends.base import BackendError, Engine
+from .core import events as ev
+from .core.backend import REMOTE, Backend, ModelRef
+from .core.runner import Runner
+from .core.sensors.base import SensorSet
+from .core.session import Session, SessionError, check_writable, new_session_folder, sessions_root
+from .core.settings import RunSettings, SettingError, spec
+from .workloads.base import QueryFileError, query_digest
+
+Listener = Callable[[object], None]
+
+
+class RunError(Exception):
+    """A run could not start or went wrong: ``str()`` is one line for the user.
+
+    ``stage``: "prepare" (bad input, found before anything was measured), "load" (the model did not
+    load; the session is closed as failed) or "run" (the measurement loop stopped on a fault; every
+    finished query is kept).
+    """
+
+    def __init__(self, message: str, stage: str = "prepare"):
+        super().__init__(message)
+        self.stage = stage
+
+
+@dataclass
+class RunRequest:
+    """What to run. ``model`` is a path or name for the engine to resolve, or a ModelRef it resolved
+    already (the setup screen's pick); ``query_list`` may hold the queries already loaded from
+    ``queries`` so the file is parsed once."""
+
+    backend: str = backends.DEFAULT
+    model: str | ModelRef | None = None
+    queries: str | None = None
+    query_list: list | None = None
+    out: str | None = None
+    resume: str | None = None
+    settings: RunSettings = field(default_factory=RunSettings)
+    given: frozenset[str] = frozenset()  # settings given explicitly (checked against a resumed session)
+    sysfs_root: str | None = None
+    sessions_root: str | None = None  # where a new session folder goes when ``out`` is not given
+
+
+@dataclass
+class Prepared:
+    session: Session
+    queries: list
+    model: ModelRef
+    engine: Engine
+    sensor_set: SensorSet
+    backend: Backend  # not loaded yet
+    settings: RunSettings
+    resumed: bool
+
+
+@dataclass
+class Outcome:
+    status: str  # "finished", "stopped", "interrupted"
+    folder: Path
+    summary: dict
+    done: int  # queries finished in the session (all segments)
+    planned: int
+
+
+# ---- prepare -------------------------------------------------------------------------------------
+
+
+def load_query_list(spec_: str | None, max_queries: int | None) -> tuple[Path, list]:
+    from .workloads.loaders import load_queries, resolve_queries
+
+    try:
+        path = resolve_queries(spec_)
+        qs = load_queries(path)
+    except QueryFileError as e:
+        raise RunError(str(e)) from None
+    if max_queries is not None:
+        qs = qs[:max_queries]
+    return Path(path), qs
+
+
+def probe_sensors(settings: RunSettings, sysfs_root: str | None = None) -> SensorSet:
+    from .core.sensors import probe_all
+
+    return probe_all(sysfs_root=sysfs_root, cpu_watts_per_core=settings.cpu_watts_per_core,
+                     cpu_scope=settings.cpu_scope)
+
+
+def _engine(name: str) -> Engine:
+    try:
+        return backends.engine(name)
+    except BackendError as e:
+        raise RunError(str(e)) from None
+
+
+def _resolve(engine: Engine, model: str | ModelRef | None) -> ModelRef:
+    if isinstance(model, ModelRef):
+        return model
+    try:
+        return engine.resolve_model(model)
+    except BackendError as e:
+        raise RunError(str(e)) from None
+
+
+def _check_accelerator(settings: RunSettings, sensor_set: SensorSet) -> None:
+    domains = sensor_set.domains()
+    if settings.energy_domains != "all" and not any(d.accelerator == settings.accelerator for d in domains):
+        accs = sorted({d.accelerator for d in domains}) or ["none"]
+        raise RunError(f"accelerator {settings.accelerator!r} has no power domain here "
+                       f"(available: {', '.join(accs)}); see 'ipwtui sensors'")
+
+
+def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
+            backend_factory: Callable[[Prepared], Backend] | None = None) -> Prepared:
+    """Everything a Runner needs, checked; raises RunError (stage "prepare") with a one-line message.
+
+    ``sensor_set``: sensors a front end already probed (or a test scripted); probed here when None.
+    ``backend_factory``: builds the backend instead of the engine (tests and demos).
+    """
+    if req.resume:
+        return _prepare_resume(req, sensor_set, backend_factory)
+    settings = req.settings
+    engine = _engine(req.backend)
+    if req.query_list is not None and req.queries:
+        qpath = Path(req.queries)
+        queries = req.query_list[:settings.max_queries] if settings.max_queries else list(req.query_list)
+    else:
+        qpath, queries = load_query_list(req.queries, settings.max_queries)
+    if not queries:
+        raise RunError(f"{qpath}: no queries to run")
+    model = _resolve(engine, req.model)
+    folder = Path(req.out) if req.out else new_session_folder(req.sessions_root or sessions_root(), model.name)
+    if sensor_set is None:
+        sensor_set = probe_sensors(settings, req.sysfs_root)
+    try:
+        _check_accelerator(settings, sensor_set)
+    except RunError:
+        sensor_set.close()
+        raise
+    from . import __version__
+    from .core.provenance import machine_info
+
+    meta = {
+        "id": folder.name,
+        "model": model.as_dict(),
+        "backend": engine.name,
+        "where": engine.where,
+        "accelerator": settings.accelerator,
+        "queries_file": str(qpath.resolve()),
+        "query_ids": [q.id for q in queries],
+        "query_digests": {q.id: query_digest(q) for q in queries},
+        "settings": settings.as_dict(),
+        "domains": [d.__dict__ | {"domain": d.name} for d in sensor_set.domains()],
+        "capabilities": [c.as_dict() for c in sensor_set.capabilities],
+        "provenance": {"ipwtui": __version__, "machine": machine_info()},
+    }
+    try:
+        session = Session.create(folder, meta)
+    except SessionError as e:
+        sensor_set.close()
+        raise RunError(str(e)) from None
+    prep = Prepared(session, queries, model, engine, sensor_set, None, settings, False)  # type: ignore[arg-type]
+    prep.backend = backend_factory(prep) if backend_factory else engine.create(model, settings)
+    return prep
+
+
+def _prepare_resume(req: RunRequest, sensor_set: SensorSet | None,
+                    backend_factory: Callable[[Prepared], Backend] | None) -> Prepared:
+    from .workloads.loaders import load_queries
+
+    try:
+        session = Session.open(req.resume)
+    except SessionError as e:
+        raise RunError(str(e)) from None
+    meta = session.meta
+    where = str(session.folder / "session.json")
+    try:
+        settings = RunSettings.from_dict(meta.get("settings"), where=where)
+    except SettingError as e:
+        raise RunError(f"cannot resume: {e}") from None
+    conflicts = []
+    for name in sorted(req.given):
+        sp = spec(name)
+        mine, theirs = getattr(req.settings, name), getattr(settings, name)
+        if sp.on_resume == "free":
+            settings = settings.replace(**{name: mine})
+        elif mine != theirs:
+            conflicts.append(f"{sp.flag} {sp.show(mine) or 'blank'} (the session has "
+                             f"{sp.show(theirs) or 'blank'})")
+    if conflicts:
+        raise RunError(f"cannot resume {session.folder}: a resumed session keeps its own settings; "
+                       f"drop {', '.join(conflicts)}")
+    backend_name = meta.get("backend_kind") or meta.get("backend") or backends.DEFAULT
+    engine = _engine("llama.cpp" if backend_name == "llama" else backend_name)
+    qpath = meta.get("queries_file")
+    try:
+        allq = load_queries(qpath)
+    except QueryFileError as e:
+        raise RunError(f"cannot resume: {e}") from None
+    by_id = {q.id: q for q in allq}
+    ids = meta.get("query_ids") or []
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise RunError(f"cannot resume: {qpath} no longer holds query {missing[0]!r}")
+    digests = meta.get("query_digests") or {}
+    changed = [i for i in ids if i in digests and digests[i] != query_digest(by_id[i])]
+    if changed:
+        raise RunError(f"cannot resume: query {changed[0]!r} in {qpath} changed since the session began "
+                       f"({len(changed)} changed); start a new session for the new queries")
+    queries = [by_id[i] for i in ids]
+    saved = ModelRef.from_dict(meta.get("model"))
+    model = _resolve(engine, saved.path or (saved.name if engine.where == REMOTE else None))
+    if saved.sha256:
+        try:
+            now = engine.fingerprint(model)
+        except BackendError as e:
+            raise RunError(f"cannot resume: {e}") from None
+        if now is not None and now != saved.sha256:
+            raise RunError(f"cannot resume: the model file {model.path} changed since the session began "
+                           f"(sha256 {now[:12]}… is not {saved.sha256[:12]}…)")
+        model.sha256 = saved.sha256
+    try:
+        check_writable(session.folder)
+    except SessionError as e:
+        raise RunError(str(e)) from None
+    if sensor_set is None:
+        sensor_set = probe_sensors(settings, req.sysfs_root)
+    prep = Prepared(session, queries, model, engine, sensor_set, None, settings, True)  # type: ignore[arg-type]
+    prep.backend = backend_factory(prep) if backend_factory else engine.create(model, settings)
+    return prep
+
+
+def finish_provenance(prep: Prepared, info: Any) -> None:
+    """Record what was loaded (versions, model hash, context) once the backend is up."""
+    meta = prep.session.meta
+    prov = dict(meta.get("provenance") or {})
+    try:
+        prov.update(prep.backend.versions())
+    except Exception:
+        pass
+    for s in prep.sensor_set.sensors:
+        v = getattr(s, "driver_version", None)
+        if v:
+            prov[f"{s.name}-driver"] = v
+    model = dict(meta.get("model") or {})
+    if not model.get("sha256"):
+        try:
+            model["sha256"] = prep.model.sha256 or prep.engine.fingerprint(prep.model)
+        except BackendError:
+            model["sha256"] = None
+    if info is not None:
+        model["context"] = getattr(info, "context", None)
+    meta["model"] = model
+    meta["backend_traits"] = prep.backend.traits.as_dict()
+    meta["provenance"] = prov
+    prep.session.set_status(meta.get("status", "running"))
+
+
+# ---- the run -------------------------------------------------------------------------------------
+
+
+class Run:
+    """One run, start to end. Its controls (stop, pause, resume, skip) may be called from any thread at
+    any time, also before the runner exists: they are remembered and applied when it starts."""
+
+    def __init__(self, request: RunRequest, listener: Listener | None = None,
+                 sensor_factory: Callable[[], SensorSet] | None = None,
+                 backend_factory: Callable[[Prepared], Backend] | None = None,
+                 between_queries: Callable[[], None] | None = None,
+                 observer: Callable[[], dict] | None = None,
+                 on_prepared: Callable[[Prepared], None] | None = None):
+        self.request = request
+        self.listener = listener or (lambda e: None)
+        self.sensor_factory = sensor_factory
+        self.backend_factory = backend_factory
+        self.between_queries = between_queries
+        self.observer = observer
+        self.on_prepared = on_prepared
+        self.prepared: Prepared | None = None
+        self.runner: Runner | None = None
+        self._lock = threading.Lock()
+        self._stop = False
+        self._paused = False
+
+    # ---- controls (any thread) ------------------------------------------------------------------
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop = True
+            self._paused = False
+            r = self.runner
+        if r is not None:
+            r.stop()
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            r = self.runner
+        if r is not None:
+            r.pause()
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            r = self.runner
+        if r is not None:
+            r.resume()
+
+    def skip(self) -> None:
+        r = self.runner
+        if r is not None:
+            r.skip()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop
+
+    # ---- running (the caller's thread) ----------------------------------------------------------
+
+    def execute(self) -> Outcome:
+        """Prepare, load and run to the end. Raises RunError (one line) when the run cannot start or the
+        loop fails, and lets KeyboardInterrupt through; in every case everything opened is closed and
+        every finished query is on disk."""
+        from .workloads.scoring import score_answer
+
+        sensor_set = self.sensor_factory() if self.sensor_factory is not None else None
+        prep = prepare(self.request, sensor_set=sensor_set, backend_factory=self.backend_factory)
+        self.prepared = prep
+        try:
+            if self.on_prepared is not None:
+                self.on_prepared(prep)
+            name = prep.model.name
+            self.listener(ev.Phase("loading", f"loading {name or 'the model'}"))
+            try:
+                info = prep.backend.load()
+            except Exception as e:
+                msg = str(e) if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
+                _quietly(prep.session.close, "failed")
+                raise RunError(msg, "load") from None
+            finish_provenance(prep, info)
+            runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
+                            scorer=score_answer, listener=self.listener, model_name=name)
+            runner.between_queries = self.between_queries
+            runner.observer = self.observer
+            with self._lock:
+                self.runner = runner
+                if self._stop:
+                    runner.stop()
+                elif self._paused:
+                    runner.ctl.running.clear()
+            try:
+                summary = runner.run()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as e:  # the runner sent RunFailed and closed the session as interrupted
+                raise RunError(f"the run stopped on a fault: {type(e).__name__}: {e}; every finished "
+                               f"query is kept in {prep.session.folder}", "run") from None
+            done = len(prep.session.done_ids())
+            return Outcome(runner.status, prep.session.folder, summary, done, len(prep.queries))
+        finally:
+            _quietly(prep.backend.close)
+            _quietly(prep.sensor_set.close)
+            if self.runner is None and prep.session.meta.get("status") == "running":
+                _quietly(prep.session.close, "interrupted")  # stopped before the loop began
+
+
+def _quietly(fn: Callable, *args: Any) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        pass
