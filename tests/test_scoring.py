@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipwtui.workloads.base import EXACT, MC, NONE, NUMERIC, REGEX, Query, Score
+from ipwtui.workloads.loaders import render_prompt
 from ipwtui.workloads.scoring import (
     AMBIGUOUS,
     ExactScorer,
@@ -487,3 +490,51 @@ def test_registry_plug_in_and_failure():
     with pytest.raises(ValueError):
         unregister_scorer(MC)
 
+
+# --- the answer-shape corpus -------------------------------------------------------------------------------------
+
+CORPUS = Path(__file__).parent / "data" / "answer_shapes.jsonl"
+SHAPES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+SHAPE_FIELDS = {"id", "category", "kind", "prompt", "reference", "answer", "correct", "why"}
+
+
+def test_corpus_shape():
+    """The corpus is large enough, its ids are unique and every line says what it expects and why."""
+    assert len(SHAPES) >= 150
+    assert len({r["id"] for r in SHAPES}) == len(SHAPES)
+    for r in SHAPES:
+        assert SHAPE_FIELDS <= set(r), r["id"]
+        assert r["kind"] in (MC, NUMERIC, EXACT) and isinstance(r["correct"], bool) and r["why"].strip(), r["id"]
+        assert r["kind"] != MC or r["choices"], r["id"]
+        assert r["kind"] == EXACT or "prediction" in r, r["id"]
+        if r.get("note") == AMBIGUOUS:
+            assert r["correct"] is False and "|" in r["prediction"], r["id"]
+    kinds = {r["kind"] for r in SHAPES}
+    categories = {r["category"] for r in SHAPES}
+    assert kinds == {MC, NUMERIC, EXACT}
+    assert {"hedge", "not-hedge", "self-correction", "option-text", "units", "fractions", "thousands", "percent",
+            "negatives", "markdown", "latex", "chain-of-thought", "gsm8k", "refusal", "restates-question"} <= categories
+    assert sum(r.get("note") == AMBIGUOUS for r in SHAPES if r["kind"] == MC) >= 10
+    assert sum(r.get("note") == AMBIGUOUS for r in SHAPES if r["kind"] == NUMERIC) >= 10
+
+
+def _shape_query(r: dict) -> Query:
+    choices = r.get("choices")
+    meta = {"choices": choices} if choices else {}
+    if r.get("aliases"):
+        meta["aliases"] = r["aliases"]
+    return Query(r["id"], render_prompt(r["prompt"], r["kind"], choices), r["reference"], r["kind"], r["category"],
+                 "answer_shapes", tolerance=r.get("tolerance"), meta=meta)
+
+
+@pytest.mark.parametrize("row", SHAPES, ids=[r["id"] for r in SHAPES])
+def test_answer_shapes(row):
+    s = score_answer(_shape_query(row), row["answer"])
+    assert s.scorer == row["kind"]
+    assert s.correct is row["correct"], (s, row["why"])
+    if "prediction" in row:
+        assert s.prediction == row["prediction"], (s, row["why"])
+    if "note" in row:
+        assert s.note == row["note"], (s, row["why"])
+    else:
+        assert s.note != AMBIGUOUS, (s, row["why"])
