@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ipwtui.workloads.base import EXACT, MC, NONE, NUMERIC, REGEX, Query, Score
+from ipwtui.workloads.loaders import render_prompt
 from ipwtui.workloads.scoring import (
+    AMBIGUOUS,
     ExactScorer,
     MultipleChoiceScorer,
     NumericScorer,
@@ -98,7 +102,6 @@ def test_mc_extracts_letter(answer, expected):
     "The answer is A cell",
     "The answer is E",  # only four options
     "A) Oxygen\nB) Carbon dioxide\nC) Nitrogen\nD) Helium",  # the options echoed back
-    "Oxygen or nitrogen, it depends.",
     "Which gas? Let me think about it.",
 ])
 def test_mc_finds_no_letter(answer):
@@ -182,6 +185,31 @@ def test_mc_property_any_letter_any_template(n, data, template):
     assert score_answer(mcq(letter, choices), answer).correct is True
 
 
+def test_mc_hedge_is_no_choice():
+    """extract_choice gives no letter for a hedge; the scorer says why and lists the letters."""
+    assert extract_choice("The answer is B or C.", 4, CHOICES) is None
+    assert score_answer(mcq("B"), "The answer is B or C.") == Score(False, "B|C", "mc", AMBIGUOUS)
+
+
+MC_HEDGES = ["{a} or {b}", "The answer is {a} or {b}.", "Either {a} or {b}.", "({a}) and ({b})", "It's {a}, {b}, or {c}",
+             "\\boxed{{{a}}} or \\boxed{{{b}}}", "{a}/{b}", "I think it's {a} or {b}.", "Answer: ({a}) or ({b})",
+             "**{a}** or **{b}**", "Both {a} and {b} are correct.", "Final answer: {a}, {b}", "#### {a} or {b}",
+             "Let me think.\n\n{a} or {b}", "The answer is between {a} and {b}.", "{a}, or maybe {b}",
+             "Answer: {a}) {ta} or {b}) {tb}", "The answer is {a} ({ta}), or maybe {b}."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(3, 10), data=st.data(), template=st.sampled_from(MC_HEDGES), ref_first=st.booleans())
+def test_mc_property_hedge_never_right(n, data, template, ref_first):
+    """Whichever of its letters is the reference, a hedge is wrong and says so."""
+    a, b, c = data.draw(st.lists(st.sampled_from("ABCDEFGHIJ"[:n]), min_size=3, max_size=3, unique=True))
+    choices = WORDS[:n]
+    answer = template.format(a=a, b=b, c=c, ta=choices["ABCDEFGHIJ".index(a)], tb=choices["ABCDEFGHIJ".index(b)])
+    s = score_answer(mcq(a if ref_first else b, choices), answer)
+    assert s.correct is False and s.note == AMBIGUOUS
+    assert {a, b} <= set(s.prediction.split("|"))
+
+
 # --- numbers -----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("answer, expected", [
@@ -228,7 +256,8 @@ def test_numeric_nothing_found_is_wrong(answer):
 
 
 @pytest.mark.parametrize("text, value", [
-    ("1,234", Fraction(1234)), ("$-3", Fraction(-3)), ("42%", Fraction(42)), ("3/4", Fraction(3, 4)),
+    ("1,234", Fraction(1234)), ("1 234", Fraction(1234)), ("2 1/2", Fraction(5, 2)), ("\u22125", Fraction(-5)),
+    ("12 3/2", None), ("41/42", Fraction(41, 42)), ("$-3", Fraction(-3)), ("42%", Fraction(42)), ("3/4", Fraction(3, 4)),
     ("1e3", Fraction(1000)), ("12.", Fraction(12)), ("-0.25", Fraction(-1, 4)), ("abc", None), ("1 2", None),
     ("", None), ("1/0", None),
 ])
@@ -243,6 +272,37 @@ def test_numeric_compare_decimal_and_fraction_forms():
     assert score_answer(numq("0"), "Answer: 0.0").correct is True
     assert score_answer(numq("0"), "Answer: 0.001").correct is False
     assert score_answer(numq("42"), "Answer: 43").correct is False
+
+
+def test_numeric_hedge_is_no_number():
+    assert extract_number("It is either 41 or 42.") is None
+    assert score_answer(numq("42"), "It is either 41 or 42.") == Score(False, "41|42", "numeric", AMBIGUOUS)
+
+
+def test_numeric_question_numbers_help_pick_the_answer():
+    """Without the question, the last number of "54 eggs in 9 boxes" is read; with it, the one that is new."""
+    answer = "So, there are 54 eggs in 9 boxes."
+    assert extract_number(answer)[0] == "9"
+    assert extract_number(answer, "A box holds 6 eggs. How many eggs are in 9 boxes?")[0] == "54"
+
+
+NUM_HEDGES = ["{x} or {y}", "It is either {x} or {y}.", "The answer is between {x} and {y}.", "Answer: {x} or {y}",
+              "#### {x} or {y}", "\\boxed{{{x}}} or \\boxed{{{y}}}", "It could be {x} or {y}.",
+              "Answer: {x}, or maybe {y}", "The answer is {x}, {y}, or {z}.", "So the total is {x} or {y}.",
+              "Answer: {x} and {y}.", "Answer: {x} km or {y} km", "The answer is from {x} to {y}."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(1, 10**6), min_size=3, max_size=3, unique=True), commas=st.booleans(),
+       template=st.sampled_from(NUM_HEDGES), ref_first=st.booleans())
+def test_numeric_property_hedge_never_right(values, commas, template, ref_first):
+    """Whichever of its numbers is the reference, a hedge is wrong and says so."""
+    if "from" in template:
+        values = sorted(values)  # a range rises
+    x, y, z = (f"{v:,}" if commas else str(v) for v in values)
+    s = score_answer(numq(str(values[0] if ref_first else values[1])), template.format(x=x, y=y, z=z))
+    assert s.correct is False and s.note == AMBIGUOUS
+    assert {str(values[0]), str(values[1])} <= set(s.prediction.split("|"))
 
 
 def test_numeric_unparseable_reference_is_unscorable():
@@ -344,6 +404,11 @@ def test_exact(ref, aliases, answer, ok):
         assert s.prediction is None
 
 
+def test_exact_hedge_is_ambiguous():
+    assert score_answer(exq("Paris"), "Either Paris or Lyon.") == Score(False, "Paris|Lyon", "exact", AMBIGUOUS)
+    assert score_answer(exq("Paris"), "It is not Paris or Lyon.").note != AMBIGUOUS
+
+
 def test_normalize_text():
     assert normalize_text("  The  Milky-Way! ") == "milky way"
     assert normalize_text("Tom & Jerry") == "tom and jerry"
@@ -357,6 +422,18 @@ def test_normalize_text():
 def test_exact_property_case_and_punctuation(word, shape):
     answer = shape.format(w=word, u=word.upper(), l=word.lower())
     assert score_answer(exq(word), answer).correct is True
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(st.sampled_from(list("ABCDabcd0123456789 .,;:!?()[]{}*_`$\\/-\u2212+%=#\n")
+                                       + ["or ", "and ", "either ", "between ", "no wait, ", "Answer: ", "\\boxed{",
+                                          "\\frac{", "it's ", "Actually, ", "####", " to ", "Carbon dioxide",
+                                          "not "]), max_size=40))
+def test_rule_scorers_never_fail_on_odd_text(pieces):
+    """The rule scorers decide on any text (right or wrong), without raising."""
+    text = "".join(pieces)
+    for scorer, q in ((MultipleChoiceScorer(), mcq("B")), (NumericScorer(), numq("7")), (ExactScorer(), exq("Paris"))):
+        assert scorer.score(q, text).correct in (True, False)
 
 
 # --- regex, none, registry ---------------------------------------------------------------------------------------
@@ -412,3 +489,52 @@ def test_registry_plug_in_and_failure():
         get_scorer("judge")
     with pytest.raises(ValueError):
         unregister_scorer(MC)
+
+
+# --- the answer-shape corpus -------------------------------------------------------------------------------------
+
+CORPUS = Path(__file__).parent / "data" / "answer_shapes.jsonl"
+SHAPES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+SHAPE_FIELDS = {"id", "category", "kind", "prompt", "reference", "answer", "correct", "why"}
+
+
+def test_corpus_shape():
+    """The corpus is large enough, its ids are unique and every line says what it expects and why."""
+    assert len(SHAPES) >= 150
+    assert len({r["id"] for r in SHAPES}) == len(SHAPES)
+    for r in SHAPES:
+        assert SHAPE_FIELDS <= set(r), r["id"]
+        assert r["kind"] in (MC, NUMERIC, EXACT) and isinstance(r["correct"], bool) and r["why"].strip(), r["id"]
+        assert r["kind"] != MC or r["choices"], r["id"]
+        assert r["kind"] == EXACT or "prediction" in r, r["id"]
+        if r.get("note") == AMBIGUOUS:
+            assert r["correct"] is False and "|" in r["prediction"], r["id"]
+    kinds = {r["kind"] for r in SHAPES}
+    categories = {r["category"] for r in SHAPES}
+    assert kinds == {MC, NUMERIC, EXACT}
+    assert {"hedge", "not-hedge", "self-correction", "option-text", "units", "fractions", "thousands", "percent",
+            "negatives", "markdown", "latex", "chain-of-thought", "gsm8k", "refusal", "restates-question"} <= categories
+    assert sum(r.get("note") == AMBIGUOUS for r in SHAPES if r["kind"] == MC) >= 10
+    assert sum(r.get("note") == AMBIGUOUS for r in SHAPES if r["kind"] == NUMERIC) >= 10
+
+
+def _shape_query(r: dict) -> Query:
+    choices = r.get("choices")
+    meta = {"choices": choices} if choices else {}
+    if r.get("aliases"):
+        meta["aliases"] = r["aliases"]
+    return Query(r["id"], render_prompt(r["prompt"], r["kind"], choices), r["reference"], r["kind"], r["category"],
+                 "answer_shapes", tolerance=r.get("tolerance"), meta=meta)
+
+
+@pytest.mark.parametrize("row", SHAPES, ids=[r["id"] for r in SHAPES])
+def test_answer_shapes(row):
+    s = score_answer(_shape_query(row), row["answer"])
+    assert s.scorer == row["kind"]
+    assert s.correct is row["correct"], (s, row["why"])
+    if "prediction" in row:
+        assert s.prediction == row["prediction"], (s, row["why"])
+    if "note" in row:
+        assert s.note == row["note"], (s, row["why"])
+    else:
+        assert s.note != AMBIGUOUS, (s, row["why"])
