@@ -31,7 +31,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="inference backend: llama.cpp, or fake (a scripted stand-in for demos and tests) "
                         "(default: llama.cpp)")
     groups = {"what": g, "measurement": p.add_argument_group("measurement"),
-              "engine": p.add_argument_group("engine")}
+              "engine": p.add_argument_group("engine"),
+              "remote": p.add_argument_group("remote backends (openai)")}
     for sp in specs():
         _add_setting(groups.get(sp.group) or groups["measurement"], sp)
 

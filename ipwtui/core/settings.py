@@ -11,6 +11,7 @@ Numbers must be finite (inf and nan are refused) and inside their range.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -32,6 +33,8 @@ class Spec:
     high: float | None = None
     low_open: bool = False  # the low end itself is not allowed (a rate must be > 0)
     choices: tuple[str, ...] | None = None
+    pattern: str | None = None  # text settings: a regular expression the whole value must match
+    pattern_words: str = ""  # the pattern in words, for the message
     optional: bool = False  # None is allowed
     blank: str = ""  # what None means, in a word or two ("all", "all cores"): a form's placeholder
     group: str = "measurement"  # "measurement", "engine", "remote": where it goes in --help and the form
@@ -50,6 +53,8 @@ class Spec:
         """The rule in words: "between 1 and 131072", "one of gross, net", ..."""
         if self.choices:
             return "one of " + ", ".join(self.choices)
+        if self.pattern_words:
+            return self.pattern_words
         lo, hi = self.low, self.high
         if self.low_open and lo is not None:
             return f"more than {_g(lo)}" + (f" and at most {_g(hi)}" if hi is not None else "")
@@ -74,6 +79,8 @@ class Spec:
             raise self._bad(value)
         if self.kind is str:
             if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise self._bad(value)
+            if self.pattern and not re.fullmatch(self.pattern, value):
                 raise self._bad(value)
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -161,6 +168,39 @@ class RunSettings:
                                      group="engine", flag_name="--threads")
     n_gpu_layers: int = _setting(0, int, "GPU layers", "layers offloaded to the GPU, -1 for all", low=-1,
                                  high=100_000, group="engine", flag_name="--gpu-layers")
+
+    # ---- remote backends (OpenAI-compatible servers and cloud APIs) ----
+    base_url: str | None = _setting(None, str, "base URL", "OpenAI-compatible endpoint, e.g. "
+                                                          "http://127.0.0.1:8080/v1", optional=True, blank="none",
+                                    pattern=r"https?://\S+", pattern_words="an http:// or https:// URL",
+                                    group="remote")
+    remote_model: str | None = _setting(None, str, "remote model", "the model name the server serves",
+                                        optional=True, blank="none", group="remote")
+    api_key_env: str = _setting("OPENAI_API_KEY", str, "API key variable",
+                                "environment variable that holds the API key (the key itself is never "
+                                "written anywhere)", pattern=r"[A-Za-z_][A-Za-z0-9_]*",
+                                pattern_words="an environment variable name", group="remote")
+    connect_timeout_s: float = _setting(10.0, float, "connect timeout s", "seconds to wait for a connection",
+                                        low=0, high=600, low_open=True, group="remote")
+    read_timeout_s: float = _setting(120.0, float, "read timeout s", "seconds to wait for the first byte and "
+                                                                     "between two pieces of the stream",
+                                     low=0, high=3600, low_open=True, group="remote")
+    retries: int = _setting(2, int, "retries", "extra attempts after a failed one (429, 5xx, a dropped "
+                                               "connection); each attempt is its own window", low=0, high=20,
+                            group="remote")
+    max_failures: int = _setting(5, int, "failures before stop", "consecutive failed queries after which the "
+                                                                 "run stops", low=1, high=1000, group="remote")
+    server_energy: str = _setting("none", str, "server energy", "where a remote query's server energy comes "
+                                                               "from: none, ecologits, cited:ID or prometheus",
+                                  pattern=r"none|ecologits|prometheus|cited:[A-Za-z0-9._-]+",
+                                  pattern_words="none, ecologits, prometheus or cited:ID", group="remote")
+    prometheus_url: str | None = _setting(None, str, "Prometheus URL", "Prometheus server holding the "
+                                                                       "server's energy telemetry",
+                                          optional=True, blank="none", pattern=r"https?://\S+",
+                                          pattern_words="an http:// or https:// URL", group="remote")
+    prometheus_query: str | None = _setting(None, str, "Prometheus query", "PromQL selector of an energy "
+                                                                           "counter (J or mJ) or a power gauge (W)",
+                                            optional=True, blank="none", group="remote")
 
     def __post_init__(self) -> None:
         for s in specs():
