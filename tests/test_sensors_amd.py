@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -96,6 +97,28 @@ def three_gpus() -> FakeAmdSmi:
 
 def by_name(items):
     return {x.domain if hasattr(x, "domain") else x.name: x for x in items}
+
+
+def vanish(monkeypatch, *files: Path) -> None:
+    """Take files away as sysfs does when a device goes: a kept descriptor then reads ENODEV, and the path
+    is gone for a new open."""
+    import errno
+
+    from ipwtui.core.sensors import base
+
+    gone = {os.path.realpath(f) for f in files}
+    real = getattr(base.os.pread, "real", base.os.pread)
+    gone |= getattr(base.os.pread, "gone", set())
+
+    def pread(fd, n, off):
+        if os.readlink(f"/proc/self/fd/{fd}").removesuffix(" (deleted)") in gone:
+            raise OSError(errno.ENODEV, "No such device")
+        return real(fd, n, off)
+
+    pread.real, pread.gone = real, gone
+    monkeypatch.setattr(base.os, "pread", pread)
+    for f in files:
+        f.unlink(missing_ok=True)
 
 
 def test_amdsmi_picks_the_best_source_per_gpu():
@@ -289,10 +312,10 @@ def test_hwmon_env_root(tmp_path, monkeypatch):
     assert [d.name for d in AmdHwmonSensor().domains()] == ["gpu0"]
 
 
-def test_hwmon_vanished_file(tmp_path):
+def test_hwmon_vanished_file(tmp_path, monkeypatch):
     d = amdgpu(tmp_path, 0, power1_input=1_000_000)
     s = AmdHwmonSensor(tmp_path)
     s.probe()
-    (d / "power1_input").unlink()
+    vanish(monkeypatch, d / "power1_input")
     with pytest.raises(SensorError, match="amdgpu hwmon read failed"):
         s.read()

@@ -69,3 +69,35 @@ def test_sensor_set_close_closes_every_sensor_even_after_a_failure():
     a, b, c = _Closable(), _Closable(fail=True), _Closable()
     SensorSet(sensors=[a, b, c]).close()
     assert (a.closed, b.closed, c.closed) == (1, 1, 1)
+
+
+def test_open_files_rereads_a_kept_descriptor_and_reopens_after_a_failure(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from ipwtui.core.sensors.base import OpenFiles
+
+    f = tmp_path / "energy_uj"
+    f.write_text("100\n")
+    files = OpenFiles()
+    assert files(str(f)) == "100\n"
+    f.write_text("250\n")  # rewritten in place, as the kernel regenerates an attribute
+    assert files(str(f)) == "250\n" and len(files) == 1
+    real = os.pread
+    calls = {"n": 0}
+
+    def failing_once(fd, n, off):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(errno.ENODEV, "No such device")
+        return real(fd, n, off)
+
+    monkeypatch.setattr(base.os, "pread", failing_once)
+    with pytest.raises(OSError):
+        files(str(f))
+    assert len(files) == 0  # the failed descriptor is dropped ...
+    assert files(str(f)) == "250\n" and len(files) == 1  # ... and the path opened again
+    files.close()
+    assert len(files) == 0
+    with pytest.raises(FileNotFoundError):
+        files(str(tmp_path / "missing"))

@@ -21,11 +21,31 @@ def supply(root: Path, name: str, **files) -> Path:
 
 
 def put(d: Path, **files) -> None:
-    """Change files as the kernel would: a reader never sees a half-written value."""
+    """Change files in place (the readers keep them open, as they keep sysfs files open)."""
     for k, v in files.items():
-        tmp = d / f".{k}.tmp"
-        tmp.write_text(f"{v}\n")
-        os.replace(tmp, d / k)
+        (d / k).write_text(f"{v}\n")
+
+
+def vanish(monkeypatch, *files: Path) -> None:
+    """Take files away as sysfs does when a device goes: a kept descriptor then reads ENODEV, and the path
+    is gone for a new open."""
+    import errno
+
+    from ipwtui.core.sensors import base
+
+    gone = {os.path.realpath(f) for f in files}
+    real = getattr(base.os.pread, "real", base.os.pread)
+    gone |= getattr(base.os.pread, "gone", set())
+
+    def pread(fd, n, off):
+        if os.readlink(f"/proc/self/fd/{fd}").removesuffix(" (deleted)") in gone:
+            raise OSError(errno.ENODEV, "No such device")
+        return real(fd, n, off)
+
+    pread.real, pread.gone = real, gone
+    monkeypatch.setattr(base.os, "pread", pread)
+    for f in files:
+        f.unlink(missing_ok=True)
 
 
 def laptop(root: Path, status="Discharging", ac=0, **bat) -> Path:
@@ -173,11 +193,11 @@ def test_observed_period_from_value_changes(tmp_path):
     assert s.observed_period_s() == pytest.approx(3.0)
 
 
-def test_vanished_files_raise_sensor_error(tmp_path):
+def test_vanished_files_raise_sensor_error(tmp_path, monkeypatch):
     b = laptop(tmp_path)
     s = BatterySensor(tmp_path)
-    s.probe()
-    (b / "power_now").unlink()
+    s.read()
+    vanish(monkeypatch, b / "power_now")
     with pytest.raises(SensorError, match="battery read failed"):
         s.read()
 
@@ -195,7 +215,9 @@ def test_concurrent_reads_of_the_energy_counter(tmp_path):
     ths = [threading.Thread(target=hammer) for _ in range(2)]
     for th in ths:
         th.start()
-    put(b, energy_now=39_000_000)
+    fd = os.open(b / "energy_now", os.O_WRONLY)  # one write of the same length: never half-seen
+    os.pwrite(fd, b"39000000\n", 0)
+    os.close(fd)
     for th in ths:
         th.join()
     merged = sorted(got, key=lambda r: (r.t, r.energy_j))

@@ -286,7 +286,9 @@ def test_table_hit_cites_the_source_in_the_reason():
 def test_unknown_cpu_reason_names_the_default_and_how_to_set_it():
     s = CpuTimeModelSensor(cpu_name="AMD EPYC", cpu_times=Seq(sys_times()), logical_cores=2)
     (c,) = s.probe()
-    assert "CPU 'AMD EPYC' is not in the power table: the default 4 W per thread is used" in c.reason
+    assert "4.00 W per thread (default 4 W/thread)" in c.reason
+    assert ("CPU 'AMD EPYC' is not in the power table, so the default is used"
+            " (set --cpu-watts-per-core or IPWTUI_CPU_WATTS_PER_CORE for yours)") in c.reason
     assert "--cpu-watts-per-core" in c.fix and "IPWTUI_CPU_WATTS_PER_CORE" in c.fix
     assert c.quality == ESTIMATED and c.available
 

@@ -31,6 +31,28 @@ def set_energy(d: Path, uj: int) -> None:
     (d / "energy_uj").write_text(f"{uj}\n")
 
 
+def vanish(monkeypatch, *files: Path) -> None:
+    """Take files away as sysfs does when a device goes: a kept descriptor then reads ENODEV, and the path
+    is gone for a new open."""
+    import errno
+
+    from ipwtui.core.sensors import base
+
+    gone = {os.path.realpath(f) for f in files}
+    real = getattr(base.os.pread, "real", base.os.pread)
+    gone |= getattr(base.os.pread, "gone", set())
+
+    def pread(fd, n, off):
+        if os.readlink(f"/proc/self/fd/{fd}").removesuffix(" (deleted)") in gone:
+            raise OSError(errno.ENODEV, "No such device")
+        return real(fd, n, off)
+
+    pread.real, pread.gone = real, gone
+    monkeypatch.setattr(base.os, "pread", pread)
+    for f in files:
+        f.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> dict[str, Path]:
     """Two packages with core/uncore/dram subzones and a psys zone."""
@@ -187,15 +209,15 @@ def test_env_root_is_honoured(tmp_path, monkeypatch):
     assert RaplSensor(tmp_path / "elsewhere").domains() == []
 
 
-def test_vanished_zone_is_omitted_then_all_gone_raises(tmp_path, server):
+def test_vanished_zone_is_omitted_then_all_gone_raises(tmp_path, server, monkeypatch):
     s = RaplSensor(tmp_path)
     s.read()
-    (server["dram0"] / "energy_uj").unlink()
+    vanish(monkeypatch, server["dram0"] / "energy_uj")
     set_energy(server["pkg0"], 2_000_000)
     got = by_name(s.read())
     assert "dram-0" not in got and got["cpu-package-0"].energy_j == pytest.approx(1.0)
-    for d in server.values():
-        (d / "energy_uj").unlink(missing_ok=True)
+    assert "dram-0" not in by_name(s.read())  # reopening fails too: still left out
+    vanish(monkeypatch, *(d / "energy_uj" for d in server.values()))
     with pytest.raises(SensorError):
         s.read()
 
@@ -306,3 +328,11 @@ def test_two_threads_reading_keep_the_counter_monotone_and_exact(tmp_path):
     assert merged[-1].energy_j == pytest.approx((hw.reads - 1) * step / 1e6)
     energies = [r.energy_j for r in merged]
     assert len(set(energies)) == len(energies)  # no two reads saw the same counter state
+
+
+def test_close_releases_the_kept_files(tmp_path, server):
+    s = RaplSensor(tmp_path)
+    s.read()
+    assert len(s._files) == 7
+    s.close()
+    assert len(s._files) == 0

@@ -36,8 +36,10 @@ from .base import (
     Capability,
     Domain,
     Reading,
+    OpenFiles,
     SensorError,
     default_sysfs_root,
+    read_sysfs,
 )
 
 SRC_SMI_COUNTER = "amdsmi-counter"
@@ -278,11 +280,6 @@ class AmdSmiSensor:
 # hwmon
 
 
-def _read_text(path: str) -> str:
-    with open(path, encoding="ascii", errors="replace") as f:
-        return f.read()
-
-
 @dataclass
 class _HwmonGpu:
     domain: Domain
@@ -308,7 +305,9 @@ class AmdHwmonSensor:
         self.first_index = first_index
         self.skip = {b.lower() for b in (skip or set())}
         self.skip_all = skip_all
-        self._open = opener or _read_text
+        self._open = opener or read_sysfs
+        self._files = OpenFiles()
+        self._hot = opener or self._files  # the power or energy file of each GPU, kept open
         self._gpus: list[_HwmonGpu] | None = None
         self._caps: list[Capability] = []
         self._lock = threading.Lock()
@@ -371,7 +370,7 @@ class AmdHwmonSensor:
             ):
                 path = str(p / fname)
                 try:
-                    raw = int(self._open(path).strip())
+                    raw = int(self._hot(path).strip())
                 except FileNotFoundError:
                     continue
                 except (OSError, ValueError) as e:
@@ -416,7 +415,7 @@ class AmdHwmonSensor:
             errors: list[str] = []
             for g in gpus:
                 try:
-                    raw = int(self._open(g.path).strip())
+                    raw = int(self._hot(g.path).strip())
                 except (OSError, ValueError) as e:
                     errors.append(f"{g.domain.name}: {e}")
                     continue
@@ -432,4 +431,6 @@ class AmdHwmonSensor:
         return out
 
     def close(self) -> None:
-        """Nothing to release: files are opened per read."""
+        """Close the kept files."""
+        with self._lock:
+            self._files.close()

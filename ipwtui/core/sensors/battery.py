@@ -33,8 +33,10 @@ from .base import (
     Capability,
     Domain,
     Reading,
+    OpenFiles,
     SensorError,
     default_sysfs_root,
+    read_sysfs,
 )
 
 ACCELERATOR = "machine"
@@ -59,11 +61,6 @@ def not_discharging_reason(on_ac: bool, statuses: dict[str, str]) -> str:
     if on_ac or any(s in _ON_AC for s in statuses.values()):
         return f"{AC_REASON} ({shown})"
     return f"the battery is not discharging ({shown}): it does not see the machine's draw"
-
-
-def _read_text(path: str) -> str:
-    with open(path, encoding="ascii", errors="replace") as f:
-        return f.read()
 
 
 @dataclass
@@ -116,7 +113,9 @@ class BatterySensor:
     def __init__(self, sysfs_root: str | os.PathLike | None = None,
                  opener: Callable[[str], str] | None = None, clock: Callable[[], float] = time.monotonic):
         self.root = str(sysfs_root) if sysfs_root is not None else default_sysfs_root()
-        self._open = opener or _read_text
+        self._open = opener or read_sysfs
+        self._files = OpenFiles()
+        self._hot = opener or self._files  # status, online, power and energy files, kept open
         self._clock = clock
         self._bats: list[_Battery] = []
         self._mains: list[str] = []  # "online" files of the other supplies (AC adapters, USB-C chargers)
@@ -129,14 +128,15 @@ class BatterySensor:
 
     # ---- files -----------------------------------------------------------------------------------
     def _get(self, path: str) -> str:
-        return self._open(path).strip()
+        """A file read on every tick (kept open)."""
+        return self._hot(path).strip()
 
     def _int(self, path: str) -> int:
         return int(self._get(path))
 
     def _has(self, p: Path, name: str) -> bool:
         try:
-            self._int(str(p / name))
+            int(self._open(str(p / name)).strip())
             return True
         except (OSError, ValueError):
             return False
@@ -159,7 +159,7 @@ class BatterySensor:
             entries = []
         for p in entries:
             try:
-                kind = self._get(str(p / "type"))
+                kind = self._open(str(p / "type")).strip()
             except OSError:
                 continue
             if kind != "Battery":
@@ -167,7 +167,7 @@ class BatterySensor:
                     self._mains.append(str(p / "online"))
                 continue
             try:
-                if self._get(str(p / "scope")).lower() == "device":
+                if self._open(str(p / "scope")).strip().lower() == "device":
                     continue  # a peripheral's battery (mouse, headset): not this machine's supply
             except OSError:
                 pass
@@ -312,4 +312,6 @@ class BatterySensor:
                     b.last_energy = None
 
     def close(self) -> None:
-        """Nothing to release: files are opened per read."""
+        """Close the kept files."""
+        with self._lock:
+            self._files.close()

@@ -231,8 +231,8 @@ class CpuTimeModelSensor:
             self._watts_note = "; ".join(notes)
             return tdp / threads, f"table: {key} ({tdp:g} W / {threads} threads)"
         cpu = repr(self.cpu_name) if self.cpu_name else "this CPU (no model name found)"
-        notes.append(f"CPU {cpu} is not in the power table: the default {DEFAULT_WATTS_PER_THREAD:g} W per"
-                     f" thread is used")
+        notes.append(f"CPU {cpu} is not in the power table, so the default is used"
+                     f" (set --cpu-watts-per-core or {ENV_WATTS} for yours)")
         if TABLE_ERROR:
             notes.append(f"power table unreadable ({TABLE_ERROR})")
         self._watts_note = "; ".join(notes)

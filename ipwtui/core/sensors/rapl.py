@@ -32,8 +32,10 @@ from .base import (
     Capability,
     Domain,
     Reading,
+    OpenFiles,
     SensorError,
     default_sysfs_root,
+    read_sysfs,
 )
 
 SOURCE = "rapl"
@@ -51,11 +53,6 @@ WRAP_UNKNOWN_REASON = (
     "max_energy_range_uj is unreadable: a wrap between two reads cannot be unwrapped"
     " (windows on this domain are flagged wrap-unknown)"
 )
-
-def _read_text(path: str) -> str:
-    with open(path, encoding="ascii", errors="replace") as f:
-        return f.read()
-
 
 @dataclass
 class _Zone:
@@ -100,7 +97,8 @@ def _classify(name: str, package: int, sub: int | None) -> tuple[str, str, bool,
 class RaplSensor:
     """Reads the RAPL powercap counters under a sysfs root (injectable for tests).
 
-    ``opener`` reads a file's text; tests inject one to simulate ``PermissionError`` even as root.
+    ``opener`` reads a file's text; tests inject one to simulate ``PermissionError`` even as root. Without
+    one, the counters are kept open and re-read with ``pread`` (see ``OpenFiles``).
     ``read()`` returns cumulative joules since the zones were first probed, unwrapped. It is thread-safe:
     the unwrapping state is updated under a lock, and each value is stamped inside it, so readings taken
     by several threads stay monotone in both time and energy.
@@ -110,7 +108,9 @@ class RaplSensor:
 
     def __init__(self, sysfs_root: str | os.PathLike | None = None, opener: Callable[[str], str] | None = None):
         self.root = str(sysfs_root) if sysfs_root is not None else default_sysfs_root()
-        self._open = opener or _read_text
+        self._open = opener or read_sysfs
+        self._files = OpenFiles()
+        self._hot = opener or self._files  # energy_uj, read 20 times a second
         self._zones: list[_Zone] | None = None
         self._caps: list[Capability] = []
         self._lock = threading.Lock()
@@ -158,7 +158,7 @@ class RaplSensor:
             seen.add(dname)
             label = f"RAPL {zname} ({zid})"
             try:
-                raw = int(self._open(str(path / "energy_uj")).strip())
+                raw = int(self._hot(str(path / "energy_uj")).strip())
             except PermissionError:
                 caps.append(
                     Capability(dname, kind, SOURCE, UNAVAILABLE, "cpu", False, PERIOD_S,
@@ -218,7 +218,7 @@ class RaplSensor:
             errors: list[str] = []
             for z in zones:
                 try:
-                    raw = int(self._open(z.energy_path).strip())
+                    raw = int(self._hot(z.energy_path).strip())
                 except (OSError, ValueError) as e:
                     errors.append(f"{z.domain.name}: {e}")
                     continue
@@ -236,4 +236,6 @@ class RaplSensor:
         return out
 
     def close(self) -> None:
-        """Nothing to release: files are opened per read."""
+        """Close the kept files."""
+        with self._lock:
+            self._files.close()
