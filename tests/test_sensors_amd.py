@@ -319,3 +319,18 @@ def test_hwmon_vanished_file(tmp_path, monkeypatch):
     vanish(monkeypatch, d / "power1_input")
     with pytest.raises(SensorError, match="amdgpu hwmon read failed"):
         s.read()
+
+
+def test_amdsmi_before_rocm_6_4_names_the_accumulator_power():
+    class Old(FakeAmdSmi):
+        def amdsmi_get_energy_count(self, h):
+            d = super().amdsmi_get_energy_count(h)
+            del d["energy_accumulator"]
+            return d
+
+    smi = Old([FakeAmdGpu(acc=500, resolution=2.0)])
+    s = AmdSmiSensor(smi)
+    assert s.probe()[0].source == "amdsmi-counter"
+    s.read()
+    smi.gpus[0].acc += 1000
+    assert s.read()[0].energy_j == pytest.approx(2000e-6)

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .amd import AmdHwmonSensor, AmdSmiSensor, next_gpu_index
-from .apple import AppleSocSensor
 from .base import (
     BOUNDARIES,
     ESTIMATED,
@@ -33,11 +31,26 @@ from .base import (
     register_boundary,
     worst_quality,
 )
-from .battery import BatterySensor
-from .cpu_model import CpuTimeModelSensor
-from .nvml import NvmlSensor
-from .powermetrics import PowermetricsSensor, enabled_by_env
-from .rapl import RaplSensor
+
+# readers, imported on first use so that importing the package (for its types) stays cheap
+_READERS = {
+    "AmdHwmonSensor": "amd",
+    "AmdSmiSensor": "amd",
+    "AppleSocSensor": "apple",
+    "BatterySensor": "battery",
+    "CpuTimeModelSensor": "cpu_model",
+    "NvmlSensor": "nvml",
+    "PowermetricsSensor": "powermetrics",
+    "RaplSensor": "rapl",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _READERS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_READERS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BOUNDARIES",
@@ -100,6 +113,14 @@ def probe_all(
     The CPU-time estimate is used only when no measured CPU domain exists; otherwise it is still listed,
     as not used, so that the table explains why.
     """
+    from .amd import AmdHwmonSensor, AmdSmiSensor, next_gpu_index
+    from .apple import AppleSocSensor
+    from .battery import BatterySensor
+    from .cpu_model import CpuTimeModelSensor
+    from .nvml import NvmlSensor
+    from .powermetrics import PowermetricsSensor, enabled_by_env
+    from .rapl import RaplSensor
+
     chosen: list[Any] = []
     caps: list[Capability] = []
 

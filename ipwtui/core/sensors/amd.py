@@ -82,6 +82,11 @@ def _number(v: Any) -> float | None:
         return None
 
 
+def _accumulator(e: dict) -> float | None:
+    """The energy accumulator of an ``amdsmi_get_energy_count`` answer (named ``power`` before ROCm 6.4)."""
+    return _number(e.get("energy_accumulator", e.get("power")))
+
+
 def next_gpu_index(names) -> int:
     """The first free N for a ``gpuN`` domain name, given the names already taken."""
     used = [int(m.group(1)) for n in names if (m := re.fullmatch(r"gpu(\d+)", n))]
@@ -179,7 +184,7 @@ class AmdSmiSensor:
         tried: list[str] = []
         try:
             e = smi.amdsmi_get_energy_count(h)
-            raw = _number(e.get("energy_accumulator", e.get("power")))
+            raw = _accumulator(e)
             res = _number(e.get("counter_resolution"))
             if raw is None or not res or res <= 0:
                 raise ValueError(f"no usable accumulator/resolution in {sorted(e)}")
@@ -247,7 +252,10 @@ class AmdSmiSensor:
             for g in gpus:
                 try:
                     if g.domain.has_counter:
-                        raw = int(smi.amdsmi_get_energy_count(g.handle)["energy_accumulator"])
+                        acc = _accumulator(smi.amdsmi_get_energy_count(g.handle))
+                        if acc is None:
+                            raise ValueError("energy accumulator is N/A")
+                        raw = int(acc)
                         t = time.monotonic()
                         # the accumulator only goes back when the driver was reloaded: continue from zero
                         g.total_uj += (raw - g.last_raw if raw >= g.last_raw else raw) * g.resolution_uj

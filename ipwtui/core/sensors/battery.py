@@ -19,7 +19,6 @@ windows; while it runs the reader also times the changes of the value it reads (
 from __future__ import annotations
 
 import os
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -96,7 +95,12 @@ class _ChangeClock:
             self.last_value = value
 
     def period(self) -> float | None:
-        return statistics.median(self.intervals) if len(self.intervals) >= 3 else None
+        """The median interval between changes (None before three intervals)."""
+        xs = sorted(self.intervals)
+        n = len(xs)
+        if n < 3:
+            return None
+        return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
 
 
 class BatterySensor:

@@ -16,9 +16,6 @@ channel here) and each part nested in it, all in the accelerator group ``soc``, 
 from __future__ import annotations
 
 import os
-import plistlib
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -80,6 +77,8 @@ def parse_sample(doc: dict) -> dict[str, float | None]:
 
 def parse_stream(buf: bytes) -> tuple[list[dict[str, float | None]], bytes, list[str]]:
     """The complete samples in ``buf``, the unfinished tail to keep, and errors for unparsable documents."""
+    import plistlib
+
     *docs, tail = buf.split(b"\0")
     samples, errors = [], []
     for raw in docs:
@@ -97,6 +96,8 @@ def parse_stream(buf: bytes) -> tuple[list[dict[str, float | None]], bytes, list
 
 
 def _default_spawn(cmd: list[str]) -> Any:
+    import subprocess
+
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -178,6 +179,8 @@ class PowermetricsSensor:
 
     def _start(self) -> str:
         """Start powermetrics and wait for its first sample; '' on success, else why not."""
+        import shutil
+
         spawn = self._spawn or _default_spawn
         if self._spawn is None and shutil.which("powermetrics") is None:
             return "powermetrics is not on the PATH"
