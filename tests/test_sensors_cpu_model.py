@@ -298,10 +298,12 @@ def test_explicit_figure_needs_no_fix(monkeypatch):
     assert c.fix == "" and "(argument)" in c.reason and "not in the power table" not in c.reason
 
 
-def test_ignored_env_value_is_reported(monkeypatch):
-    monkeypatch.setenv("IPWTUI_CPU_WATTS_PER_CORE", "-2")
-    (c,) = CpuTimeModelSensor(cpu_name="AMD EPYC", cpu_times=Seq(sys_times())).probe()
-    assert "IPWTUI_CPU_WATTS_PER_CORE='-2' is not a positive number: ignored" in c.reason
+@pytest.mark.parametrize("value", ["-2", "inf", "nan"])
+def test_ignored_env_value_is_reported(monkeypatch, value):
+    monkeypatch.setenv("IPWTUI_CPU_WATTS_PER_CORE", value)
+    s = CpuTimeModelSensor(cpu_name="AMD EPYC", cpu_times=Seq(sys_times()))
+    assert s.watts_per_core == DEFAULT_WATTS_PER_THREAD
+    assert f"IPWTUI_CPU_WATTS_PER_CORE={value!r} is not a positive number: ignored" in s.probe()[0].reason
 
 
 def test_broken_table_file_falls_back_to_the_default(tmp_path):

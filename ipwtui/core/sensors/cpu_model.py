@@ -221,7 +221,7 @@ class CpuTimeModelSensor:
                 w = float(env)
             except ValueError:
                 w = 0.0
-            if w > 0:
+            if 0 < w < float("inf"):
                 return w, f"env {ENV_WATTS}"
             notes.append(f"{ENV_WATTS}={env!r} is not a positive number: ignored")
         hit = lookup_cpu(self.cpu_name)
