@@ -245,3 +245,103 @@ def test_default_system_scope_reads_proc_stat():
     sum(range(2_000_000))
     assert s.read()[0].energy_j >= e0
     s.close()
+
+
+# ---- the cited power table, the default, the boundary ----------------------------------------------
+
+
+def test_every_table_entry_cites_its_source():
+    import json
+
+    from ipwtui.core.sensors.cpu_model import CPU_SOURCES, TABLE_ERROR, TABLE_FILE
+
+    assert TABLE_ERROR == ""
+    doc = json.loads(TABLE_FILE.read_text(encoding="utf-8"))
+    assert doc["default_watts_per_thread"] == DEFAULT_WATTS_PER_THREAD
+    models = [e["model"] for e in doc["cpus"]]
+    assert len(models) == len(set(models)) == len(CPU_TABLE)
+    for e in doc["cpus"]:
+        assert CPU_TABLE[e["model"]] == (e["tdp_w"], e["threads"])
+        assert e["url"].startswith("https://") and e["power_spec"]
+        # the citation names the part and repeats the figures it gives
+        assert e["model"].split()[-1] in e["source"] and f"{e['threads']}" in e["source"]
+        assert e["model"] in CPU_SOURCES and e["url"] in CPU_SOURCES[e["model"]]
+
+
+def test_table_shipped_with_the_package():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    section = text.split("[tool.setuptools.package-data]", 1)[1].split("\n[", 1)[0]
+    assert '"ipwtui.core.sensors" = ["cpu_power.json"]' in section
+
+
+def test_table_hit_cites_the_source_in_the_reason():
+    s = CpuTimeModelSensor(cpu_name="Intel(R) Xeon(R) Gold 6248 CPU @ 2.50GHz", cpu_times=Seq(sys_times()))
+    (c,) = s.probe()
+    assert "source: Intel ARK, Intel Xeon Gold 6248" in c.reason and "https://ark.intel.com" in c.reason
+    assert "for a better figure" in c.fix
+
+
+def test_unknown_cpu_reason_names_the_default_and_how_to_set_it():
+    s = CpuTimeModelSensor(cpu_name="AMD EPYC", cpu_times=Seq(sys_times()), logical_cores=2)
+    (c,) = s.probe()
+    assert "4.00 W per thread (default 4 W/thread)" in c.reason
+    assert ("CPU 'AMD EPYC' is not in the power table, so the default is used"
+            " (set --cpu-watts-per-core or IPWTUI_CPU_WATTS_PER_CORE for yours)") in c.reason
+    assert "--cpu-watts-per-core" in c.fix and "IPWTUI_CPU_WATTS_PER_CORE" in c.fix
+    assert c.quality == ESTIMATED and c.available
+
+
+def test_explicit_figure_needs_no_fix(monkeypatch):
+    (c,) = CpuTimeModelSensor(watts_per_core=3.0, cpu_name="AMD EPYC", cpu_times=Seq(sys_times())).probe()
+    assert c.fix == "" and "(argument)" in c.reason and "not in the power table" not in c.reason
+
+
+@pytest.mark.parametrize("value", ["-2", "inf", "nan"])
+def test_ignored_env_value_is_reported(monkeypatch, value):
+    monkeypatch.setenv("IPWTUI_CPU_WATTS_PER_CORE", value)
+    s = CpuTimeModelSensor(cpu_name="AMD EPYC", cpu_times=Seq(sys_times()))
+    assert s.watts_per_core == DEFAULT_WATTS_PER_THREAD
+    assert f"IPWTUI_CPU_WATTS_PER_CORE={value!r} is not a positive number: ignored" in s.probe()[0].reason
+
+
+def test_broken_table_file_falls_back_to_the_default(tmp_path):
+    from ipwtui.core.sensors.cpu_model import _load_table
+
+    f = tmp_path / "cpu_power.json"
+    f.write_text('{"cpus": [{"model": "X", "tdp_w": 0, "threads": 4, "source": "s"}]}')
+    table, sources, default, err = _load_table(f)
+    assert (table, sources, default) == ({}, {}, 4.0)
+    assert err.startswith("cpu_power.json: entry 0 (X)")
+    assert _load_table(tmp_path / "missing.json")[3].startswith("missing.json:")
+
+
+@pytest.mark.parametrize("scope, boundary", [("process", "process-cpu-time"), ("system", "system-cpu-time")])
+def test_boundary_follows_the_scope(scope, boundary):
+    kw = {"process": FakeProcess(pcputimes(0, 0, 0, 0, 0))} if scope == "process" else {"cpu_times": Seq(sys_times())}
+    s = CpuTimeModelSensor(watts_per_core=1.0, scope=scope, cpu_name="x", **kw)
+    (c,) = s.probe()
+    (d,) = s.domains()
+    assert c.boundary == d.boundary == boundary
+
+
+def test_concurrent_reads_stay_monotone():
+    import threading
+
+    s = CpuTimeModelSensor(watts_per_core=1.0, scope="process")
+    s.probe()
+    got: list = []
+
+    def hammer():
+        for _ in range(500):
+            got.extend(s.read())
+
+    ths = [threading.Thread(target=hammer) for _ in range(2)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    merged = sorted(got, key=lambda r: (r.t, r.energy_j))
+    assert len(merged) == 1000
+    assert all(b.energy_j >= a.energy_j for a, b in zip(merged, merged[1:]))

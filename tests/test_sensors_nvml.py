@@ -306,15 +306,27 @@ def test_probe_all_with_rapl_and_gpus(tmp_path):
 
 def test_probe_all_without_sensors_uses_the_estimate(tmp_path):
     nv = FakeNvml([], init_error=FakeNvml.NVML_ERROR_DRIVER_NOT_LOADED)
-    ss = probe_all(sysfs_root=str(tmp_path), nvml=nv, cpu_watts_per_core=2.5, cpu_scope="process")
+
+    class NoAmd:
+        def amdsmi_init(self):
+            raise RuntimeError("AMDSMI_STATUS_DRIVER_NOT_LOADED")
+
+    ss = probe_all(sysfs_root=str(tmp_path), nvml=nv, cpu_watts_per_core=2.5, cpu_scope="process",
+                   amdsmi=NoAmd(), platform="linux")
     assert [d.name for d in ss.domains()] == ["cpu-est"]
     rows = capability_rows(ss)
-    assert [(r["domain"], r["available"], r["used"]) for r in rows] == [
-        ("cpu-package", False, False),
-        ("gpu", False, False),
-        ("cpu-est", True, True),
+    assert [(r["domain"], r["source"], r["available"], r["used"]) for r in rows] == [
+        ("cpu-package", "rapl", False, False),
+        ("soc", "ioreport", False, False),
+        ("gpu", "nvml", False, False),
+        ("gpu", "amdsmi", False, False),
+        ("gpu", "hwmon", False, False),
+        ("battery", "battery", False, False),
+        ("cpu-est", "cpu-time-model", True, True),
     ]
-    assert rows[2]["quality"] == "estimated" and "2.50 W per thread (argument)" in rows[2]["reason"]
+    est = rows[-1]
+    assert est["quality"] == "estimated" and "2.50 W per thread (argument)" in est["reason"]
+    assert est["boundary"] == "process-cpu-time"
     assert nv.calls == ["init"]  # init failed: nothing to shut down
     r = ss.sensors[0].read()[0]
     assert r.domain == "cpu-est" and r.energy_j >= 0.0
@@ -363,3 +375,46 @@ def test_accelerators_grouped_for_a_picker():
     assert rows[0]["quality"] == ESTIMATED  # the nested core domain is not counted
     assert rows[1]["usable"] and rows[1]["quality"] == MEASURED
     assert not rows[2]["usable"] and rows[2]["missing"][0].reason == "Not Supported"
+
+
+def test_boundary_and_no_read_after_close():
+    s = NvmlSensor(four_gpus())
+    caps = s.probe()
+    assert {c.boundary for c in caps} == {"accelerator"}
+    assert {d.boundary for d in s.domains()} == {"accelerator"}
+    s.close()
+    with pytest.raises(SensorError, match="closed"):
+        s.read()
+
+
+def test_concurrent_reads_count_each_counter_step_once():
+    import threading
+
+    nv = FakeNvml([FakeGpu("NVIDIA A100", energy_mj=0)])
+    lock = threading.Lock()
+    orig = nv.nvmlDeviceGetTotalEnergyConsumption
+
+    def advancing(handle):  # the counter moves by 50 mJ between any two calls
+        with lock:
+            nv.gpus[0].energy_mj += 50
+            v = orig(handle)
+        time.sleep(0)
+        return v
+
+    nv.nvmlDeviceGetTotalEnergyConsumption = advancing
+    s = NvmlSensor(nv)
+    s.probe()
+    got: list = []
+
+    def hammer():
+        for _ in range(400):
+            got.extend(s.read())
+
+    ths = [threading.Thread(target=hammer) for _ in range(2)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    merged = sorted(got, key=lambda r: (r.t, r.energy_j))
+    assert all(b.energy_j > a.energy_j for a, b in zip(merged, merged[1:]))
+    assert merged[-1].energy_j == pytest.approx(800 * 0.05)

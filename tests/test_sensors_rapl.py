@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +29,28 @@ def zone(root: Path, zid: str, name: str, energy: int, max_range: int | None = B
 
 def set_energy(d: Path, uj: int) -> None:
     (d / "energy_uj").write_text(f"{uj}\n")
+
+
+def vanish(monkeypatch, *files: Path) -> None:
+    """Take files away as sysfs does when a device goes: a kept descriptor then reads ENODEV, and the path
+    is gone for a new open."""
+    import errno
+
+    from ipwtui.core.sensors import base
+
+    gone = {os.path.realpath(f) for f in files}
+    real = getattr(base.os.pread, "real", base.os.pread)
+    gone |= getattr(base.os.pread, "gone", set())
+
+    def pread(fd, n, off):
+        if os.readlink(f"/proc/self/fd/{fd}").removesuffix(" (deleted)") in gone:
+            raise OSError(errno.ENODEV, "No such device")
+        return real(fd, n, off)
+
+    pread.real, pread.gone = real, gone
+    monkeypatch.setattr(base.os, "pread", pread)
+    for f in files:
+        f.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -186,15 +209,15 @@ def test_env_root_is_honoured(tmp_path, monkeypatch):
     assert RaplSensor(tmp_path / "elsewhere").domains() == []
 
 
-def test_vanished_zone_is_omitted_then_all_gone_raises(tmp_path, server):
+def test_vanished_zone_is_omitted_then_all_gone_raises(tmp_path, server, monkeypatch):
     s = RaplSensor(tmp_path)
     s.read()
-    (server["dram0"] / "energy_uj").unlink()
+    vanish(monkeypatch, server["dram0"] / "energy_uj")
     set_energy(server["pkg0"], 2_000_000)
     got = by_name(s.read())
     assert "dram-0" not in got and got["cpu-package-0"].energy_j == pytest.approx(1.0)
-    for d in server.values():
-        (d / "energy_uj").unlink(missing_ok=True)
+    assert "dram-0" not in by_name(s.read())  # reopening fails too: still left out
+    vanish(monkeypatch, *(d / "energy_uj" for d in server.values()))
     with pytest.raises(SensorError):
         s.read()
 
@@ -204,3 +227,112 @@ def test_garbage_counter_is_omitted(tmp_path, server):
     s.read()
     (server["pkg1"] / "energy_uj").write_text("not a number\n")
     assert "cpu-package-1" not in by_name(s.read())
+
+
+# ---- boundary, wrap flag, concurrency --------------------------------------------------------------
+
+
+def test_boundaries_say_what_each_zone_covers(tmp_path, server):
+    doms = {d.name: d for d in RaplSensor(tmp_path).domains()}
+    assert {n: d.boundary for n, d in doms.items()} == {
+        "cpu-package-0": "cpu-package", "cpu-core-0": "cpu-cores", "cpu-uncore-0": "cpu-uncore",
+        "dram-0": "dram", "cpu-package-1": "cpu-package", "dram-1": "dram", "psys": "platform",
+    }
+    caps = by_name(RaplSensor(tmp_path).probe())
+    assert all(caps[n].boundary == d.boundary for n, d in doms.items())
+    assert caps["psys"].as_dict()["boundary"] == "platform"
+
+
+def test_no_powercap_line_has_a_boundary(tmp_path):
+    (c,) = RaplSensor(tmp_path).probe()
+    assert c.boundary == "cpu-package"
+
+
+@pytest.mark.parametrize("content", [None, "garbage\n", "0\n"])
+def test_unknown_wrap_range_flags_the_domain(tmp_path, content):
+    d = zone(tmp_path, "intel-rapl:0", "package-0", 10, max_range=None)
+    zone(tmp_path, "intel-rapl:1", "package-1", 10)
+    if content is not None:
+        (d / "max_energy_range_uj").write_text(content)
+    s = RaplSensor(tmp_path)
+    doms = {x.name: x for x in s.domains()}
+    assert doms["cpu-package-0"].flags == ("wrap-unknown",)
+    assert doms["cpu-package-0"].quality == MEASURED  # still a measurement, with a caveat that travels
+    assert doms["cpu-package-1"].flags == ()
+    caps = by_name(s.probe())
+    pkg0 = caps["cpu-package-0"]
+    assert pkg0.available and pkg0.flags == ("wrap-unknown",)
+    assert "max_energy_range_uj" in pkg0.reason and "wrap" in pkg0.reason
+    assert pkg0.as_dict()["flags"] == ["wrap-unknown"]
+    assert caps["cpu-package-1"].reason == "" and caps["cpu-package-1"].as_dict()["flags"] == []
+
+
+def test_unreadable_wrap_range_flags_the_domain(tmp_path):
+    zone(tmp_path, "intel-rapl:0", "package-0", 10)
+
+    def opener(path: str) -> str:
+        if path.endswith("max_energy_range_uj"):
+            raise PermissionError(13, "Permission denied", path)
+        with open(path) as f:
+            return f.read()
+
+    (d,) = RaplSensor(tmp_path, opener=opener).domains()
+    assert d.flags == ("wrap-unknown",)
+
+
+class _Hardware:
+    """An energy_uj that advances by ``step`` each time it is read and wraps at ``top``, with a thread
+    switch between the hardware read and the return, so that unlocked bookkeeping would interleave."""
+
+    def __init__(self, top: int, step: int):
+        self.top, self.step, self.raw, self.reads = top, step, 0, 0
+        self._lock = threading.Lock()
+
+    def opener(self, path: str) -> str:
+        if path.endswith("energy_uj") and not path.endswith("max_energy_range_uj"):
+            with self._lock:
+                self.raw = (self.raw + self.step) % (self.top + 1)
+                self.reads += 1
+                v = self.raw
+            time.sleep(0)  # let the other thread run here
+            return f"{v}\n"
+        with open(path) as f:
+            return f.read()
+
+
+def test_two_threads_reading_keep_the_counter_monotone_and_exact(tmp_path):
+    top, step = 1_000_000, 7_777  # wraps about every 129 reads
+    zone(tmp_path, "intel-rapl:0", "package-0", 0, max_range=top)
+    hw = _Hardware(top, step)
+    s = RaplSensor(tmp_path, opener=hw.opener)
+    s.probe()  # one hardware read: the starting point
+    per_thread: dict[int, list] = {0: [], 1: []}
+    start = threading.Barrier(2)
+
+    def hammer(k: int) -> None:
+        start.wait()
+        for _ in range(1500):
+            per_thread[k].extend(s.read())
+
+    threads = [threading.Thread(target=hammer, args=(k,)) for k in (0, 1)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for rs in per_thread.values():  # each thread sees time and energy only go forward
+        assert all(b.t >= a.t and b.energy_j >= a.energy_j for a, b in zip(rs, rs[1:]))
+    merged = sorted(per_thread[0] + per_thread[1], key=lambda r: (r.t, r.energy_j))
+    assert all(b.energy_j >= a.energy_j for a, b in zip(merged, merged[1:]))
+    # every hardware step counted exactly once, across many wraps
+    assert hw.reads == 3001
+    assert merged[-1].energy_j == pytest.approx((hw.reads - 1) * step / 1e6)
+    energies = [r.energy_j for r in merged]
+    assert len(set(energies)) == len(energies)  # no two reads saw the same counter state
+
+
+def test_close_releases_the_kept_files(tmp_path, server):
+    s = RaplSensor(tmp_path)
+    s.read()
+    assert len(s._files) == 7
+    s.close()
+    assert len(s._files) == 0

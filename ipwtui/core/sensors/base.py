@@ -1,13 +1,21 @@
-"""What every power sensor reports, and the labels that say how far to trust it.
+"""What every power sensor reports, and the labels that say how far to trust it and what it covers.
 
 A sensor exposes one or more *domains* (a CPU package, a GPU, DRAM...). Each reading of a domain is
 timestamped with ``time.monotonic()`` and carries a cumulative energy in joules (when the hardware has a
 counter; the sensor unwraps wraparound itself so the value only grows) and/or an instantaneous or averaged
 power in watts.
+
+Every domain carries three labels (DESIGN.md): ``source`` (which interface), ``quality`` (how much to
+trust it) and ``boundary`` (what the figure covers). Figures with different boundaries are never added
+together: a GPU board and a battery's whole-machine draw answer different questions.
+
+Readers are called from two threads at once (the sampler at its rate, the runner at each query window's
+edges), so every ``read()`` is thread-safe and cheap.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,23 +37,141 @@ def worst_quality(qualities) -> str:
     return max(qs, key=lambda q: _RANK.get(q, 3))
 
 
+# ---- boundary: what a figure covers ----------------------------------------------------------------
+# Short names, written once here, shown as they are in tables and exports; ``describe_boundary`` gives the
+# sentence behind each. The list grows with ``register_boundary`` (remote readers add "server" and
+# "server+datacentre" for figures that cover a whole remote server, or that plus the data centre's
+# overhead), so a front end must not assume it is closed.
+BOUNDARY_ACCELERATOR = "accelerator"
+BOUNDARY_CPU_PACKAGE = "cpu-package"
+BOUNDARY_CPU_CORES = "cpu-cores"
+BOUNDARY_CPU_UNCORE = "cpu-uncore"
+BOUNDARY_DRAM = "dram"
+BOUNDARY_PLATFORM = "platform"
+BOUNDARY_SOC = "soc"
+BOUNDARY_WHOLE_MACHINE = "whole-machine"
+BOUNDARY_PROCESS_CPU_TIME = "process-cpu-time"
+BOUNDARY_SYSTEM_CPU_TIME = "system-cpu-time"
+BOUNDARY_UNSPECIFIED = "unspecified"
+
+BOUNDARIES: dict[str, str] = {
+    BOUNDARY_ACCELERATOR: "the device only (a GPU board or rail, a neural engine): not the host CPU, memory, "
+                          "fans or power supply",
+    BOUNDARY_CPU_PACKAGE: "the CPU package (cores, caches, memory controller) or an SoC's CPU clusters",
+    BOUNDARY_CPU_CORES: "the CPU cores alone, inside their package",
+    BOUNDARY_CPU_UNCORE: "the package's uncore (on client parts mostly the integrated GPU), inside the package",
+    BOUNDARY_DRAM: "the memory modules (or an SoC's memory interface)",
+    BOUNDARY_PLATFORM: "the SoC and the platform parts the firmware adds to it (RAPL psys): more than the "
+                       "package, less than the wall",
+    BOUNDARY_SOC: "a whole system on chip: CPU + GPU + neural engine + memory, as its energy model sums them",
+    BOUNDARY_WHOLE_MACHINE: "the whole machine as its battery or wall socket sees it: screen, disks and "
+                            "idle draw included",
+    BOUNDARY_PROCESS_CPU_TIME: "an estimate from this process's CPU time: the dynamic CPU power of this "
+                               "process only",
+    BOUNDARY_SYSTEM_CPU_TIME: "an estimate from all the machine's busy CPU time: dynamic CPU power only",
+    BOUNDARY_UNSPECIFIED: "not stated by the reader",
+}
+
+
+def register_boundary(name: str, description: str) -> str:
+    """Add a boundary to the vocabulary (idempotent for the same text) and return its name."""
+    if not name or name != name.strip() or any(c.isspace() for c in name):
+        raise ValueError(f"a boundary name is one short token, not {name!r}")
+    old = BOUNDARIES.get(name)
+    if old is not None and old != description:
+        raise ValueError(f"boundary {name!r} is already defined as: {old}")
+    BOUNDARIES[name] = description
+    return name
+
+
+def describe_boundary(name: str) -> str:
+    """The sentence behind a boundary name (the name itself when it is not in the vocabulary)."""
+    return BOUNDARIES.get(name, name)
+
+
+# ---- flags: caveats that travel with a domain into every window measured on it ---------------------
+FLAG_WRAP_UNKNOWN = "wrap-unknown"
+FLAGS: dict[str, str] = {
+    FLAG_WRAP_UNKNOWN: "the counter's wrap range is unknown: a wrap between two reads loses energy",
+}
+
+
 class SensorError(Exception):
     """A sensor failed to read. The sampler marks the domain N/A for that tick and carries on."""
+
+
+ENV_SYSFS_ROOT = "IPWTUI_SYSFS_ROOT"
+
+
+def default_sysfs_root() -> str:
+    """The sysfs root every sysfs reader uses: ``$IPWTUI_SYSFS_ROOT`` or ``/sys``."""
+    return os.environ.get(ENV_SYSFS_ROOT) or "/sys"
+
+
+def read_sysfs(path: str) -> str:
+    """The text of a small sysfs file, opened afresh (``os.open``/``os.read``: about a third of the cost of
+    ``open()`` with its buffered text layers). For probing; the hot path keeps its files open."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096).decode("ascii", "replace")
+    finally:
+        os.close(fd)
+
+
+class OpenFiles:
+    """Small sysfs files kept open and re-read from offset 0 with ``pread``, for the 20 Hz path.
+
+    The kernel regenerates a sysfs attribute at every read from offset 0, so a kept descriptor gives fresh
+    values without the path lookup of a new open, which is most of a cold read's cost. A read that fails
+    (a device that went away reads ENODEV) drops the descriptor, so the next read opens the path again.
+    Not locked: each reader uses its own under its own lock. Callable like an opener: ``files(path)``.
+    """
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int] = {}
+
+    def __call__(self, path: str) -> str:
+        fd = self._fds.get(path)
+        if fd is None:
+            fd = os.open(path, os.O_RDONLY)
+            self._fds[path] = fd
+        try:
+            return os.pread(fd, 4096, 0).decode("ascii", "replace")
+        except OSError:
+            self._drop(path)
+            raise
+
+    def _drop(self, path: str) -> None:
+        fd = self._fds.pop(path, None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __len__(self) -> int:
+        return len(self._fds)
+
+    def close(self) -> None:
+        for path in list(self._fds):
+            self._drop(path)
 
 
 @dataclass(frozen=True)
 class Domain:
     """One measurable power domain as a sensor offers it."""
 
-    name: str  # unique in a session: "cpu-package-0", "dram-0", "gpu0", "cpu-est"
-    kind: str  # "cpu" | "gpu" | "dram" | "system" | "soc"
-    source: str  # "rapl", "nvml-counter", "nvml-instant", "nvml-avg1s", "cpu-time-model", ...
+    name: str  # unique in a session: "cpu-package-0", "dram-0", "gpu0", "cpu-est", "battery", "soc"
+    kind: str  # "cpu" | "gpu" | "dram" | "system" | "soc" | "ane"
+    source: str  # "rapl", "nvml-counter", "amdsmi-counter", "battery-power", "ioreport", "cpu-time-model", ...
     quality: str  # one of QUALITIES
-    accelerator: str  # which accelerator it belongs to: "cpu", "gpu0", ...
+    accelerator: str  # which accelerator group it belongs to: "cpu", "gpu0", "soc", "machine", ...
     has_counter: bool  # readings carry a cumulative energy counter
     period_s: float | None = None  # how often the hardware value updates (None: unknown)
     in_total: bool = True  # summed into a query's energy (False for nested domains such as core or psys)
     label: str = ""  # human description, e.g. "NVIDIA A100 (GPU 0)"
+    boundary: str = BOUNDARY_UNSPECIFIED  # what the figure covers: a name from BOUNDARIES
+    flags: tuple[str, ...] = ()  # caveats every window on this domain inherits (names from FLAGS)
 
 
 @dataclass(frozen=True)
@@ -63,6 +189,14 @@ class Capability:
     fix: str = ""  # one-line fix where one exists
     label: str = ""
     in_total: bool = True
+    boundary: str = BOUNDARY_UNSPECIFIED
+    flags: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, d: Domain, reason: str = "", fix: str = "") -> Capability:
+        """The table line of an available domain."""
+        return cls(d.name, d.kind, d.source, d.quality, d.accelerator, True, d.period_s, reason, fix,
+                   d.label, d.in_total, d.boundary, d.flags)
 
     def as_dict(self) -> dict:
         return {
@@ -70,10 +204,12 @@ class Capability:
             "kind": self.kind,
             "source": self.source,
             "quality": self.quality,
+            "boundary": self.boundary,
             "accelerator": self.accelerator,
             "available": self.available,
             "period_s": self.period_s,
             "in_total": self.in_total,
+            "flags": list(self.flags),
             "label": self.label,
             "reason": self.reason,
             "fix": self.fix,
@@ -91,7 +227,11 @@ class Reading:
 
 
 class Sensor(Protocol):
-    """Protocol every sensor implements. Readers take their roots/handles as constructor arguments."""
+    """Protocol every sensor implements. Readers take their roots/handles as constructor arguments.
+
+    ``read()`` may be called from several threads at once and must stay cheap (it runs 20 times a second
+    and at every query edge); readers keep a lock around any state a read updates.
+    """
 
     name: str
 
@@ -124,7 +264,7 @@ class SensorSet:
         return out
 
     def close(self) -> None:
-        """Close every sensor (a sensor that fails to close does not keep the others open)."""
+        """Close every sensor; a sensor that fails to close is skipped (closing must never fail a run)."""
         for s in self.sensors:
             try:
                 s.close()

@@ -7,8 +7,10 @@ the in-process inference engine's work, and the cheapest thing to read 20 times 
 machine's (``scope="system"``: all CPU time that is neither idle, I/O wait nor stolen by the hypervisor,
 for engines that run in another process). The
 watts per thread come from, in order: the constructor argument, ``$IPWTUI_CPU_WATTS_PER_CORE``, a small
-table of CPU models (TDP / threads, public figures), and a default of 4 W per thread. It is exposed as a
-cumulative counter so that a query's energy is a difference of two readings, like a hardware counter.
+table of CPU models (rated power / threads, each entry citing the vendor specification, in
+``cpu_power.json``), and a default of 4 W per thread. It is exposed as a cumulative counter so that a
+query's energy is a difference of two readings, like a hardware counter. Its boundary says which CPU time
+it counts: ``process-cpu-time`` or ``system-cpu-time``.
 
 This is a model of dynamic CPU power only: it knows nothing of the GPU, memory, or the idle floor, and it
 is always shown as an estimate.
@@ -16,56 +18,61 @@ is always shown as an estimate.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from .base import ESTIMATED, UNAVAILABLE, Capability, Domain, Reading, SensorError
+from .base import (
+    BOUNDARY_PROCESS_CPU_TIME,
+    BOUNDARY_SYSTEM_CPU_TIME,
+    ESTIMATED,
+    UNAVAILABLE,
+    Capability,
+    Domain,
+    Reading,
+    SensorError,
+)
 
 SOURCE = "cpu-time-model"
 DOMAIN = "cpu-est"
 ENV_WATTS = "IPWTUI_CPU_WATTS_PER_CORE"
-DEFAULT_WATTS_PER_THREAD = 4.0  # about what a typical desktop or server CPU's TDP / threads gives
+TABLE_FILE = Path(__file__).with_name("cpu_power.json")
+SET_FIX = (
+    f"set --cpu-watts-per-core W or {ENV_WATTS}=W to your CPU's rated power (TDP) / hardware threads"
+)
 
-# CPU model (substring of the normalised model name) -> (TDP or base power in W, hardware threads).
-# Vendors' public specifications; desktop parts at their base power, laptop parts at their default TDP.
-CPU_TABLE: dict[str, tuple[float, int]] = {
-    # Intel desktop
-    "Core i9-14900K": (125, 32),
-    "Core i9-13900K": (125, 32),
-    "Core i7-13700K": (125, 24),
-    "Core i5-13600K": (125, 20),
-    "Core i7-12700K": (125, 20),
-    "Core i5-12400": (65, 12),
-    "Core i9-9900K": (95, 16),
-    "Core i7-8700K": (95, 12),
-    # Intel laptop
-    "Core i7-8550U": (15, 8),
-    "Core i7-1260P": (28, 16),
-    "Core Ultra 7 155H": (28, 22),
-    # Intel server
-    "Xeon Platinum 8480+": (350, 112),
-    "Xeon Platinum 8380": (270, 80),
-    "Xeon Gold 6338": (205, 64),
-    "Xeon Gold 6248": (150, 40),
-    "Xeon CPU E5-2686 v4": (145, 36),
-    # AMD desktop and laptop
-    "Ryzen 9 7950X": (170, 32),
-    "Ryzen 9 5950X": (105, 32),
-    "Ryzen 7 7800X3D": (120, 16),
-    "Ryzen 7 5800X": (105, 16),
-    "Ryzen 5 5600X": (65, 12),
-    "Ryzen 7 7840U": (28, 16),
-    "Ryzen Threadripper 3990X": (280, 128),
-    # AMD server
-    "EPYC 9654": (360, 192),
-    "EPYC 9554": (360, 128),
-    "EPYC 7763": (280, 128),
-    "EPYC 7742": (225, 128),
-}
+
+def _load_table(path: Path = TABLE_FILE) -> tuple[dict[str, tuple[float, int]], dict[str, str], float, str]:
+    """(model -> (rated W, threads), model -> cited source, default W/thread, error) from the data file.
+
+    Each entry of the file cites the vendor specification its two figures come from. A missing or broken
+    file leaves the table empty (every CPU then gets the default) and says why in the capability table.
+    """
+    table: dict[str, tuple[float, int]] = {}
+    sources: dict[str, str] = {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        default = float(doc.get("default_watts_per_thread", 4.0))
+        for i, e in enumerate(doc["cpus"]):
+            tdp, threads = float(e["tdp_w"]), int(e["threads"])
+            if tdp <= 0 or threads <= 0:
+                raise ValueError(f"entry {i} ({e.get('model')}): power and threads must be positive")
+            table[str(e["model"])] = (tdp, threads)
+            sources[str(e["model"])] = f"{e['source']} <{e['url']}>" if e.get("url") else str(e["source"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return {}, {}, 4.0, f"{path.name}: {e}"
+    return table, sources, default, ""
+
+
+# CPU model (substring of the normalised model name) -> (rated power in W, hardware threads), and the
+# vendor document each entry comes from (ipwtui/core/sensors/cpu_power.json).
+CPU_TABLE, CPU_SOURCES, DEFAULT_WATTS_PER_THREAD, TABLE_ERROR = _load_table()
 
 # fields of a cpu_times() record that are not busy time: guest time is already inside user/nice on Linux,
 # and steal is time the hypervisor gave to someone else while this machine waited
@@ -191,11 +198,15 @@ class CpuTimeModelSensor:
         self.cpu_name = cpu_name if cpu_name is not None else detect_cpu_name()
         self.logical_cores = logical_cores or os.cpu_count() or 1
         self.period_s = _clock_tick_s()
+        self.boundary = BOUNDARY_SYSTEM_CPU_TIME if scope == "system" else BOUNDARY_PROCESS_CPU_TIME
+        self.watts_source = ""  # the cited specification when the figure comes from the table
+        self._watts_note = ""  # why the default was used, or why an env value was ignored
         self.watts_per_core, self.watts_origin = self._resolve_watts(watts_per_core)
         self._start: float | None = None
         self._last_j = 0.0
         self._error: str | None = None
         self._fast = None  # _ProcStatReader on Linux when cpu_times is not injected
+        self._lock = threading.Lock()  # read() runs on the sampler and the runner threads
 
     # ---- watts per thread ------------------------------------------------------------------------
     def _resolve_watts(self, explicit: float | None) -> tuple[float, str]:
@@ -204,17 +215,27 @@ class CpuTimeModelSensor:
                 raise ValueError("watts_per_core must be positive")
             return float(explicit), "argument"
         env = os.environ.get(ENV_WATTS, "").strip()
+        notes = []
         if env:
             try:
                 w = float(env)
-                if w > 0:
-                    return w, f"env {ENV_WATTS}"
             except ValueError:
-                pass
+                w = 0.0
+            if 0 < w < float("inf"):
+                return w, f"env {ENV_WATTS}"
+            notes.append(f"{ENV_WATTS}={env!r} is not a positive number: ignored")
         hit = lookup_cpu(self.cpu_name)
         if hit:
             key, tdp, threads = hit
+            self.watts_source = CPU_SOURCES.get(key, "")
+            self._watts_note = "; ".join(notes)
             return tdp / threads, f"table: {key} ({tdp:g} W / {threads} threads)"
+        cpu = repr(self.cpu_name) if self.cpu_name else "this CPU (no model name found)"
+        notes.append(f"CPU {cpu} is not in the power table, so the default is used"
+                     f" (set --cpu-watts-per-core or {ENV_WATTS} for yours)")
+        if TABLE_ERROR:
+            notes.append(f"power table unreadable ({TABLE_ERROR})")
+        self._watts_note = "; ".join(notes)
         return DEFAULT_WATTS_PER_THREAD, f"default {DEFAULT_WATTS_PER_THREAD:g} W/thread"
 
     # ---- busy time -------------------------------------------------------------------------------
@@ -251,47 +272,61 @@ class CpuTimeModelSensor:
     # ---- Sensor protocol -------------------------------------------------------------------------
     def _reason(self) -> str:
         what = "all CPU time" if self.scope == "system" else "this process's CPU time"
-        return (
+        text = (
             f"estimate, not a measurement: {what} x {self.watts_per_core:.2f} W per thread"
             f" ({self.watts_origin}); up to ~{self.watts_per_core * self.logical_cores:.0f} W"
             f" on {self.logical_cores} threads"
         )
+        if self.watts_source:
+            text += f"; source: {self.watts_source}"
+        if self._watts_note:
+            text += f"; {self._watts_note}"
+        return text
+
+    def _fix(self) -> str:
+        if self.watts_origin in ("argument",) or self.watts_origin.startswith("env "):
+            return ""
+        return SET_FIX + (" for a better figure" if self.watts_source else "")
+
+    def _domain(self) -> Domain:
+        return Domain(DOMAIN, "cpu", SOURCE, ESTIMATED, "cpu", True, self.period_s, True, self._label(),
+                      self.boundary)
 
     def _label(self) -> str:
         return f"CPU time model ({self.scope}): {self.cpu_name or 'unknown CPU'}"
 
     def probe(self) -> list[Capability]:
-        if not self._ensure():
+        with self._lock:
+            ok = self._ensure()
+        if not ok:
             return [
                 Capability(DOMAIN, "cpu", SOURCE, UNAVAILABLE, "cpu", False, self.period_s,
-                           reason=self._error or "", fix="pip install psutil", label=self._label())
+                           reason=self._error or "", fix="pip install psutil", label=self._label(),
+                           boundary=self.boundary)
             ]
-        return [
-            Capability(DOMAIN, "cpu", SOURCE, ESTIMATED, "cpu", True, self.period_s,
-                       reason=self._reason(),
-                       fix=f"set {ENV_WATTS} to your CPU's TDP / threads for a better figure",
-                       label=self._label())
-        ]
+        return [Capability.of(self._domain(), reason=self._reason(), fix=self._fix())]
 
     def domains(self) -> list[Domain]:
-        if not self._ensure():
-            return []
-        return [Domain(DOMAIN, "cpu", SOURCE, ESTIMATED, "cpu", True, self.period_s, True, self._label())]
+        with self._lock:
+            ok = self._ensure()
+        return [self._domain()] if ok else []
 
     def read(self) -> list[Reading]:
-        """Estimated joules since the first probe (cumulative, never decreasing)."""
-        if not self._ensure():
-            raise SensorError(self._error or "CPU time unavailable")
-        try:
-            busy = self._busy()
-        except Exception as e:
-            raise SensorError(f"cannot read CPU time: {e}") from e
-        t = time.monotonic()
-        assert self._start is not None
-        self._last_j = max(self._last_j, (busy - self._start) * self.watts_per_core)
-        return [Reading(DOMAIN, t, watts=None, energy_j=self._last_j)]
+        """Estimated joules since the first probe (cumulative, never decreasing). Thread-safe."""
+        with self._lock:
+            if not self._ensure():
+                raise SensorError(self._error or "CPU time unavailable")
+            try:
+                busy = self._busy()
+            except Exception as e:
+                raise SensorError(f"cannot read CPU time: {e}") from e
+            t = time.monotonic()
+            assert self._start is not None
+            self._last_j = max(self._last_j, (busy - self._start) * self.watts_per_core)
+            return [Reading(DOMAIN, t, watts=None, energy_j=self._last_j)]
 
     def close(self) -> None:
-        if self._fast:
-            self._fast.close()
-            self._fast = None
+        with self._lock:
+            if self._fast:
+                self._fast.close()
+                self._fast = None

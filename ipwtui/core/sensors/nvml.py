@@ -6,16 +6,19 @@ Per GPU the best source wins:
 2. the instant power field ``NVML_FI_DEV_POWER_INSTANT`` (mW, with a timestamp) -> ``nvml-instant``;
 3. ``nvmlDeviceGetPowerUsage`` (mW; a trailing 1 s average on Ampere and newer) -> ``nvml-avg1s``.
 
-The NVML handle is injectable: tests pass a fake module with the same names.
+The NVML handle is injectable: tests pass a fake module with the same names. Every figure covers the GPU
+board only (boundary ``accelerator``). NVML itself is thread-safe; the reader's own state (the counter's
+running total, the last timestamp) is kept under a lock so that the sampler and the runner can both read.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from .base import MEASURED, UNAVAILABLE, Capability, Domain, Reading, SensorError
+from .base import BOUNDARY_ACCELERATOR, MEASURED, UNAVAILABLE, Capability, Domain, Reading, SensorError
 
 SRC_COUNTER = "nvml-counter"
 SRC_INSTANT = "nvml-instant"
@@ -76,6 +79,8 @@ class NvmlSensor:
         self._gpus: list[_Gpu] | None = None
         self._caps: list[Capability] = []
         self._wall_offset = time.time() - time.monotonic()
+        self._lock = threading.Lock()
+        self._closed = False
         self.driver_version: str | None = None  # for the session's provenance
 
     # ---- helpers ---------------------------------------------------------------------------------
@@ -117,7 +122,8 @@ class NvmlSensor:
         return min(t, now)
 
     def _unavailable(self, domain: str, reason: str, fix: str = "", accel: str = "gpu", label: str = "") -> Capability:
-        return Capability(domain, "gpu", "nvml", UNAVAILABLE, accel, False, None, reason, fix, label)
+        return Capability(domain, "gpu", "nvml", UNAVAILABLE, accel, False, None, reason, fix, label,
+                          boundary=BOUNDARY_ACCELERATOR)
 
     # ---- discovery -------------------------------------------------------------------------------
     def _probe_gpus(self) -> None:
@@ -186,10 +192,11 @@ class NvmlSensor:
                 self._unavailable(dname, "no power reading supported: " + "; ".join(tried), accel=dname, label=label)
             )
             return
-        dom = Domain(dname, "gpu", source, MEASURED, dname, source == SRC_COUNTER, period, True, label)
+        dom = Domain(dname, "gpu", source, MEASURED, dname, source == SRC_COUNTER, period, True, label,
+                     BOUNDARY_ACCELERATOR)
         assert self._gpus is not None
         self._gpus.append(_Gpu(i, handle, dom, instant, first_mj, first_mj))
-        self._caps.append(Capability(dname, "gpu", source, MEASURED, dname, True, period, reason, "", label))
+        self._caps.append(Capability.of(dom, reason))
 
     def _ensure(self) -> list[_Gpu]:
         if self._gpus is None:
@@ -200,15 +207,23 @@ class NvmlSensor:
     # ---- Sensor protocol -------------------------------------------------------------------------
     def probe(self) -> list[Capability]:
         """One line per GPU (or one unavailable ``gpu`` line when NVML itself is missing)."""
-        self._ensure()
-        return list(self._caps)
+        with self._lock:
+            self._ensure()
+            return list(self._caps)
 
     def domains(self) -> list[Domain]:
-        return [g.domain for g in self._ensure()]
+        with self._lock:
+            return [g.domain for g in self._ensure()]
 
     def read(self) -> list[Reading]:
         """Counter GPUs: cumulative joules since probe (plus instant watts when the field works);
-        the others: watts. A GPU whose read fails this time is left out."""
+        the others: watts. A GPU whose read fails this time is left out. Thread-safe."""
+        with self._lock:
+            if self._closed:
+                raise SensorError("NVML is closed")
+            return self._read()
+
+    def _read(self) -> list[Reading]:
         gpus = self._ensure()
         nv, err = self._nvml, self._err
         out: list[Reading] = []
@@ -243,10 +258,12 @@ class NvmlSensor:
         return out
 
     def close(self) -> None:
-        """Shut NVML down (once)."""
-        if self._initialized and self._nvml is not None:
-            self._initialized = False
-            try:
-                self._nvml.nvmlShutdown()
-            except Exception:  # closing must never fail a run
-                pass
+        """Shut NVML down (once); a read racing with it waits, then gets a SensorError."""
+        with self._lock:
+            self._closed = True
+            if self._initialized and self._nvml is not None:
+                self._initialized = False
+                try:
+                    self._nvml.nvmlShutdown()
+                except Exception:  # closing must never fail a run
+                    pass
