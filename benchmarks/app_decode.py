@@ -55,32 +55,27 @@ def thread_cpu_seconds(pid: int | None) -> float | None:
     return None if pid is None else cpu_seconds(f"{pid}/task/{pid}")
 
 
-def journal_queries(folder: Path) -> list[dict]:
-    p = folder / "journal.jsonl"
-    if not p.exists():
+def journal_queries(folder: Path):
+    """The session's query records, typed (a session still being written reads as far as it goes)."""
+    from ipwtui.core.session import Session
+
+    try:
+        return Session.open(folder).query_records(include_warmup=True)
+    except Exception:
         return []
-    out = []
-    for line in p.read_text(encoding="utf-8").splitlines():
-        try:
-            r = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(r, dict) and r.get("type") == "query":
-            out.append(r)
-    return out
 
 
 def decode_rate(folder: Path) -> tuple[float, int]:
     """(aggregate decode tok/s, tokens evaluated) over the session's non-warm-up queries."""
     n = secs = 0.0
     for r in journal_queries(folder):
-        if r.get("warmup") or not r.get("decode_tps") or not r.get("output_tokens"):
+        if r.warmup or not r.decode_tps or not r.output_tokens:
             continue
-        k = r["output_tokens"] - (1 if r.get("finish_reason") == "length" else 0)
+        k = r.output_tokens - (1 if r.finish_reason == "length" else 0)
         if k <= 0:
             continue
         n += k
-        secs += k / r["decode_tps"]
+        secs += k / r.decode_tps
     if secs <= 0:
         raise SystemExit(f"{folder}: no decode rate in the journal")
     return n / secs, int(n)

@@ -45,9 +45,12 @@ def profiled(backend, queries, max_tokens, hz, sensors):
         st = RunSettings(idle_seconds=0, warmup=0, sample_hz=hz, max_tokens=max_tokens)
         Runner(sess, backend, sensors, queries, st, scorer=score_answer).run()
         recs = sess.query_records()
-    return [(r["output_tokens"] - (1 if r["finish_reason"] == "length" else 0),
-             1000.0 * (r["output_tokens"] - (1 if r["finish_reason"] == "length" else 0)) / r["decode_tps"])
-            for r in recs if r.get("decode_tps")]
+    return [(evaluated(r), 1000.0 * evaluated(r) / r.decode_tps) for r in recs if r.decode_tps]
+
+
+def evaluated(r) -> int:
+    """Tokens llama.cpp evaluated (the one sampled when the length limit hits is emitted, not evaluated)."""
+    return r.output_tokens - (1 if r.finish_reason == "length" else 0)
 
 
 def rate(pairs):

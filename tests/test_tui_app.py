@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from argparse import Namespace
 from pathlib import Path
 
@@ -219,35 +218,25 @@ async def test_a_10000_query_session_opens_and_scrolls(env):
     folder = synthetic_session(env / "sessions" / "big", 10_000)
     app = make(env)
     async with app.run_test(size=SIZE) as pilot:
-        t0 = time.monotonic()
         app.push_screen(SessionView(folder))
         await wait_for(pilot, lambda: isinstance(app.screen, SessionView)
-                       and app.screen.query_one("#queries").row_count > 0, timeout=20, what="first rows")
-        first_at = time.monotonic() - t0
-        # the newest rows come first, with the cursor on the newest
+                       and app.screen.query_one("#queries").row_count > 0, timeout=60, what="first rows")
+        # the newest rows come first, with the cursor on the newest (how fast: benchmarks/app_session_10k.py)
         assert app.screen.query_one("#queries").get_row_at(app.screen.query_one("#queries").cursor_row)[0] \
             .plain == "10000"
-        await wait_for(pilot, lambda: app.screen.query_one("#queries").row_count == 10_000, timeout=20,
+        await wait_for(pilot, lambda: app.screen.query_one("#queries").row_count == 10_000, timeout=60,
                        what="all rows")
-        rows_at = time.monotonic() - t0
         view = app.screen
         table = view.query_one("#queries")
         table.focus()
-        t1 = time.monotonic()
         for key in ("pageup", "pageup", "home", "pagedown", "end"):
             await pilot.press(key)
-        scroll = time.monotonic() - t1
-        assert first_at < 2.5, first_at  # about 0.85 s on a 2-vCPU machine, most of it drawing the screen
-        assert rows_at < 8.0, rows_at
-        assert scroll < 3.0, scroll
         assert table.cursor_row > 9_900
-        print(f"newest rows after {first_at:.2f} s, all after {rows_at:.2f} s, scrolled in {scroll:.2f} s")
         assert table.get_row_at(0)[0].plain == "1"  # arrival order once the older rows are in
-        # sorting 10,000 rows
-        t2 = time.monotonic()
+        # sorting 10,000 rows (by the first sort column)
         view.action_cycle_sort()
         await pilot.pause()
-        assert time.monotonic() - t2 < 2.0
+        assert table.sort_column is not None
         await wait_for(pilot, lambda: view.summary is not None, timeout=30, what="summary")
         assert view.summary["queries"]["finished"] == 10_000
 

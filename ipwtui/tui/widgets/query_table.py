@@ -22,7 +22,6 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ...core import fmt
 
 
 class Cell(Text):
