@@ -10,12 +10,10 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.text import Text
 from textual.strip import Strip
-from textual.widget import Widget
-
-from .lines import refresh_changed
+from .lines import CachedLines
 
 
-class AnswerView(Widget):
+class AnswerView(CachedLines):
     DEFAULT_CSS = """
     AnswerView {
         height: 1fr;
@@ -25,34 +23,18 @@ class AnswerView(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._text = ""
-        self._lines: list[Strip] | None = None
-        self._key = None
-        self._style = None
 
     @property
     def text(self) -> str:
         return self._text
 
     def set_text(self, text: str) -> None:
-        if text == self._text:
-            return
-        self._text = text
-        old, key = self._lines, self._key
-        self._lines = None
-        if old is None or key is None or not self.is_mounted:
-            self.refresh()
-            return
-        # redraw only the lines that changed: while the answer grows, usually the last one or two
-        refresh_changed(self, old, self._tail_lines(*key), key[0])
+        # redraws only the lines that changed: while the answer grows, usually the last one or two
+        if text != self._text:
+            self._text = text
+            self.content_changed()
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._lines = None
-
-    def _tail_lines(self, width: int, height: int) -> list[Strip]:
-        key = (width, height)
-        if self._lines is not None and key == self._key:
-            return self._lines
+    def build_lines(self, width: int, height: int) -> list[Strip]:
         style = self.rich_style
         # at most width * height characters can show: wrap a generous tail only
         tail = self._text[-(width * height * 2 + 1):]
@@ -61,11 +43,4 @@ class AnswerView(Widget):
             wrapped = wrapped[len(wrapped) - height:]
         lines = [Strip([Segment(line.plain)]) for line in wrapped]
         lines += [Strip([])] * (height - len(lines))
-        self._lines = [s.extend_cell_length(width).apply_style(style) for s in lines]
-        self._key = key
-        return self._lines
-
-    def render_line(self, y: int) -> Strip:
-        width, height = self.content_size
-        lines = self._tail_lines(max(width, 1), max(height, 1))
-        return lines[y] if 0 <= y < len(lines) else Strip.blank(width, self.rich_style)
+        return [s.extend_cell_length(width).apply_style(style) for s in lines]

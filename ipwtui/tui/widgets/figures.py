@@ -10,16 +10,14 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.renderables.digits import Digits
 from textual.strip import Strip
-from textual.widget import Widget
-
 from ...core import fmt
-from .lines import refresh_changed
+from .lines import CachedLines
 
 DIGIT_LINES = 3
 CAPTION_LINES = 2
 
 
-class Figure(Widget):
+class Figure(CachedLines):
     """A figure: the title on its border, the value in large digits (or N/A), a caption (interval,
     quality). ``-estimate`` is set while the figure's energy source is not measured."""
 
@@ -38,8 +36,6 @@ class Figure(Widget):
         self._state: tuple | None = None
         self._text: str | None = None
         self._caption = ""
-        self._lines: list[Strip] | None = None
-        self._lines_key = None
         self._styles: dict[str, Style] = {}  # component styles, until the next style update
         self.border_title = title
 
@@ -58,17 +54,10 @@ class Figure(Widget):
         # the estimate look follows the energy source, known before the first value: a class change
         # restyles the widget (costly), so it happens at the start of a run, not mid-run
         self.set_class(estimate, "-estimate")
-        old = self._lines
-        self._lines = None
-        if old is None or not self.is_mounted:
-            self.refresh()
-        else:  # only the lines that changed (the border stays)
-            self._lines = self._build(self._lines_key)
-            refresh_changed(self, old, self._lines, self._lines_key)
+        self.content_changed()  # only the lines that changed (the border stays)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._lines = None
         self._styles = {}
 
     def _style(self, part: str) -> Style:
@@ -77,7 +66,7 @@ class Figure(Widget):
             st = self._styles[part] = self.get_component_rich_style(f"figure--{part}")
         return st
 
-    def _build(self, width: int) -> list[Strip]:
+    def build_lines(self, width: int, height: int) -> list[Strip]:
         if self._text is None:
             na = self._style("na")
             body = [Strip([]), Strip([Segment(fmt.NA, na)]), Strip([])]
@@ -91,13 +80,6 @@ class Figure(Widget):
         lines = body + [Strip([Segment(c, caption_style)]) for c in captions]
         base = self.rich_style
         return [line.crop(0, width).extend_cell_length(width, base).apply_style(base) for line in lines]
-
-    def render_line(self, y: int) -> Strip:
-        width = max(self.content_size.width, 0)
-        if self._lines is None or self._lines_key != width:
-            self._lines = self._build(width)
-            self._lines_key = width
-        return self._lines[y] if 0 <= y < len(self._lines) else Strip.blank(width, self.rich_style)
 
 
 def figure_row():

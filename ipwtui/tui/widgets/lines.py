@@ -30,7 +30,46 @@ def refresh_changed(widget: Widget, old: list[Strip], new: list[Strip], width: i
     refresh_rows(widget, [y for y, (a, b) in enumerate(zip(old, new)) if a.text != b.text], width)
 
 
-class LineText(Widget):
+class CachedLines(Widget):
+    """A widget drawn as lines built for its size and kept until its content, size or style changes.
+
+    A subclass builds its lines in ``build_lines(width, height)`` and calls ``content_changed()`` when
+    what it shows changes: only the lines whose text differs are repainted, with no layout pass.
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._lines: list[Strip] | None = None
+        self._lines_size: tuple[int, int] | None = None
+
+    def build_lines(self, width: int, height: int) -> list[Strip]:
+        raise NotImplementedError
+
+    def lines_for(self, width: int, height: int) -> list[Strip]:
+        if self._lines is None or self._lines_size != (width, height):
+            self._lines = self.build_lines(width, height)
+            self._lines_size = (width, height)
+        return self._lines
+
+    def content_changed(self) -> None:
+        old, size = self._lines, self._lines_size
+        self._lines = None
+        if old is None or size is None or not self.is_mounted:
+            self.refresh()
+            return
+        refresh_changed(self, old, self.lines_for(*size), size[0])
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines = None
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.content_size
+        lines = self.lines_for(max(width, 1), max(height, 1))
+        return lines[y] if 0 <= y < len(lines) else Strip.blank(width, self.rich_style)
+
+
+class LineText(CachedLines):
     """Plain text in a box of fixed size, wrapped at its width; lines that do not fit are cut."""
 
     DEFAULT_CSS = """
@@ -42,8 +81,6 @@ class LineText(Widget):
     def __init__(self, text: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._text = text
-        self._lines: list[Strip] | None = None
-        self._width = -1
 
     @property
     def text(self) -> str:
@@ -51,19 +88,9 @@ class LineText(Widget):
 
     def update(self, text: str, layout: bool = False) -> None:  # noqa: ARG002 - never a layout pass
         text = str(text)
-        if text == self._text:
-            return
-        self._text = text
-        old = self._lines
-        self._lines = None
-        if old is None or not self.is_mounted:
-            self.refresh()
-            return
-        refresh_changed(self, old, self._build(self._width), self._width)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._lines = None
+        if text != self._text:
+            self._text = text
+            self.content_changed()
 
     def wrapped(self, width: int) -> list[str]:
         out: list[str] = []
@@ -71,20 +98,11 @@ class LineText(Widget):
             out += textwrap.wrap(para, width=max(width, 1), break_long_words=True, break_on_hyphens=False) or [""]
         return out
 
-    def _build(self, width: int) -> list[Strip]:
-        height = max(self.content_size.height, 0)
+    def build_lines(self, width: int, height: int) -> list[Strip]:
         style = self.rich_style
         rows = self.wrapped(width)[:height]
         rows += [""] * (height - len(rows))
-        self._lines = [Strip([Segment(r, style)]).crop(0, width).extend_cell_length(width, style) for r in rows]
-        self._width = width
-        return self._lines
-
-    def render_line(self, y: int) -> Strip:
-        width = self.content_size.width
-        if self._lines is None or width != self._width or len(self._lines) != self.content_size.height:
-            self._build(width)
-        return self._lines[y] if 0 <= y < len(self._lines) else Strip.blank(width, self.rich_style)
+        return [Strip([Segment(r, style)]).crop(0, width).extend_cell_length(width, style) for r in rows]
 
 
 class OneLine(Widget):
