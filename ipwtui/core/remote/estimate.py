@@ -21,13 +21,22 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlparse
 
-from . import SERVER, SERVER_ACCELERATOR, SERVER_DATACENTRE, UNSTATED, RemoteWindow, ServerEnergy, ServerEnergySource
+from . import (
+    SERVER,
+    SERVER_ACCELERATOR,
+    SERVER_DATACENTRE,
+    UNSTATED,
+    RemoteWindow,
+    ServerEnergy,
+    ServerEnergySource,
+)
 
 ESTIMATED = "estimated"
 UNAVAILABLE = "unavailable"
@@ -105,7 +114,7 @@ def _data_text(name: str, path: str | Path | None) -> tuple[str, str]:
             return p.read_text(encoding="utf-8"), str(p)
         except OSError as e:
             raise EstimateError(f"{p}: cannot read: {e.strerror or e}") from None
-    res = resources.files("ipwtui").joinpath("data", name)
+    res = resources.files("ipwtui") / "data" / name
     return res.read_text(encoding="utf-8"), name
 
 
@@ -168,10 +177,10 @@ def load_cited_table(path: str | Path | None = None) -> CitedTable:
     entries: dict[str, CitedEntry] = {}
     for i, raw in enumerate(data["entries"], 1):
         label = raw.get("id") if isinstance(raw, dict) else None
-        e = _parse_entry(raw, f"{name}: entry {i}" + (f" ({label})" if label else ""))
-        if e.id in entries:
-            raise EstimateError(f"{name}: entry {i}: duplicate id '{e.id}'")
-        entries[e.id] = e
+        entry = _parse_entry(raw, f"{name}: entry {i}" + (f" ({label})" if label else ""))
+        if entry.id in entries:
+            raise EstimateError(f"{name}: entry {i}: duplicate id '{entry.id}'")
+        entries[entry.id] = entry
     return CitedTable(version=data["version"], updated=data["updated"], entries=entries, path=name)
 
 
@@ -393,7 +402,7 @@ class EcoLogitsEstimate:
             out = _llm_impacts()(provider, model, int(n), float(latency), electricity_mix_zone=self.zone)
         except EstimateError:
             raise
-        except Exception as e:  # a library failure must not stop a run: that query is N/A, with why
+        except Exception as e:  # noqa: BLE001  (a library failure must not stop a run: that query is N/A, with why)
             return _na(self.name, self.boundary, f"EcoLogits {self.version}: N/A: {type(e).__name__}: {e}")
         errors = _messages(getattr(out, "errors", None))
         energy = getattr(out, "energy", None)
