@@ -7,6 +7,7 @@ test is skipped with the install hint, unless ``IPWTUI_REQUIRE_SERVERS=1`` (CI) 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -170,8 +171,6 @@ class Prometheus:
     targets: list[str] = field(default_factory=list)
 
     def query(self, promql: str, at: float | None = None) -> dict:
-        import json
-
         params = {"query": promql} | ({"time": f"{at:.3f}"} if at is not None else {})
         status, body = loopback_get(f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}")
         doc = json.loads(body)

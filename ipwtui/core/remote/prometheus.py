@@ -9,7 +9,9 @@ Prometheus scraped around it, series by series:
   the figure: that is the range (``low_j``, ``high_j``);
 - a **power gauge** (W: ``DCGM_FI_DEV_POWER_USAGE``, ``*_watts``) is integrated with the trapezoid rule,
   the edges interpolated.
-Several series matching the selector (several GPUs) are computed one by one, then summed.
+Several series matching the selector (several GPUs) are computed one by one, then summed. The figure is
+gross: everything inside the boundary drew in the window, idle power and other clients' requests served
+at the same time (batching) included.
 
 Timing. The scrape interval is estimated from the samples' spacing (median). A window shorter than two
 intervals keeps its figure but is flagged ``short-window`` (coarse). A window is known once a sample
@@ -261,6 +263,7 @@ class PrometheusEnergy:
             "method": ("raw samples (instant query of a range selector); "
                        + ("counter interpolated at the window edges and differenced, resets undone"
                           if self.kind == COUNTER else "gauge integrated (trapezoid), edges interpolated")),
+            "scope": "gross: all the boundary drew in the window, idle power and concurrent requests included",
             "scrape_interval_s": self.interval_s, "series": self.series,
             "clock_offset_s": self.clock_offset_s, "clock_offset_uncertainty_s": self.clock_offset_uncertainty_s,
             "clock_corrected": self.correct_clock, "timeout_s": self.timeout_s, "max_wait_s": self.max_wait_s,
