@@ -381,23 +381,28 @@ SCRAPE_S = 1.0
 
 
 class EnergyExporter:
-    """dcgm-exporter's two power metrics for two GPUs at constant powers, computed at scrape time: the
-    energy counter in mJ since an arbitrary 'boot', and the power gauge in W. Text format written by
-    hand: prometheus-client would append _total to the counter's name."""
+    """dcgm-exporter's two power metrics for two GPUs at constant powers: the energy counter in mJ since an
+    arbitrary 'boot', and the power gauge in W. Text format written by hand: prometheus-client would append
+    _total to the counter's name.
+
+    Each sample carries the time it was computed (the text format's optional timestamp, which Prometheus
+    keeps): without it Prometheus stamps the scrape's start, a few ms to tens of ms (on a loaded machine)
+    before the exporter computes the value, an error of the test rig, not of the code under test."""
 
     def __init__(self):
         self.t_boot = time.time() - 1000.0
         self.server = TextServer(self.render)
 
     def render(self) -> str:
-        now = time.time()
+        ms = int(time.time() * 1000)
+        now = ms / 1000
         lines = [f"# HELP {DCGM_ENERGY} Total energy consumption since boot (in mJ).",
                  f"# TYPE {DCGM_ENERGY} counter"]
         for gpu, w in POWER_W.items():
-            lines.append(f'{DCGM_ENERGY}{{gpu="{gpu}",hostname="box"}} {w * (now - self.t_boot) * 1000:.3f}')
+            lines.append(f'{DCGM_ENERGY}{{gpu="{gpu}",hostname="box"}} {w * (now - self.t_boot) * 1000:.3f} {ms}')
         lines += [f"# HELP {DCGM_POWER} Power draw (in W).", f"# TYPE {DCGM_POWER} gauge"]
         for gpu, w in POWER_W.items():
-            lines.append(f'{DCGM_POWER}{{gpu="{gpu}",hostname="box"}} {w:.3f}')
+            lines.append(f'{DCGM_POWER}{{gpu="{gpu}",hostname="box"}} {w:.3f} {ms}')
         return "\n".join(lines) + "\n"
 
 
@@ -459,6 +464,7 @@ def test_real_prometheus_sums_both_gpus_and_settles_a_window_ending_now(prom):
     w = win(t1 - 3.0, t1)
     e = _energy(src, w)  # the scrape after t1 has not happened yet: it waits for it
     known = sum(POWER_W.values()) * 3.0
+    assert e.quality == MEASURED_REMOTE, e.note
     assert abs(e.joules - known) / known < 0.02, (e.joules, known)
     assert "2 series summed" in e.note and src.describe()["series"] == 2
     print(f"\nboth GPUs, window ending at the call: {e.joules:.3f} J against {known:.1f} J: "
