@@ -101,9 +101,9 @@ class GapHandle:
     """A run handle as the run screen uses it, with the model's threads taking every core."""
 
     def __init__(self, threads):
-        import threading
         from types import SimpleNamespace
 
+        from ipwtui.tui.gaps import FrameGate
         from ipwtui.tui.live import TokenBuffer
 
         self.prep = SimpleNamespace(backend=SimpleNamespace(traits=BackendTraits("llama.cpp", uses_cpu_threads=threads)))
@@ -111,8 +111,7 @@ class GapHandle:
         self.series_origin = None
         self.paused = False
         self.active = True
-        self.gap_wanted = threading.Event()
-        self.gap_done = threading.Event()
+        self.gate = FrameGate()
 
     def power_series(self):
         return []
@@ -120,9 +119,11 @@ class GapHandle:
 
 async def test_saturated_frames_wait_for_the_gap_between_queries_or_are_drawn_anyway():
     import asyncio
+    import threading
 
     from textual.app import App
 
+    from ipwtui.tui import gaps
     from ipwtui.tui.live import LiveState
     from ipwtui.tui.pacing import usable_cores
     from ipwtui.tui.screens import run as run_mod
@@ -139,26 +140,33 @@ async def test_saturated_frames_wait_for_the_gap_between_queries_or_are_drawn_an
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause()
         n = screen.redraws
+        gate = handle.gate
         screen.tick()  # a frame is due: it asks for a gap and draws nothing yet
-        assert handle.gap_wanted.is_set() and screen.redraws == n
-        screen.draw_in_gap()  # the runner is between two queries
-        assert screen.redraws == n + 1
-        for _ in range(50):
-            if handle.gap_done.is_set():
+        assert gate.wanted.is_set() and screen.redraws == n
+        # the runner reaches the gap between two queries (its thread): the screen draws, then lets it go
+        runner = threading.Thread(target=gate.between_queries)
+        runner.start()
+        for _ in range(200):
+            if not runner.is_alive():
                 break
             await pilot.pause(0.02)
-        assert handle.gap_done.is_set()  # once the frame is on screen, the runner goes on
+        runner.join()
+        for _ in range(200):  # the runner waits at most GAP_MAX_S: on a busy machine the frame may come later
+            if gate.drawn.is_set():
+                break
+            await pilot.pause(0.02)
+        assert screen.redraws == n + 1 and gate.gaps == 1 and gate.drawn.is_set()
         assert "redrawn between queries" in str(screen.query_one("#run-status").render())
         # no query ends (a long answer): the frame is drawn anyway after GAP_WAIT_S
         if screen._tick_timer is not None:
             screen._tick_timer.stop()
-        handle.gap_done.clear()
         screen.tick()
-        assert handle.gap_wanted.is_set()
-        await asyncio.sleep(run_mod.GAP_WAIT_S + 0.3)
+        assert gate.wanted.is_set()
+        await asyncio.sleep(gaps.GAP_WAIT_S + 0.3)
         await pilot.pause()
-        assert screen.redraws >= n + 2 and not handle.gap_wanted.is_set()
+        assert screen.redraws >= n + 2 and not gate.wanted.is_set()
         # a late GapOpen after that draws nothing and lets the runner go on at once
         k = screen.redraws
-        screen.draw_in_gap()
-        assert screen.redraws == k and handle.gap_done.is_set()
+        gate.drawn.clear()
+        gate.gap_open()
+        assert screen.redraws == k and gate.drawn.is_set()

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
-from textual import on
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from .controller import GapOpen, RunEnded, RunEvent, RunHandle, RunProblem
+from .controller import RunEnded, RunEvent, RunHandle, RunProblem
 from .live import LiveState
 from .themes import DEFAULT_THEME, FALLBACK_THEME, discover_themes
 
@@ -265,7 +265,7 @@ class IpwApp(App):
         if isinstance(scr, SessionView):
             folder = str(scr.folder)
         elif isinstance(scr, SessionsScreen):
-            sel = scr._selected()
+            sel = scr.selected_folder
             folder = str(sel) if sel else None
         elif isinstance(scr, RunScreen):
             folder = scr.live.folder or None
@@ -281,6 +281,29 @@ class IpwApp(App):
         from .screens.dialogs import ExportDialog
 
         self.push_screen(ExportDialog(folder))
+
+    def on_export_dialog_chosen(self, msg) -> None:
+        """The export dialog's choice: the files are written off the UI thread."""
+        self._write_export(msg.dialog, msg.session_folder, msg.dest, msg.report)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def _write_export(self, dialog, session_folder: str, dest: str, report: bool) -> None:
+        from ..core.export import export_session
+        from ..core.session import SessionError
+
+        try:
+            paths = export_session(session_folder, Path(dest).expanduser(), report=report)
+        except SessionError as e:
+            self.call_from_thread(dialog.show_problem, str(e))
+            return
+        except Exception as e:  # anything else is still a message, never a traceback
+            self.call_from_thread(dialog.show_problem, f"{type(e).__name__}: {e}")
+            return
+        written = {k: str(v) for k, v in paths.items()}
+        folder = str(Path(written["summary"]).parent)
+        names = ", ".join(Path(p).name for p in written.values())
+        self.call_from_thread(self.notify, f"{folder}\n{names}", title="Session exported", timeout=10)
+        self.call_from_thread(dialog.done, written)
 
     # ---- runs -----------------------------------------------------------------------------------
 
@@ -369,14 +392,6 @@ class IpwApp(App):
                 self.notify(f"{self.live.done}/{self.live.total} queries kept in {self.live.folder}; "
                             "resume it from Sessions (ctrl+o)", title=f"Run {e.status}", timeout=8)
 
-    @on(GapOpen)
-    def _gap_open(self, msg: GapOpen) -> None:
-        rs = self._shown_run_screen()
-        if msg.handle is self.handle and rs is not None and self.screen is rs:
-            rs.draw_in_gap()
-        else:
-            msg.handle.gap_done.set()  # nothing to draw: the runner goes on
-
     @on(RunProblem)
     def _run_problem(self, msg: RunProblem) -> None:
         from .screens.dialogs import ErrorDialog
@@ -397,8 +412,7 @@ class IpwApp(App):
             return
         if self._shown_run_screen() is not None:
             try:
-                self.run_screen.refresh_bindings()
-                self.run_screen._update_status()
+                self.run_screen.show_run_ended()
             except Exception as err:  # the screen is going away (the app is closing)
                 self.log.error(f"run screen: {err!r}")
 

@@ -15,6 +15,7 @@ from typing import Callable
 from textual.message import Message
 
 from ..core import events as ev
+from .gaps import FrameGate
 from .live import PastRecords, TokenBuffer
 
 
@@ -37,26 +38,6 @@ class RunProblem(Message):
         self.stage = stage  # "prepare" or "load"
 
 
-class GapOpen(Message):
-    """The runner is between two queries and waits (briefly) for the UI to draw."""
-
-    def __init__(self, handle: "RunHandle") -> None:
-        super().__init__()
-        self.handle = handle
-
-
-GAP_MAX_S = 0.25  # the longest the runner waits for the UI between two queries
-
-
-def ui_cpu_clock():
-    """The CPU-time clock of the UI (main) thread, readable from other threads; None where the platform
-    has none."""
-    try:
-        return time.pthread_getcpuclockid(threading.main_thread().ident)
-    except (AttributeError, OSError):
-        return None
-
-
 class RunEnded(Message):
     """The worker has returned: the session is closed and every finished query is on disk."""
 
@@ -77,23 +58,15 @@ class RunHandle:
         self.request = request
         self.post = post
         self.buffer = TokenBuffer()
+        self.gate = FrameGate(stopped=lambda: self.run.stop_requested)
         self.run = Run(request, listener=self.listener, sensor_factory=sensor_factory,
-                       backend_factory=backend_factory, between_queries=self.between_queries,
-                       observer=self.observer, on_prepared=self._prepared)
+                       backend_factory=backend_factory, between_queries=self.gate.between_queries,
+                       observer=self.gate.observer, on_prepared=self._prepared)
         self.worker = None  # the Textual worker running ``work``
         self.folder: str | None = None
         self.ended = threading.Event()  # set by the worker thread when it returns
         self.shown_ended = False
         self.series_origin: float | None = None
-        # a frame drawn between two queries: the UI asks (gap_wanted), the runner stops at the next
-        # boundary and posts GapOpen, the UI draws and says so (gap_done)
-        self.gap_wanted = threading.Event()
-        self.gap_done = threading.Event()
-        self._ui_clock = ui_cpu_clock()
-        self._ui_cpu0: float | None = None  # the UI thread's CPU time when the run started
-        self._gaps = 0
-        self._gap_cpu = 0.0  # the UI thread's CPU time inside the gaps
-        self._gap_wait = 0.0  # the runner's time waiting in the gaps
 
     # ---- controls (UI thread) -------------------------------------------------------------------
 
@@ -135,43 +108,6 @@ class RunHandle:
     def runner(self):
         return self.run.runner
 
-    def between_queries(self) -> None:
-        """The runner's hook (runner thread): if the UI asked for a gap, wait for its frame, briefly."""
-        if not self.gap_wanted.is_set() or self.run.stop_requested:
-            return
-        self.gap_wanted.clear()
-        self.gap_done.clear()
-        c0, t0 = self._ui_cpu(), time.monotonic()
-        self.post(GapOpen(self))
-        self.gap_done.wait(GAP_MAX_S)
-        c1 = self._ui_cpu()
-        self._gaps += 1
-        self._gap_wait += time.monotonic() - t0
-        if c0 is not None and c1 is not None:
-            self._gap_cpu += c1 - c0
-
-    def _ui_cpu(self) -> float | None:
-        if self._ui_clock is None:
-            return None
-        try:
-            return time.clock_gettime(self._ui_clock)
-        except OSError:
-            return None
-
-    def observer(self) -> dict:
-        """The runner's observer hook: what the app's UI thread took during this segment."""
-        now = self._ui_cpu()
-        total = None if now is None or self._ui_cpu0 is None else now - self._ui_cpu0
-        return {
-            "what": "CPU time of the app's UI thread over the segment (from the end of the idle baseline), "
-                    "and inside the gaps between queries (outside every measured window) where the app draws "
-                    "while the cores are busy",
-            "ui_thread_cpu_s": total,
-            "ui_cpu_in_gaps_s": self._gap_cpu if total is not None else None,
-            "gaps": self._gaps,
-            "gap_wait_s": self._gap_wait,
-        }
-
     # ---- the worker thread ----------------------------------------------------------------------
 
     def listener(self, e) -> None:
@@ -182,7 +118,7 @@ class RunHandle:
         if isinstance(e, ev.QueryStarted):
             self.buffer.new_query()
         elif isinstance(e, (ev.SessionStarted, ev.IdleMeasured)):
-            self._ui_cpu0 = self._ui_cpu()  # the segment's bookkeeping starts after the idle baseline
+            self.gate.start_count()  # the segment's bookkeeping starts after the idle baseline
         self.post(RunEvent(self, e))
 
     def work(self) -> None:

@@ -49,7 +49,7 @@ class LlamaCppEngine:
         layers = settings.n_gpu_layers
         if settings.accelerator != "cpu" and layers == 0:
             layers = -1  # a GPU was chosen: run the whole model on it
-        return LlamaCppBackend(model.path, n_threads=settings.n_threads, n_gpu_layers=layers)
+        return LlamaCppBackend(model, n_threads=settings.n_threads, n_gpu_layers=layers)
 
 
 ENGINE = LlamaCppEngine()

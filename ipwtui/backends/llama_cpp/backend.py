@@ -20,6 +20,7 @@ from ..base import (
     BackendTraits,
     Generation,
     ModelInfo,
+    ModelRef,
 )
 
 _LOG_CALLBACK = None  # kept alive for as long as the process runs: llama.cpp holds the pointer
@@ -43,9 +44,11 @@ def silence_llama_logs() -> None:
 class LlamaCppBackend:
     name = "llama.cpp"
 
-    def __init__(self, model_path: str, n_threads: int | None = None, n_gpu_layers: int = 0,
+    def __init__(self, model: str | ModelRef, n_threads: int | None = None, n_gpu_layers: int = 0,
                  n_ctx: int = 4096, chat: bool | None = None):
-        self.model_path = model_path
+        # a ModelRef the engine resolved (its GGUF header read once); a bare path is described at load()
+        self.model = model if isinstance(model, ModelRef) else None
+        self.model_path = model.path if isinstance(model, ModelRef) else model
         self.n_threads = n_threads or os.cpu_count() or 1
         self.n_gpu_layers = n_gpu_layers
         self.n_ctx = n_ctx
@@ -76,10 +79,12 @@ class LlamaCppBackend:
             raise BackendError("llama-cpp-python is not installed: pip install 'ipwtui[llama]'") from None
         from .gguf import ModelError, describe
 
-        try:
-            desc = describe(self.model_path, "backend")
-        except ModelError as e:
-            raise BackendError(str(e)) from None
+        desc = self.model
+        if desc is None:
+            try:
+                desc = describe(self.model_path, "backend")
+            except ModelError as e:
+                raise BackendError(str(e)) from None
         silence_llama_logs()
         if self.n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
             raise BackendError("this llama-cpp-python build has no GPU support, so --gpu-layers cannot offload; "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on, work
+from textual import on
+from textual.message import Message
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -42,12 +43,23 @@ class ErrorDialog(ModalScreen[None]):
 
 
 class ExportDialog(ModalScreen[dict | None]):
-    """Choose a folder and a format; writes the core's session export there."""
+    """Choose a folder and a format. The dialog only asks: it posts ``Chosen`` and the app writes the
+    files, then calls ``show_problem`` (the dialog stays, with what was typed) or ``done``."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="export.cancel"),
         Binding("ctrl+s", "export", "Write files", id="export.write"),
     ]
+
+    class Chosen(Message):
+        """The user's choice: write the session's export into ``dest`` (with a report when asked)."""
+
+        def __init__(self, dialog: "ExportDialog", session_folder: str, dest: str, report: bool) -> None:
+            super().__init__()
+            self.dialog = dialog
+            self.session_folder = session_folder
+            self.dest = dest
+            self.report = report
 
     def __init__(self, session_folder: str, dest: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
@@ -80,40 +92,22 @@ class ExportDialog(ModalScreen[dict | None]):
     def action_export(self) -> None:
         dest = self.query_one("#export-dir", Input).value.strip()
         if not dest:
-            self._problem("give a destination folder")
+            self.show_problem("give a destination folder")
             return
         self.query_one("#export-ok", Button).disabled = True
         self.query_one("#export-error", Static).update("writing…")
-        self._write(dest)
+        report = str(self.query_one("#export-format", Select).value).endswith("+report")
+        self.post_message(self.Chosen(self, self.session_folder, dest, report))
 
-    def _problem(self, message: str) -> None:
+    def show_problem(self, message: str) -> None:
+        """The export failed: say why; the dialog stays, with what was typed."""
         self.query_one("#export-error", Static).update(f"{message}\nNothing was lost: the session is unchanged; "
                                                        "pick another folder.")
         self.query_one("#export-error", Static).add_class("-error")
         self.query_one("#export-ok", Button).disabled = False
         self.app.bell()  # the message is in the dialog (a toast could cover its buttons)
 
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _write(self, dest: str) -> None:
-        from ...core.export import export_session
-        from ...core.session import SessionError
-
-        try:
-            fmt_choice = self.app.call_from_thread(lambda: self.query_one("#export-format", Select).value)
-            paths = export_session(self.session_folder, Path(dest).expanduser(),
-                                   report=str(fmt_choice).endswith("+report"))
-        except SessionError as e:
-            self.app.call_from_thread(self._problem, str(e))
-            return
-        except Exception as e:  # anything else is still a message, never a traceback
-            self.app.call_from_thread(self._problem, f"{type(e).__name__}: {e}")
-            return
-        self.app.call_from_thread(self._done, {k: str(v) for k, v in paths.items()})
-
-    def _done(self, paths: dict) -> None:
-        folder = str(Path(paths["summary"]).parent)
-        self.app.notify(f"{folder}\nqueries.csv, samples.csv, summary.json", title="Session exported",
-                        timeout=10)
+    def done(self, paths: dict) -> None:
         self.dismiss(paths)
 
 

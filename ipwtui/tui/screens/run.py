@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Header, Static
 from ...core import events as ev
 from ...core import fmt
 from ...core.metrics import MIN_QUERIES_FOR_CI as MIN_CI
+from ..gaps import GapOpen
 from ..live import LiveState, PastRecords
 from ..pacing import Pacer, usable_cores
 from ..widgets.answer import AnswerView
@@ -36,7 +38,6 @@ TABLE_KEY = ("energy: meas = measured · model = model-based · est = estimate �
 # all live parts change together, in one frame per tick (the answer streaming in, the live rate, the
 # question, the power graph), and the tick's interval comes from a Pacer.
 ROWS_MIN_S = 1.0  # finished queries (table rows, figures, progress): once a second at most
-GAP_WAIT_S = 1.0  # how long a due frame waits for the gap between two queries before it is drawn anyway
 
 
 def metric(m, key):
@@ -116,8 +117,6 @@ class RunScreen(Screen):
         self._pending: list = []
         self.redraws = 0  # graph redraws (for tests of the redraw rate)
         self.pacer = Pacer()
-        self._awaiting_gap = False  # a frame waits for the gap between two queries
-        self._fallback = None  # the timer that draws it anyway
         self._in_gap = False  # the last frame was drawn between two queries
         self._rows_at = float("-inf")  # clock of the last flush of finished queries
         self._tick_timer = None
@@ -197,6 +196,11 @@ class RunScreen(Screen):
         if events:
             self._update_status()
 
+    def show_run_ended(self) -> None:
+        """The worker has returned: the keys that act on a run go, the status says how it ended."""
+        self.refresh_bindings()
+        self._update_status()
+
     def on_screen_resume(self) -> None:
         self._flush_events()
 
@@ -227,36 +231,22 @@ class RunScreen(Screen):
         return threads is not None and threads >= usable_cores()
 
     def tick(self) -> None:
-        """A frame is due. While the model's threads take every core, it waits for the runner to be
-        between two queries (outside every measured window) and is drawn there; if no query ends soon
-        (a long answer), it is drawn anyway, at the paced rate."""
+        """A frame is due. While the model's threads take every core, it is drawn between two queries
+        (outside every measured window) or, during a long answer, at the paced rate (see tui.gaps)."""
         self._tick_timer = None
-        handle = self.handle
-        if self.saturated() and hasattr(handle, "gap_wanted") and self.app.screen is self:
-            self._awaiting_gap = True
-            handle.gap_wanted.set()
-            self._fallback = self.set_timer(GAP_WAIT_S, self._draw_now, name="run-tick-fallback")
+        gate = getattr(self.handle, "gate", None)
+        if gate is None:
+            self._draw(in_gap=False)
             return
-        self._draw(in_gap=False)
+        gate.frame_due(self, lambda in_gap: self._draw(in_gap=in_gap),
+                       saturated=self.saturated() and self.app.screen is self)
 
-    def draw_in_gap(self) -> None:
-        """GapOpen (UI thread): the runner waits between two queries; draw, then let it go on."""
-        if not self._awaiting_gap:  # drawn already (the fallback came first)
-            self.handle.gap_done.set()
-            return
-        self._awaiting_gap = False
-        if self._fallback is not None:
-            self._fallback.stop()
-            self._fallback = None
-        self._draw(in_gap=True)
-        self.call_after_refresh(self.handle.gap_done.set)
-
-    def _draw_now(self) -> None:
-        self._fallback = None
-        if self._awaiting_gap:
-            self._awaiting_gap = False
-            self.handle.gap_wanted.clear()
-        self._draw(in_gap=False)
+    @on(GapOpen)
+    def _gap_open(self, msg: GapOpen) -> None:
+        if self.app.screen is self:
+            msg.gate.gap_open()
+        else:
+            msg.gate.release()  # covered by a dialog: nothing to draw, the runner goes on
 
     def _draw(self, in_gap: bool) -> None:
         try:

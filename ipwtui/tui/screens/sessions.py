@@ -124,7 +124,8 @@ class SessionsScreen(Screen):
             f"no session yet in {msg.root}: run one from the setup screen")
         t.focus()
 
-    def _selected(self) -> Path | None:
+    @property
+    def selected_folder(self) -> Path | None:
         t = self.query_one(DataTable)
         if not t.row_count:
             return None
@@ -137,17 +138,17 @@ class SessionsScreen(Screen):
         self.action_open()
 
     def action_open(self) -> None:
-        folder = self._selected()
+        folder = self.selected_folder
         if folder is not None:
             self.app.push_screen(SessionView(folder))
 
     def action_resume(self) -> None:
-        folder = self._selected()
+        folder = self.selected_folder
         if folder is not None:
             self.app.resume_session(str(folder), self.metas.get(str(folder), {}).get("status"))
 
     def action_export(self) -> None:
-        folder = self._selected()
+        folder = self.selected_folder
         if folder is not None:
             self.app.open_export(str(folder))
 

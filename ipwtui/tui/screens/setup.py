@@ -212,11 +212,7 @@ class SetupScreen(Screen):
         try:
             ss = app.probe_sensors()
             caps = list(ss.capabilities)
-            for s in getattr(ss, "sensors", []):
-                try:
-                    s.close()
-                except Exception:
-                    pass
+            ss.close()
         except Exception as e:
             from ...core.sensors.base import Capability
 
