@@ -9,7 +9,6 @@ Controls (pause, resume, skip, stop) may be called at any time, also before the 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Callable
 
 from textual.message import Message
