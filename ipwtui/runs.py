@@ -189,6 +189,7 @@ def _prepare_resume(req: RunRequest, sensor_set: SensorSet | None,
                     backend_factory: Callable[[Prepared], Backend] | None) -> Prepared:
     from .workloads.loaders import load_queries
 
+    assert req.resume is not None
     try:
         session = Session.open(req.resume)
     except SessionError as e:
@@ -214,6 +215,8 @@ def _prepare_resume(req: RunRequest, sensor_set: SensorSet | None,
     backend_name = meta.get("backend_kind") or meta.get("backend") or backends.DEFAULT
     engine = _engine("llama.cpp" if backend_name == "llama" else backend_name)
     qpath = meta.get("queries_file")
+    if not qpath:
+        raise RunError(f"cannot resume: {where} names no query file")
     try:
         allq = load_queries(qpath)
     except QueryFileError as e:

@@ -83,21 +83,23 @@ async def test_backend_error_on_a_query_is_a_row_not_a_dialog(env):
         assert not isinstance(app.screen, ErrorDialog)
 
 
-async def test_run_failure_is_a_dialog_and_the_session_is_kept(env):
-    from ipwtui.backends.fake.backend import FakeBackend
+async def test_run_failure_is_a_dialog_and_the_session_is_kept(env, monkeypatch):
+    from ipwtui.core.session import Session as S
 
-    class Broken(FakeBackend):
-        def generate(self, *a, **k):
-            if self.calls >= 2:
-                return None  # a backend bug: the runner cannot go on
-            return super().generate(*a, **k)
+    real_append = S.append
 
-    app = app_with(env, lambda prep: Broken(tokens_per_s=400), n=4)
+    def append(self, record):  # the disk fills up after two queries
+        if record.get("type") == "query" and len(self.query_records()) >= 2:
+            raise OSError(28, "No space left on device")
+        return real_append(self, record)
+
+    monkeypatch.setattr(S, "append", append)
+    app = app_with(env, fake_backend_factory(5, 400.0), n=4)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="run failed dialog")
         msg = str(app.screen.query_one("#error-message").render())
-        assert "AttributeError" in msg and "resume" in msg
+        assert "No space left on device" in msg and "resume" in msg
         await wait_for(pilot, lambda: not app.handle.active, what="worker done")
         s = Session.open(app.live.folder)
         assert s.meta["status"] == "interrupted"

@@ -21,7 +21,7 @@ Timestamps are ``time.monotonic()`` of this process:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 TokenCallback = Callable[[str, float], bool]
 
@@ -91,8 +91,9 @@ class ModelRef:
     @classmethod
     def from_dict(cls, d: dict | None) -> "ModelRef":
         d = d or {}
-        known = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d}
-        known.setdefault("name", "?")
+        known: dict[str, Any] = {k: d.get(k) for k in cls.__dataclass_fields__ if k in d}
+        known["name"] = str(known.get("name") or "?")
+        known["chat_template"] = bool(known.get("chat_template"))
         return cls(**known)
 
 

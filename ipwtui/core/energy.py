@@ -1,18 +1,24 @@
 """Energy of a time window from a domain's readings: the one place where joules are computed.
 
-Each domain keeps a series of (t, cumulative joules, watts). For a domain with a hardware counter the
-cumulative joules are the counter itself and watts are derived from successive deltas; for a domain that
-only reports power the cumulative joules are the running trapezoid integral of the power samples. The
-energy of a window [a, b] is then cum(b) - cum(a), where cum() is interpolated inside a sample interval:
-linearly for a counter (constant power between two reads), and as the exact integral of the linearly
-interpolated power for sampled power (the trapezoid with interpolated window edges).
+A domain with a cumulative counter (RAPL, NVML total energy, IOReport, amdsmi, the CPU-time estimate...)
+is read synchronously at the window's edges, as Zeus does (``EdgeReader``): the window's energy is the
+difference of the two readings, with no interpolation across the power step the query itself causes.
+
+Every domain also keeps the sampler's series of (t, cumulative joules, watts), for the graph, for domains
+that only report power, and as the fallback when an edge read fails. For a counter the cumulative joules
+are the counter itself and watts are derived from successive deltas; for a power-only domain they are the
+running trapezoid integral of the samples. From the series, the energy of [a, b] is cum(b) - cum(a), with
+cum() interpolated inside a sample interval: linearly for a counter, and as the exact integral of the
+linearly interpolated power for sampled power (the trapezoid with interpolated window edges).
 """
 
 from __future__ import annotations
 
 import bisect
 import threading
+import time
 from dataclasses import dataclass, field
+from typing import cast
 
 from .sensors.base import UNAVAILABLE, Domain, Reading, worst_quality
 
@@ -24,7 +30,7 @@ class DomainSeries:
         self.domain = domain
         self.t: list[float] = []
         self.cum: list[float] = []  # joules since the first reading
-        self.watts: list[float | None] = []
+        self.watts: list[float | None] = []  # power at each reading (None: a counter's first reading)
         self.faults = 0  # ticks where the sensor gave nothing for this domain
         self._e0: float | None = None  # the counter's first value
         self._lock = threading.Lock()
@@ -56,7 +62,7 @@ class DomainSeries:
                     return None
                 w = r.watts
                 if self.t:
-                    prev_w = self.watts[-1]
+                    prev_w = cast(float, self.watts[-1])  # a power-only domain stores no None
                     cum = self.cum[-1] + (r.t - self.t[-1]) * (prev_w + w) / 2.0
                 else:
                     cum = 0.0
@@ -83,7 +89,7 @@ class DomainSeries:
             f = (x - t0) / (t1 - t0)
             if self.domain.has_counter:
                 return cum[k] + f * (cum[k + 1] - cum[k])
-            p0, p1 = w[k], w[k + 1]
+            p0, p1 = cast(float, w[k]), cast(float, w[k + 1])
             px = p0 + f * (p1 - p0)
             return cum[k] + (x - t0) * (p0 + px) / 2.0
 
@@ -112,6 +118,42 @@ class DomainSeries:
             return [w for w in self.watts[i:j] if w is not None]
 
 
+@dataclass(frozen=True)
+class EdgeMark:
+    """Counter values read synchronously at one window edge: domain -> (t of its read, cumulative J)."""
+
+    t: float  # monotonic time the mark was taken (before the first read)
+    values: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+class EdgeReader:
+    """Reads every counted counter domain at once, at a window edge (start, first token, end)."""
+
+    def __init__(self, sensors: list, domains: list[Domain]):
+        names = {d.name for d in domains if d.has_counter and d.in_total}
+        self._pairs: list[tuple[object, set[str]]] = []
+        for sensor in sensors:
+            mine = {d.name for d in sensor.domains()} & names
+            if mine:
+                self._pairs.append((sensor, mine))
+
+    def __bool__(self) -> bool:
+        return bool(self._pairs)
+
+    def mark(self) -> EdgeMark:
+        t = time.monotonic()
+        values: dict[str, tuple[float, float]] = {}
+        for sensor, names in self._pairs:
+            try:
+                readings = sensor.read()  # type: ignore[attr-defined]
+            except Exception:  # a failed edge read: that domain falls back to the sampler's series
+                continue
+            for r in readings:
+                if r.domain in names and r.energy_j is not None:
+                    values[r.domain] = (r.t, r.energy_j)
+        return EdgeMark(t, values)
+
+
 @dataclass
 class WindowEnergy:
     """Energy of one window over the domains that count toward a total."""
@@ -123,6 +165,7 @@ class WindowEnergy:
     net_j: float | None = None
     source: str = ""  # "+"-joined sources of the summed domains
     quality: str = UNAVAILABLE
+    boundary: str = ""  # "+"-joined boundaries of the summed domains (what the figure covers)
     flags: list[str] = field(default_factory=list)
 
     @property
@@ -136,17 +179,25 @@ class WindowEnergy:
         return self.gross_j / self.seconds
 
 
+def _flag(we: WindowEnergy, flag: str) -> None:
+    if flag not in we.flags:
+        we.flags.append(flag)
+
+
 def window_energy(
     series: list[DomainSeries],
     t0: float,
     t1: float,
     idle_w: dict[str, float] | None = None,
     sample_period_s: float = 0.05,
+    edges: tuple[EdgeMark, EdgeMark] | None = None,
 ) -> WindowEnergy:
     """Energy of [t0, t1] summed over the domains marked ``in_total``.
 
-    A domain whose readings do not cover the window gives None for itself; the total is None (N/A) when
-    any counted domain is missing, since a partial sum would look like a real, smaller figure.
+    A counter domain read at both edges (``edges``) gives the difference of those two readings; any other
+    domain is taken from its series. A domain whose readings do not cover the window gives None for
+    itself; the total is None (N/A) when any counted domain is missing, since a partial sum would look
+    like a real, smaller figure.
     """
     we = WindowEnergy(t0=t0, t1=t1)
     counted = [s for s in series if s.domain.in_total]
@@ -157,28 +208,43 @@ def window_energy(
     missing = False
     qualities: list[str] = []
     sources: list[str] = []
+    boundaries: list[str] = []
     idle_total = 0.0
     for s in counted:
-        a, b = s.cum_at(t0), s.cum_at(t1)
-        if a is None or b is None:
-            we.per_domain[s.domain.name] = None
-            missing = True
-            continue
-        e = b - a
-        we.per_domain[s.domain.name] = e
+        d = s.domain
+        if d.boundary not in boundaries:
+            boundaries.append(d.boundary)
+        e: float | None = None
+        if edges is not None and d.name in edges[0].values and d.name in edges[1].values:
+            (ta, ea), (tb, eb) = edges[0].values[d.name], edges[1].values[d.name]
+            if eb >= ea:  # a counter never goes back (the sensor unwraps)
+                e = eb - ea
+                if tb - ta < 2.0 * (d.period_s or 0.0):
+                    _flag(we, "short-window")
+        if e is None:
+            a, b = s.cum_at(t0), s.cum_at(t1)
+            if a is None or b is None:
+                we.per_domain[d.name] = None
+                missing = True
+                continue
+            e = b - a
+            if d.has_counter and edges is not None:
+                _flag(we, "edge-read-failed")  # interpolated between samples instead
+            if t1 - t0 < 2.0 * max(d.period_s or 0.0, sample_period_s):
+                _flag(we, "short-window")
+            if s.max_gap(t0, t1) > 3.0 * max(sample_period_s, d.period_s or 0.0) + 0.25:
+                _flag(we, "sample-gap")
+        we.per_domain[d.name] = e
         total += e
-        qualities.append(s.domain.quality)
-        if s.domain.source not in sources:
-            sources.append(s.domain.source)
-        resolution = 2.0 * max(s.domain.period_s or 0.0, sample_period_s)
-        if t1 - t0 < resolution and "short-window" not in we.flags:
-            we.flags.append("short-window")
-        if s.max_gap(t0, t1) > 3.0 * max(sample_period_s, s.domain.period_s or 0.0) + 0.25:
-            if "sample-gap" not in we.flags:
-                we.flags.append("sample-gap")
-        if idle_w is not None and s.domain.name in idle_w:
-            idle_total += idle_w[s.domain.name]
+        qualities.append(d.quality)
+        if d.source not in sources:
+            sources.append(d.source)
+        for f in d.flags:  # e.g. "wrap-unknown": the domain's own caveat travels with every window on it
+            _flag(we, f)
+        if idle_w is not None and d.name in idle_w:
+            idle_total += idle_w[d.name]
     we.source = "+".join(sources)
+    we.boundary = "+".join(boundaries)
     if missing:
         we.flags.append("domain-missing")
         we.quality = UNAVAILABLE
@@ -202,4 +268,4 @@ def idle_baseline(series: list[DomainSeries], t0: float, t1: float) -> dict[str,
     return out
 
 
-__all__ = ["DomainSeries", "WindowEnergy", "window_energy", "idle_baseline"]
+__all__ = ["DomainSeries", "EdgeMark", "EdgeReader", "WindowEnergy", "window_energy", "idle_baseline"]

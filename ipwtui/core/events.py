@@ -6,6 +6,7 @@ The runner calls the listener from its own thread; a front end must hand them ov
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Token:
 
 @dataclass
 class QueryFinished:
-    record: dict  # the journal record
+    record: Any  # the QueryRecord (core.record)
     metrics: dict  # {"gross": Metrics, "net": Metrics}, running, after this query
 
 

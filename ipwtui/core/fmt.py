@@ -59,3 +59,12 @@ def size(n: int | None) -> str:
             return f"{x:.0f} {unit}" if unit == "B" else f"{x:.1f} {unit}"
         x /= 1000.0
     return NA
+
+
+def usd(v) -> str:
+    """A cost in US dollars (N/A for None): small costs keep their significant digits."""
+    if v is None or v != v:
+        return NA
+    if v == 0:
+        return "$0"
+    return f"${num(v, 3)}"

@@ -10,6 +10,7 @@ with E_i gross or net of the idle baseline, and a 95 % bootstrap interval that r
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 MIN_QUERIES_FOR_CI = 10
 BOOTSTRAP_ROUNDS = 2000
@@ -25,6 +26,13 @@ class QueryFigures:
     output_tokens: int | None = None
     domain: str = ""
     counted: bool = True  # False for warm-up, skipped and errored queries
+    prompt_tokens: int | None = None
+    prefill_j: float | None = None  # [sent, first token]
+    decode_j: float | None = None  # [first token, done]
+    energy_low_j: float | None = None  # an estimate's range, where it has one
+    energy_high_j: float | None = None
+    contended: bool = False
+    cost_usd: float | None = None
 
 
 @dataclass
@@ -59,6 +67,16 @@ class Metrics:
     j_per_output_token: float | None = None
     j_per_correct: float | None = None
     tokens_per_joule: float | None = None
+    prefill_j_per_prompt_token: float | None = None  # prefill energy / prompt tokens
+    decode_j_per_output_token: float | None = None  # decode energy / output tokens
+    n_split: int = 0  # queries with the prefill/decode split
+    n_contended: int = 0  # counted windows during which other processes took a large share of the CPU
+    energy_range: bool = False  # the energies are estimates with a range, carried into the intervals
+    n_with_cost: int = 0
+    cost_usd: float | None = None  # total over the queries with a cost
+    cost_per_query: float | None = None
+    cost_per_correct: float | None = None
+    accuracy_per_dollar: float | None = None
     output_tokens: int = 0
     notes: list[str] = field(default_factory=list)
     per_domain: dict[str, DomainAccuracy] = field(default_factory=dict)
@@ -92,6 +110,8 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
     if m.n_scored:
         m.accuracy = m.n_correct / m.n_scored
     m.output_tokens = sum(f.output_tokens or 0 for f in counted)
+    m.n_contended = sum(1 for f in counted if f.contended)
+    _costs(m, counted)
 
     measured = [f for f in counted if f.energy_j is not None and f.latency_s and f.latency_s > 0]
     m.n_with_energy = len(measured)
@@ -99,8 +119,8 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
         m.notes.append(f"{m.n - len(measured)} counted queries have no energy (N/A)")
     if not measured:
         return m
-    energies = [f.energy_j for f in measured]
-    powers = [f.energy_j / f.latency_s for f in measured]
+    energies = [cast(float, f.energy_j) for f in measured]
+    powers = [cast(float, f.energy_j) / cast(float, f.latency_s) for f in measured]
     m.total_energy_j = sum(energies)
     m.mean_energy_j = m.total_energy_j / len(energies)
     m.mean_power_w = sum(powers) / len(powers)
@@ -112,6 +132,15 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
         n_correct_measured = sum(1 for f in measured if f.correct)
         if n_correct_measured:
             m.j_per_correct = m.total_energy_j / n_correct_measured
+    split = [f for f in measured if f.prefill_j is not None and f.decode_j is not None]
+    m.n_split = len(split)
+    ptok = sum(f.prompt_tokens or 0 for f in split)
+    otok = sum(f.output_tokens or 0 for f in split)
+    if ptok:
+        m.prefill_j_per_prompt_token = sum(cast(float, f.prefill_j) for f in split) / ptok
+    if otok:
+        m.decode_j_per_output_token = sum(cast(float, f.decode_j) for f in split) / otok
+    m.energy_range = any(f.energy_low_j is not None and f.energy_high_j is not None for f in measured)
     acc_measured = _accuracy(measured)
     if acc_measured is None:
         m.notes.append("no scored query: IPW and IPJ are N/A")
@@ -128,6 +157,23 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
     return m
 
 
+def _costs(m: Metrics, counted: list[QueryFigures]) -> None:
+    """Cost per query, per correct answer and accuracy per dollar, over the queries with a cost."""
+    priced = [f for f in counted if f.cost_usd is not None]
+    m.n_with_cost = len(priced)
+    if not priced:
+        return
+    total = sum(cast(float, f.cost_usd) for f in priced)
+    m.cost_usd = total
+    m.cost_per_query = total / len(priced)
+    correct = sum(1 for f in priced if f.correct)
+    if correct:
+        m.cost_per_correct = total / correct
+    acc = _accuracy(priced)
+    if acc is not None and total > 0:
+        m.accuracy_per_dollar = acc / m.cost_per_query
+
+
 def _accuracy(fs: list[QueryFigures]) -> float | None:
     s = [f for f in fs if f.correct is not None]
     return sum(1 for f in s if f.correct) / len(s) if s else None
@@ -138,12 +184,17 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
     import numpy as np
 
     n = len(fs)
-    e = np.array([f.energy_j for f in fs], dtype=float)
-    p = np.array([f.energy_j / f.latency_s for f in fs], dtype=float)
+    e = np.array([cast(float, f.energy_j) for f in fs], dtype=float)
+    lat = np.array([cast(float, f.latency_s) for f in fs], dtype=float)
+    # an estimate's range is carried into the interval: each round draws one point of every query's
+    # [low, high] (the same fraction for all: an estimate's error is shared, not independent per query)
+    lo = np.array([f.energy_low_j if f.energy_low_j is not None else f.energy_j for f in fs], dtype=float)
+    hi = np.array([f.energy_high_j if f.energy_high_j is not None else f.energy_j for f in fs], dtype=float)
+    ranged = bool(np.any(hi > lo))
     scored = np.array([f.correct is not None for f in fs], dtype=float)
     correct = np.array([bool(f.correct) for f in fs], dtype=float)
     rng = np.random.default_rng(seed)
-    parts = {"acc": [], "mp": [], "me": []}
+    parts: dict[str, list] = {"acc": [], "mp": [], "me": []}
     chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))  # bounded memory for long sessions
     done = 0
     while done < rounds:
@@ -151,9 +202,14 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
         idx = rng.integers(0, n, size=(k, n))
         ns = scored[idx].sum(axis=1)
         ok = ns > 0
+        if ranged:
+            u = rng.random((k, 1))
+            ek = lo[idx] + u * (hi[idx] - lo[idx])
+        else:
+            ek = e[idx]
         parts["acc"].append(correct[idx].sum(axis=1)[ok] / ns[ok])
-        parts["mp"].append(p[idx].mean(axis=1)[ok])
-        parts["me"].append(e[idx].mean(axis=1)[ok])
+        parts["mp"].append((ek / lat[idx]).mean(axis=1)[ok])
+        parts["me"].append(ek.mean(axis=1)[ok])
         done += k
     acc, mp, me = (np.concatenate(parts[x]) for x in ("acc", "mp", "me"))
     pos = (mp > 0) & (me > 0)

@@ -21,6 +21,8 @@ from typing import Any
 
 from .sensors.base import UNAVAILABLE
 
+REMOTE = "remote"
+
 # status of an attempt
 OK = "ok"
 SKIPPED = "skipped"
@@ -91,6 +93,7 @@ class QueryRecord:
     server_energy_quality: str | None = None
     server_energy_boundary: str | None = None
     server_energy_flags: list[str] = field(default_factory=list)
+    server_energy_note: str | None = None
     server_report: dict = field(default_factory=dict)  # what the server said of itself (timings, usage)
     # ---- cost ----
     cost_usd: float | None = None
@@ -118,12 +121,31 @@ class QueryRecord:
             return None
         return self.wall_last - self.wall_sent
 
+    @property
+    def remote(self) -> bool:
+        return self.where == REMOTE
+
     def energy(self, view: str = "gross") -> float | None:
-        """The client energy shown in ``view`` ("gross" or "net")."""
+        """The query's energy in ``view`` ("gross" or "net"), the one its IPW and IPJ use: a remote
+        query's is the server's (gross only: the server's idle baseline is unknown, so its net is N/A),
+        a local query's is this machine's."""
+        if self.remote:
+            return self.server_energy_j if view == "gross" else None
+        return self.client_energy(view)
+
+    def client_energy(self, view: str = "gross") -> float | None:
+        """This machine's energy over the window (for a remote query: what the client spent waiting)."""
         return self.energy_net_j if view == "net" else self.energy_j
 
+    @property
+    def energy_label(self) -> tuple[str | None, str, str | None]:
+        """(source, quality, boundary) of ``energy()``."""
+        if self.remote:
+            return self.server_energy_source, self.server_energy_quality or UNAVAILABLE, self.server_energy_boundary
+        return self.energy_source, self.energy_quality, self.energy_boundary
+
     def power(self, view: str = "gross") -> float | None:
-        """Mean power over the window in ``view``: gross, or net of the idle baseline."""
+        """Mean power over the window in ``view`` (of ``energy()``): gross, or net of the idle baseline."""
         e = self.energy(view)
         if e is None or not self.latency_s or self.latency_s <= 0:
             return None
@@ -163,15 +185,42 @@ class QueryRecord:
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord))
+SERVER_FIELDS = ("server_energy_j", "server_energy_low_j", "server_energy_high_j", "server_energy_source",
+                 "server_energy_quality", "server_energy_boundary", "server_energy_flags", "server_energy_note")
+
+
+def apply_server_energy(rec: QueryRecord, se: Any) -> None:
+    """Put a ServerEnergy (core.remote) on a record."""
+    rec.server_energy_j = se.joules
+    rec.server_energy_low_j = se.low_j
+    rec.server_energy_high_j = se.high_j
+    rec.server_energy_source = se.source
+    rec.server_energy_quality = se.quality
+    rec.server_energy_boundary = se.boundary
+    rec.server_energy_flags = list(se.flags)
+    rec.server_energy_note = se.note or None
+
+
+def server_fields(rec: QueryRecord) -> dict:
+    """A record's server-energy fields, as a "settle" journal line carries them."""
+    return {k: getattr(rec, k) for k in SERVER_FIELDS}
 
 
 def records_of(journal: list[dict], include_warmup: bool = True) -> list[QueryRecord]:
-    """The query records of a journal, typed, in order."""
-    out = []
+    """The query records of a journal, typed, in order. A "settle" line (a remote query's server energy,
+    known only after its window) updates the record it names."""
+    out: list[QueryRecord] = []
+    by_key: dict[tuple, QueryRecord] = {}
     for d in journal:
-        if d.get("type") != "query":
-            continue
-        r = QueryRecord.from_dict(d)
-        if include_warmup or not r.warmup:
+        kind = d.get("type")
+        if kind == "query":
+            r = QueryRecord.from_dict(d)
+            by_key[(r.query_id, r.attempt, r.segment)] = r
             out.append(r)
-    return out
+        elif kind == "settle":
+            r = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
+            if r is not None:
+                for k in SERVER_FIELDS:
+                    if k in d:
+                        setattr(r, k, d[k] if k != "server_energy_flags" else list(d[k] or []))
+    return out if include_warmup else [r for r in out if not r.warmup]

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import events as ev
-from .backend import Backend, BackendError
-from .energy import idle_baseline, window_energy
-from .record import ERROR, OK, SKIPPED, QueryRecord
+from .backend import Backend, BackendError, Generation
+from .contention import CpuShare
+from .energy import EdgeMark, EdgeReader, idle_baseline, window_energy
+from .record import ERROR, OK, SKIPPED, QueryRecord, apply_server_energy, server_fields
+from .remote import RemoteWindow, ServerEnergy, ServerEnergySource
 from .sampler import Sampler
-from .sensors.base import UNAVAILABLE, worst_quality
+from .sensors.base import BOUNDARY_WHOLE_MACHINE, UNAVAILABLE, worst_quality
 from .session import Session
 from .settings import RunSettings
 from .summary import build_summary, session_metrics
@@ -30,7 +32,19 @@ from .summary import build_summary, session_metrics
 Listener = Callable[[object], None]
 # (query, answer text) -> a verdict with .correct, .prediction, .scorer, .note (workloads.base.Score)
 ScoreFn = Callable[[Any, str], Any]
+# (record) -> (cost in USD or None, where it came from or why it is N/A)
+CostFn = Callable[[QueryRecord], tuple[float | None, str | None]]
 LIVE_BOOTSTRAP_ROUNDS = 500  # running intervals after each query; the final summary uses the full count
+RETRY_BASE_S = 0.5  # backoff between attempts with no Retry-After: 0.5, 1, 2, 4, 8 s
+RETRY_MAX_S = 8.0
+RETRY_AFTER_MAX_S = 300.0  # a server's Retry-After longer than this is capped
+
+
+def retry_delay(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before the next attempt: the server's Retry-After when it gave one, else backoff."""
+    if retry_after is not None and retry_after >= 0:
+        return min(float(retry_after), RETRY_AFTER_MAX_S)
+    return min(RETRY_BASE_S * 2 ** (attempt - 1), RETRY_MAX_S)
 
 
 def messages_for(query) -> list[dict]:
@@ -50,7 +64,9 @@ class _Controls:
 
 class Runner:
     def __init__(self, session: Session, backend: Backend, sensors: list, queries: list, settings: RunSettings,
-                 scorer: ScoreFn, listener: Listener | None = None, model_name: str = ""):
+                 scorer: ScoreFn, listener: Listener | None = None, model_name: str = "",
+                 server_energy: ServerEnergySource | None = None, coster: CostFn | None = None,
+                 cpu: CpuShare | None = None):
         self.session = session
         self.backend = backend
         self.sensors = sensors
@@ -59,6 +75,13 @@ class Runner:
         self.listener = listener or (lambda e: None)
         self.scorer = scorer
         self.model_name = model_name
+        self.server_energy = server_energy  # the server's energy of a remote backend's queries
+        self.coster = coster
+        self.cpu = cpu or CpuShare()  # other processes' share of the CPU in each window
+        self.edges = EdgeReader([], [])  # counters read at the window edges (set up when the run starts)
+        self._failures = 0  # queries failed in a row
+        self.stop_reason: str | None = None  # why the run stopped by itself
+        self._unsettled: list[QueryRecord] = []  # remote queries waiting for the server's telemetry
         # Called on the runner thread between two queries, outside every measured window (the app draws
         # its heavier frames there); None: go straight on
         self.between_queries: Callable[[], None] | None = None
@@ -106,12 +129,14 @@ class Runner:
             pass  # a broken front end must not lose measurements
 
     def counted_series(self):
-        assert self.sampler is not None
-        ser = self.sampler.series_list()
+        """The series summed into a query's energy: the chosen accelerator's domains, or, with
+        energy_domains "all", every device domain (never a whole-machine one, which contains the others:
+        adding it would count them twice)."""
+        ser = self._sampler().series_list()
         if self.settings.energy_domains == "all":
-            return ser
-        mine = [s for s in ser if s.domain.accelerator == self.settings.accelerator]
-        return mine
+            return [s for s in ser if s.domain.boundary != BOUNDARY_WHOLE_MACHINE
+                    or s.domain.accelerator == self.settings.accelerator]
+        return [s for s in ser if s.domain.accelerator == self.settings.accelerator]
 
     def pending(self) -> list:
         done = {r.query_id for r in self.records}
@@ -133,6 +158,7 @@ class Runner:
         try:
             self.sampler.start()
             counted = self.counted_series()
+            self.edges = EdgeReader(self.sensors, [x.domain for x in counted])
             todo = self.pending()
             self._emit(ev.SessionStarted(
                 folder=str(self.session.folder), segment=seg, total=len(self.queries),
@@ -146,7 +172,7 @@ class Runner:
                 for k in range(s.warmup):
                     if self.ctl.stop.is_set():
                         break
-                    self._one(todo[k % len(todo)], -1, warmup=True)
+                    self._query(todo[k % len(todo)], -1, warmup=True)
                     self._gap()
             self._emit(ev.Phase("running"))
             offset = len(self.queries) - len(todo)
@@ -154,8 +180,9 @@ class Runner:
                 self.ctl.running.wait()
                 if self.ctl.stop.is_set():
                     break
-                self._one(q, offset + k, warmup=False)
+                self._query(q, offset + k, warmup=False)
                 self._gap()
+            self._settle_server_energy()
             status = "stopped" if self.ctl.stop.is_set() and self.pending() else "finished"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -170,7 +197,8 @@ class Runner:
             except Exception:
                 pass
             self.sampler.stop()
-            self.session.close(status if status == "finished" else "interrupted")
+            self.session.close(status if status == "finished" else "interrupted",
+                               **({"stop_reason": self.stop_reason} if self.stop_reason else {}))
             self.status = status
             gc.unfreeze()
         summary = build_summary(self.session.meta, self.session.read_journal())
@@ -182,42 +210,102 @@ class Runner:
             self.between_queries()
 
     def _measure_idle(self, seconds: float) -> None:
+        sampler = self._sampler()
         self._emit(ev.Phase("idle", f"measuring idle power for {seconds:g} s"))
         t0 = time.monotonic()
         self.ctl.stop.wait(seconds)
         t1 = time.monotonic()
-        self.sampler.wait_past(t1)
-        self.idle_w = idle_baseline(self.sampler.series_list(), t0, t1)
+        sampler.wait_past(t1)
+        self.idle_w = idle_baseline(sampler.series_list(), t0, t1)
         self.session.append({"type": "idle", "idle_w": self.idle_w, "seconds": t1 - t0,
                              "wall_start": self.session.wall(t0), "wall_end": self.session.wall(t1)})
         self._emit(ev.IdleMeasured(self.idle_w, t1 - t0))
 
-    def _one(self, q, index: int, warmup: bool) -> QueryRecord | None:
+    def _sampler(self) -> Sampler:
+        if self.sampler is None:
+            raise RuntimeError("the runner has not started")
+        return self.sampler
+
+    # ---- one query ------------------------------------------------------------------------------
+
+    def _query(self, q, index: int, warmup: bool) -> None:
+        """One query: attempts until one succeeds, fails for good or the retries are used up. Each
+        attempt is its own measured window; the wait between attempts is in none (unattributed)."""
         s = self.settings
+        attempt = 1
+        while True:
+            rec, wait = self._attempt(q, index, warmup, attempt)
+            if rec is None:  # stopped mid-answer: left to --resume
+                return
+            if rec.status != ERROR or wait is None or attempt > s.retries or self.ctl.stop.is_set():
+                break
+            self._emit(ev.Phase("retrying", f"{q.id}: attempt {attempt} failed ({rec.error}); "
+                                            f"attempt {attempt + 1} in {wait:.1f} s"))
+            if self.ctl.stop.wait(wait):
+                break
+            attempt += 1
+        if warmup:
+            return
+        if rec.status == ERROR:
+            self._failures += 1
+            if self._failures >= s.max_failures:
+                self.stop_reason = (f"stopped after {self._failures} queries failed in a row "
+                                    f"(last: {rec.error})")
+                self._emit(ev.Phase("stopping", self.stop_reason))
+                self.ctl.stop.set()
+        else:
+            self._failures = 0
+
+    def _attempt(self, q, index: int, warmup: bool, attempt: int) -> tuple[QueryRecord | None, float | None]:
+        """One measured attempt. Returns its record (None when the run stopped mid-answer) and, for a
+        failure worth retrying, how long to wait first (None otherwise)."""
+        s = self.settings
+        sampler = self._sampler()
         self.ctl.skip.clear()
         self._emit(ev.QueryStarted(index=index, total=len(self.queries), query=q, warmup=warmup))
         n = 0
+        mid: EdgeMark | None = None
+        edges = self.edges
 
         def on_token(text: str, t: float) -> bool:
-            nonlocal n
+            nonlocal n, mid
             n += 1
+            if n == 1:  # the prefill ends: the counters are read here too
+                mid = edges.mark()
             self._emit(ev.Token(text, t, n))
             return not (self.ctl.skip.is_set() or self.ctl.stop.is_set())
 
-        error = None
-        gen = None
-        t_err0 = time.monotonic()
+        error: str | None = None
+        retry_wait: float | None = None
+        gen: Generation | None = None
+        cpu0 = self.cpu.mark()
+        m0 = edges.mark()
         try:
             gen = self.backend.generate(messages_for(q), max_tokens=s.max_tokens, on_token=on_token,
                                         temperature=s.temperature, seed=s.seed)
+            if not isinstance(gen, Generation):
+                error = f"the backend returned {type(gen).__name__}, not an answer (a bug in the backend)"
+                gen = None
         except Exception as e:  # a backend fault is recorded on the query; the run goes on
             error = str(e) if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
-        t_sent = gen.t_sent if gen else t_err0
-        t_end = gen.end if gen else time.monotonic()
-        self.sampler.wait_past(t_end)
+            if isinstance(e, BackendError) and e.retryable:
+                retry_wait = retry_delay(attempt, e.retry_after)
+        m1 = edges.mark()
+        cpu1 = self.cpu.mark()
+        t0, t1 = m0.t, m1.t
+        sampler.wait_past(t1)
         counted = self.counted_series()
-        we = window_energy(counted, t_sent, t_end, idle_w=self.idle_w or None,
-                           sample_period_s=self.sampler.period)
+        idle = self.idle_w or None
+        we = window_energy(counted, t0, t1, idle_w=idle, sample_period_s=sampler.period, edges=(m0, m1))
+        prefill = decode = None
+        if mid is not None:
+            prefill = window_energy(counted, t0, mid.t, idle_w=idle, sample_period_s=sampler.period,
+                                    edges=(m0, mid))
+            decode = window_energy(counted, mid.t, t1, idle_w=idle, sample_period_s=sampler.period,
+                                   edges=(mid, m1))
+        others = self.cpu.others(cpu0, cpu1)
+        if others is not None and others > s.contended_share:
+            we.flags.append("contended")
         if gen is not None and gen.aborted:
             status = "stopped" if self.ctl.stop.is_set() else SKIPPED
         else:
@@ -226,15 +314,15 @@ class Runner:
             if we.gross_j is not None:
                 self._windows_excluded += we.gross_j
             self._segment_record()
-            return None
+            return None, None
         score = None
-        if status == OK and not warmup:
+        if status == OK and not warmup and gen is not None:
             score = self.scorer(q, gen.text)
         traits = self.backend.traits
         wall = self.session.wall
         meta = getattr(q, "meta", None) or {}
         rec = QueryRecord(
-            query_id=q.id, index=index, warmup=warmup, segment=self.session.segment,
+            query_id=q.id, index=index, warmup=warmup, attempt=attempt, segment=self.session.segment,
             dataset=q.dataset, domain=q.domain, kind=q.kind,
             model=self.model_name, backend=traits.name, where=traits.where, accelerator=s.accelerator,
             status=status, error=error,
@@ -250,18 +338,28 @@ class Runner:
             decode_tps=gen.decode_tps if gen else None,
             finish_reason=gen.finish_reason if gen else None,
             peak_memory_bytes=gen.peak_memory_bytes if gen else None,
-            wall_sent=wall(t_sent),
+            wall_sent=wall(t0),
             wall_first=wall(gen.t_first) if gen else None,
             wall_last=wall(gen.t_last) if gen else None,
-            wall_done=wall(t_end),
+            wall_done=wall(t1),
             ttft_s=gen.ttft_s if gen else None,
             latency_s=we.seconds,
             energy_j=we.gross_j, energy_net_j=we.net_j, avg_power_w=we.avg_power_w,
             energy_by_domain=we.per_domain, energy_source=we.source or None, energy_quality=we.quality,
-            energy_flags=we.flags,
+            energy_boundary=we.boundary or None, energy_flags=we.flags,
+            prefill_energy_j=prefill.gross_j if prefill else None,
+            decode_energy_j=decode.gross_j if decode else None,
+            others_cpu_share=others,
             server_report=dict(gen.server) if gen else {},
             cloud_pred=meta.get("cloud_pred"),
         )
+        if traits.remote and gen is not None and self.server_energy is not None:
+            self._server_energy(rec)
+        if self.coster is not None:
+            try:
+                rec.cost_usd, rec.cost_source = self.coster(rec)
+            except Exception as e:  # a price problem never stops the run: the cost is N/A, with why
+                rec.cost_usd, rec.cost_source = None, f"{type(e).__name__}: {e}"
         self.session.append(rec.to_dict())
         if we.gross_j is not None:
             if status == OK and not warmup:
@@ -277,7 +375,46 @@ class Runner:
         else:
             metrics = {}
         self._emit(ev.QueryFinished(rec, metrics))
-        return rec
+        return rec, retry_wait
+
+    # ---- the server's energy (remote backends) ----------------------------------------------------
+
+    def _window(self, rec: QueryRecord) -> RemoteWindow:
+        return RemoteWindow(query_id=rec.query_id, attempt=rec.attempt, wall_start=rec.wall_sent or 0.0,
+                            wall_end=rec.wall_done or 0.0, model=self.model_name,
+                            prompt_tokens=rec.prompt_tokens, output_tokens=rec.output_tokens)
+
+    def _server_energy(self, rec: QueryRecord) -> None:
+        assert self.server_energy is not None
+        try:
+            se = self.server_energy.window_energy(self._window(rec))
+        except Exception as e:  # a telemetry problem never stops the run: N/A with why
+            se = ServerEnergy(None, self.server_energy.name, UNAVAILABLE, "unstated",
+                              note=f"{type(e).__name__}: {e}")
+        if se is None:
+            self._unsettled.append(rec)  # the telemetry after the window is not there yet
+            rec.server_energy_source = self.server_energy.name
+            rec.server_energy_quality = "pending"
+        else:
+            apply_server_energy(rec, se)
+
+    def _settle_server_energy(self) -> None:
+        """Windows whose server telemetry was not there when they ended: settled once it is, each as a
+        "settle" journal line that updates its query record."""
+        if not self._unsettled or self.server_energy is None:
+            return
+        pending, self._unsettled = self._unsettled, []
+        self._emit(ev.Phase("settling", f"waiting for the server's telemetry of {len(pending)} "
+                                        f"quer{'y' if len(pending) == 1 else 'ies'}"))
+        try:
+            got = self.server_energy.settle([self._window(r) for r in pending])
+        except Exception as e:
+            got = [ServerEnergy(None, self.server_energy.name, UNAVAILABLE, "unstated",
+                                note=f"{type(e).__name__}: {e}") for _ in pending]
+        for rec, se in zip(pending, got):
+            apply_server_energy(rec, se)
+            self.session.append({"type": "settle", "query_id": rec.query_id, "attempt": rec.attempt,
+                                 "segment": rec.segment, **server_fields(rec)})
 
     def _segment_record(self) -> None:
         """This segment's energy bookkeeping so far (the last record of a segment wins)."""
@@ -286,16 +423,24 @@ class Runner:
         counted = [x for x in self.counted_series() if x.domain.in_total]
         # up to the latest reading every counted domain has: no waiting for the next sample (every query
         # window already waited for the reading after its end, so that end is always covered)
+        now = time.monotonic()
         lasts = [x.last_t for x in counted if x.last_t is not None]
-        end = min(lasts) if lasts else time.monotonic()
+        end = min(lasts) if lasts else now
+        stale = max(2.0, 10 * self.sampler.period)
+        # a domain whose sensor died stopped reading: the total cannot be complete, so it is N/A (a total
+        # cut at the sensor's last reading would look like a real, smaller figure)
+        dead = [x.domain.name for x in counted if x.last_t is None or now - x.last_t > stale]
         total = 0.0
-        ok = bool(counted)
-        for x in counted:
+        ok = bool(counted) and not dead
+        for x in counted if ok else []:
             a, b = x.cum_at(self._seg_start), x.cum_at(end)
             if a is None or b is None:
                 ok = False
                 break
             total += b - a
+        idle_j = None
+        if self.idle_w and counted and all(x.domain.name in self.idle_w for x in counted):
+            idle_j = sum(self.idle_w[x.domain.name] for x in counted) * (end - self._seg_start)
         srcs = []
         for x in counted:
             if x.domain.source not in srcs:
@@ -310,7 +455,8 @@ class Runner:
             "excluded_j": self._windows_excluded if self._windows_ok else None,
             "unattributed_j": (total - self._windows_counted - self._windows_excluded)
             if ok and self._windows_ok else None,
-            "idle_j": sum(self.idle_w.values()) * (end - self._seg_start) if self.idle_w else None,
+            "idle_j": idle_j,
+            "dead_domains": dead,
             "source": "+".join(srcs),
             "quality": worst_quality([x.domain.quality for x in counted]) if counted else UNAVAILABLE,
             "faults": dict(self.sampler.faults),

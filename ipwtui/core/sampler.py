@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from .energy import DomainSeries
 from .sensors.base import Domain, Reading, SensorError
@@ -29,7 +29,7 @@ class Sampler:
         self.sinks = list(sinks or [])
         self.on_fault = on_fault
         self.series: dict[str, DomainSeries] = {}
-        self._sensor_domains: list[tuple[object, list[Domain]]] = []
+        self._sensor_domains: list[tuple[Any, list[Domain]]] = []
         for s in self.sensors:
             doms = s.domains()
             self._sensor_domains.append((s, doms))
@@ -140,7 +140,7 @@ class Sampler:
             # a domain that has been silent for a while (a failed sensor) is not waited for
             live = [s for s in self.series.values()
                     if s.last_t is not None and now - s.last_t < max(2.0, 10 * self.period)]
-            if all(s.last_t >= t for s in live):
+            if all((s.last_t or 0.0) >= t for s in live):
                 return True
             left = deadline - now
             if left <= 0 or self._stop.is_set():

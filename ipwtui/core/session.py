@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any, TextIO
 
 from .record import QueryRecord, records_of
 
@@ -59,9 +60,9 @@ class Session:
         self.folder = Path(folder)
         self.meta = meta
         self.segment = 0
-        self._journal = None
-        self._power = None
-        self._power_writer = None
+        self._journal: TextIO | None = None
+        self._power: TextIO | None = None
+        self._power_writer: Any = None  # a csv writer on _power
         self._power_lock = threading.Lock()
         self._power_buf: list[tuple[float, str, float | None]] = []
         self._last_flush = 0.0
@@ -106,8 +107,9 @@ class Session:
         self._mono_to_wall = time.time() - time.monotonic()
         self._journal = open(self.folder / JOURNAL_FILE, "a", encoding="utf-8")
         new = not (self.folder / POWER_FILE).exists()
-        self._power = open(self.folder / POWER_FILE, "a", encoding="utf-8", newline="")
-        self._power_writer = csv.writer(self._power)
+        power = open(self.folder / POWER_FILE, "a", encoding="utf-8", newline="")
+        self._power = power
+        self._power_writer = csv.writer(power)
         if new:
             self._power_writer.writerow(POWER_HEADER)
         if self.meta.get("status") != "running":
@@ -146,7 +148,8 @@ class Session:
             (f"{t + off:.4f}", seg, dom, "" if watts is None else f"{watts:.4f}")
             for t, dom, watts in self._power_buf)
         self._power_buf.clear()
-        self._power.flush()
+        if self._power is not None:
+            self._power.flush()
 
     def set_status(self, status: str, **extra) -> None:
         self.meta["status"] = status

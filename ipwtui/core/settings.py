@@ -147,6 +147,13 @@ class RunSettings:
                                    "count only the chosen accelerator's domains, or every measured domain",
                                    choices=("accelerator", "all"))
     accelerator: str = _setting("cpu", str, "accelerator", "accelerator whose energy is counted: cpu, gpu0, ...")
+    contended_share: float = _setting(0.25, float, "contended above", "flag a window 'contended' when other "
+                                                                      "processes took more than this share of "
+                                                                      "the machine's CPU during it", low=0, high=1)
+    electricity_usd_per_kwh: float | None = _setting(None, float, "electricity USD/kWh",
+                                                     "local electricity price, for the cost of local queries "
+                                                     "(blank: no local cost)", low=0, high=100, optional=True,
+                                                     blank="none")
     energy_view: str = _setting("gross", str, "energy on screen", "which energy the live display shows first; "
                                                                   "both are saved", choices=("gross", "net"),
                                 flag_name="--energy", on_resume="free")

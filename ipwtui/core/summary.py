@@ -8,17 +8,42 @@ from .sensors.base import UNAVAILABLE, worst_quality
 
 
 def figures(records: list[QueryRecord], energy: str = "gross") -> list[QueryFigures]:
-    return [
-        QueryFigures(
+    """What the metrics need from each record, for gross or net energy. A remote query's energy is the
+    server's (with its estimate's range, when it has one); the prefill/decode split is this machine's
+    and exists for local queries only."""
+    out = []
+    for r in records:
+        ranged = r.remote and energy == "gross"
+        out.append(QueryFigures(
             correct=r.correct,
             energy_j=r.energy(energy),
             latency_s=r.latency_s,
             output_tokens=r.output_tokens,
             domain=r.domain or "",
             counted=r.counted,
-        )
-        for r in records
-    ]
+            prompt_tokens=r.prompt_tokens,
+            prefill_j=None if r.remote else _part(r, "prefill", energy),
+            decode_j=None if r.remote else _part(r, "decode", energy),
+            energy_low_j=r.server_energy_low_j if ranged else None,
+            energy_high_j=r.server_energy_high_j if ranged else None,
+            contended="contended" in r.energy_flags,
+            cost_usd=r.cost_usd,
+        ))
+    return out
+
+
+def _part(r: QueryRecord, which: str, energy: str) -> float | None:
+    """The prefill [sent, first token] or decode [first token, done] part of a local query's energy, gross
+    or net (the part less the idle power, P_idle = (gross - net) / latency, times the part's length)."""
+    part = r.prefill_energy_j if which == "prefill" else r.decode_energy_j
+    if part is None or energy == "gross":
+        return part
+    if None in (r.energy_j, r.energy_net_j, r.latency_s, r.wall_sent, r.wall_first, r.wall_done) \
+            or not r.latency_s:
+        return None
+    idle_w = (r.energy_j - r.energy_net_j) / r.latency_s  # type: ignore[operator]
+    span = (r.wall_first - r.wall_sent) if which == "prefill" else (r.wall_done - r.wall_first)  # type: ignore[operator]
+    return part - idle_w * span
 
 
 def session_metrics(records: list[QueryRecord], ci: bool = True, rounds: int | None = None
@@ -59,17 +84,41 @@ def idle_power(journal: list[dict]) -> dict:
             for r in journal if r.get("type") == "idle"}
 
 
+def final_attempts(records: list[QueryRecord]) -> list[QueryRecord]:
+    """Each query's last attempt (a query tried again after a failure has one record per attempt)."""
+    last: dict[str, QueryRecord] = {}
+    for r in records:
+        last[r.query_id] = r  # journal order: a later attempt or segment comes later
+    return list(last.values())
+
+
+def _joined(values) -> str | None:
+    out: list[str] = []
+    for v in values:
+        for part in (v or "").split("+"):
+            if part and part not in out:
+                out.append(part)
+    return "+".join(out) or None
+
+
 def build_summary(meta: dict, journal: list[dict]) -> dict:
     """Everything summary.json holds."""
     queries = records_of(journal)
     m = session_metrics(queries)
-    counted = [r for r in queries if not r.warmup]
-    quals = [r.energy_quality for r in counted if r.energy_quality]
-    return {
+    attempts = [r for r in queries if not r.warmup]
+    counted = final_attempts(attempts)
+    # the energy the figures use: the server's for a remote session, this machine's otherwise; its
+    # quality is that of the queries that have one (how many do is said apart, never folded into it)
+    labelled = [r for r in counted if r.energy("gross") is not None]
+    labels = [r.energy_label for r in labelled]
+    remote = any(r.remote for r in counted) or meta.get("where") == "remote"
+    out = {
         "session": meta.get("id"),
         "status": meta.get("status"),
+        "stop_reason": meta.get("stop_reason"),
         "model": meta.get("model"),
         "backend": meta.get("backend"),
+        "where": "remote" if remote else "local",
         "accelerator": meta.get("accelerator"),
         "queries": {
             "planned": len(meta.get("query_ids") or []),
@@ -77,22 +126,46 @@ def build_summary(meta: dict, journal: list[dict]) -> dict:
             "ok": sum(1 for r in counted if r.status == OK),
             "skipped": sum(1 for r in counted if r.status == SKIPPED),
             "errors": sum(1 for r in counted if r.status == ERROR),
-            "warmup": len(queries) - len(counted),
+            "failed_attempts": sum(1 for r in attempts if r.status == ERROR) - sum(1 for r in counted
+                                                                                  if r.status == ERROR),
+            "warmup": len(queries) - len(attempts),
+            "with_energy": m["gross"].n_with_energy,
+            "contended": m["gross"].n_contended,
         },
-        "energy_quality": worst_quality(quals) if quals else UNAVAILABLE,
-        "energy_source": meta.get("energy_source"),
+        "energy_quality": worst_quality([q for _, q, _ in labels]) if labels else UNAVAILABLE,
+        "energy_source": _joined(src for src, _, _ in labels),
+        "energy_boundary": _joined(b for _, _, b in labels),
         "metrics": {k: v.as_dict() for k, v in m.items()},
         "energy": energy_totals(journal),
         "idle": idle_power(journal),
+        "server_energy": meta.get("server_energy"),
+        "prices": meta.get("prices"),
         "settings": meta.get("settings"),
         "sensors": meta.get("capabilities"),
         "provenance": meta.get("provenance"),
     }
+    if remote:  # what this machine spent waiting, beside the server's figures
+        client = [r for r in counted if r.client_energy("gross") is not None]
+        out["client_energy"] = {
+            "total_j": sum(r.client_energy("gross") or 0.0 for r in client) if client else None,
+            "queries": len(client),
+            "source": _joined(r.energy_source for r in client),
+            "quality": worst_quality([r.energy_quality for r in client]) if client else UNAVAILABLE,
+            "boundary": _joined(r.energy_boundary for r in client),
+        }
+    return out
+
+
+def coverage(m: dict) -> str:
+    """How many queries an energy figure covers, when not all of them: " over 3 of 6 queries"."""
+    n, k = m.get("n") or 0, m.get("n_with_energy") or 0
+    return "" if k == n else f" over {k} of {n} queries"
 
 
 def figure_rows(summary: dict) -> list[tuple[str, str, str]]:
     """The summary's headline figures as (name, gross, net) text, each energy figure marked with its
-    quality: the one list the terminal summary and the Markdown report both print."""
+    quality and how many queries it covers: the one list the terminal summary and the Markdown report
+    both print."""
     from . import fmt
 
     mk = fmt.mark(summary.get("energy_quality"))
@@ -103,12 +176,23 @@ def figure_rows(summary: dict) -> list[tuple[str, str, str]]:
             ("IPW (1/W)", "ipw", "", "ipw_ci"), ("IPJ (1/J)", "ipj", "", "ipj_ci"),
             ("mean power", "mean_power_w", "W", None), ("mean energy per query", "mean_energy_j", "J", None),
             ("J per output token", "j_per_output_token", "J", None),
+            ("J per prompt token (prefill)", "prefill_j_per_prompt_token", "J", None),
+            ("J per output token (decode)", "decode_j_per_output_token", "J", None),
             ("J per correct answer", "j_per_correct", "J", None), ("tokens per J", "tokens_per_joule", "", None)):
         cells = []
         for m in (mg, mn):
             c = fmt.num(m.get(key), 3, unit)
             if ci_key and m.get(ci_key):
                 c += " " + fmt.ci(m[ci_key])
+            if m.get(key) is not None:
+                c += coverage(m)
             cells.append(c)
         rows.append((name + mk, cells[0], cells[1]))
+    if mg.get("n_with_cost"):
+        rows.append(("cost per query", fmt.usd(mg.get("cost_per_query")), ""))
+        rows.append(("cost per correct answer", fmt.usd(mg.get("cost_per_correct")), ""))
+        rows.append(("accuracy per dollar", fmt.num(mg.get("accuracy_per_dollar"), 3), ""))
+    if mg.get("n_contended"):
+        rows.append(("contended windows", f"{mg['n_contended']} of {mg.get('n')} (other processes took a "
+                                          "large share of the CPU)", ""))
     return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import time
+from typing import Any
 
 from ..base import (
     LOCAL,
@@ -48,12 +49,15 @@ class LlamaCppBackend:
                  n_ctx: int = 4096, chat: bool | None = None):
         # a ModelRef the engine resolved (its GGUF header read once); a bare path is described at load()
         self.model = model if isinstance(model, ModelRef) else None
-        self.model_path = model.path if isinstance(model, ModelRef) else model
+        path = model.path if isinstance(model, ModelRef) else model
+        if not path:
+            raise BackendError("llama.cpp needs a GGUF model file")
+        self.model_path: str = path
         self.n_threads = n_threads or os.cpu_count() or 1
         self.n_gpu_layers = n_gpu_layers
         self.n_ctx = n_ctx
         self.chat = chat  # None: use the model's chat template when it has one
-        self.llm = None
+        self.llm: Any = None  # llama_cpp.Llama once loaded
         self.info: ModelInfo | None = None
         cpu = self.n_threads if self.n_gpu_layers == 0 else None
         self.traits = BackendTraits(self.name, LOCAL, reports=(REPORTS_TOKEN_COUNTS, REPORTS_TIMINGS),
