@@ -318,15 +318,15 @@ class OpenAIBackend:
         return False
 
     def _lines(self, resp):
-        """The response's lines; only keep-alive comments for longer than the read timeout is a stall."""
+        """The response's lines. Comments and blank lines alone for longer than the read timeout are a stall
+        (a server sending keep-alives and nothing else)."""
         last = time.monotonic()
         limit = self.read_timeout_s
         for line in resp.iter_lines():
-            if line[:1] == ":":
-                if time.monotonic() - last > limit:
-                    raise _Stall()
-                continue
-            last = time.monotonic()
+            if line and line[0] != ":":
+                last = time.monotonic()
+            elif time.monotonic() - last > limit:
+                raise _Stall()
             yield line
 
     def _chunk(self, chunk: Any, ans: _Answer, on_token) -> bool:
@@ -375,6 +375,9 @@ class OpenAIBackend:
             ans.t_first = t
         ans.t_last = t
         ans.pieces += 1
+        key = self._scrub.key
+        if key and key in piece:  # a server that echoes the key: not even the screen shows it
+            piece = self._scrub.text(piece)
         ans.text.append(piece)
         return on_token is not None and on_token(piece, t) is False
 
