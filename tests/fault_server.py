@@ -140,7 +140,7 @@ class FaultServer:
         class Handler(_Handler):
             server_owner = owner
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Quiet(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -185,6 +185,15 @@ class FaultServer:
         self.close()
 
 
+class _Quiet(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (as the backend does after a fault or a stop) is not a server fault."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_owner: FaultServer
@@ -209,7 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             raw, ctype = (body or "").encode(), "text/plain; charset=utf-8"
         self.send_response(code)
-        self.send_header("Content-Type", ctype)
+        if not any(k.lower() == "content-type" for k in (headers or {})):
+            self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(raw)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)

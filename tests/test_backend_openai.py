@@ -290,6 +290,17 @@ def test_status_codes_map_to_retryable(fault, code, retryable):
     assert e.status == code and e.retryable is retryable and f"said {code}" in str(e)
 
 
+def test_a_wrong_base_url_says_so(fault):
+    fault.push(Status(404, ""))
+    e = fails(make(fault))
+    assert e.status == 404 and not e.retryable and "check the base URL" in str(e)
+    fault.push(Whole({"x": 1}))
+    fault.push(Status(200, "<html><body>Welcome</body></html>", {"Content-Type": "text/html"}))
+    fails(make(fault))  # a JSON body without choices
+    e = fails(make(fault))
+    assert not e.retryable and "web page" in str(e)
+
+
 def test_a_long_text_error_body_is_cut_to_one_short_line(fault):
     fault.push(Status(400, "bad request " + "x" * 5000 + "\n<html>"))
     e = fails(make(fault))

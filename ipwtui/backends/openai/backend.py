@@ -263,6 +263,9 @@ class OpenAIBackend:
                     raise status_error(resp.status_code, resp.reason_phrase, read_error_body(resp), resp.headers,
                                        self._scrub, self.host, self.key_env, bool(self._scrub.key))
                 ctype = resp.headers.get("content-type", "")
+                if "html" in ctype:
+                    raise self._error(f"{self.host} answered with a web page ({one_line(ctype, 40)}), not an event "
+                                      f"stream: check the base URL (most end in /v1)")
                 if "event-stream" not in ctype and "json" in ctype:
                     self._whole(resp, ans, on_token)
                 else:

@@ -173,6 +173,8 @@ def status_error(status: int, reason: str, body: bytes, headers: Any, scrub: Scr
         head += (f" (the key in ${key_env} was refused)" if key_set else
                  f" (no key was sent: ${key_env} is not set)")
     line = head + (f": {msg}" if msg else "")
+    if status == 404 and not msg:
+        line += " (check the base URL: most end in /v1)"
     retry = retry_after_s(headers) if status in (429, 503) else None
     if retry is not None:
         line += f" (retry after {retry:g} s)"
