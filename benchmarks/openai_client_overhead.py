@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from llama_server import start_llama_server  # noqa: E402
+from llama_server import start_llama_server
 
-from ipwtui.backends.openai.backend import OpenAIBackend  # noqa: E402
-from ipwtui.workloads.loaders import load_queries, resolve_queries  # noqa: E402
+from ipwtui.backends.openai.backend import OpenAIBackend
+from ipwtui.workloads.loaders import load_queries, resolve_queries
 
 
 def bare(client: httpx.Client, base_url: str, model: str, prompt: str, max_tokens: int):

@@ -198,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_owner: FaultServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (quiet)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _read_body(self) -> Any:
@@ -227,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
         self.wfile.flush()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._record(None)
         owner = self.server_owner
         if not self.path.rstrip("/").endswith("/models"):
@@ -239,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "fault"}
                                                         for m in owner.models]})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._read_body()
         self._record(body)
         owner = self.server_owner

@@ -59,13 +59,6 @@ def make(server: FaultServer, read: float = 5.0, connect: float = 2.0, key: str 
                          read_timeout_s=read)
 
 
-def ask(b: OpenAIBackend, on_token=None, max_tokens: int = 16):
-    try:
-        return b.generate(MSG, max_tokens, on_token=on_token)
-    finally:
-        pass
-
-
 def fails(b: OpenAIBackend) -> BackendError:
     with pytest.raises(BackendError) as ei:
         b.generate(MSG, 16)
@@ -386,8 +379,8 @@ def test_malformed_stream_is_not_retryable(fault, bad, what):
 
 
 def test_errors_reported_inside_the_stream(fault):
-    fault.push(Stream([chunk("a"), 'error: {"code": 500, "message": "slot unavailable", "type": "server_error"}'
-                                   '\n\n']))
+    fault.push(Stream([chunk("a"), ('error: {"code": 500, "message": "slot unavailable", '
+                                    '"type": "server_error"}\n\n')]))
     e = fails(make(fault))
     assert e.retryable and "slot unavailable" in str(e) and "mid-stream" in str(e)
     fault.push(Stream([chunk("a"), {"error": {"message": "content policy", "type": "invalid_request_error"}}]))

@@ -55,8 +55,8 @@ class OpenAIEngine:
         except BackendError as e:
             return [], [str(e)]
         if entries is None:
-            return [], [f"{display_url(base)} lists no models at /models: give the model's name with "
-                        f"{setting('remote_model').flag}"]
+            return [], [(f"{display_url(base)} lists no models at /models: give the model's name with "
+                         f"{setting('remote_model').flag}")]
         origin = f"listed by {display_url(base)}"
         refs = [ModelRef(name=scrub.text(entry_id(e)), path=None, format="remote", origin=origin,
                          context_length=entry_context(e)) for e in entries]

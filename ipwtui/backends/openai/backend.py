@@ -249,13 +249,13 @@ class OpenAIBackend:
         ans = _Answer()
         aborted = False
         headers_seen: dict[str, str] = {}
-        pieces: int | None = None  # None until the answer's headers came
+        answered = False  # the answer's status line and headers came
         t_sent = time.monotonic()
         t_done: float | None = None
         try:
             with client.stream("POST", url, content=payload,
                                headers={"Content-Type": "application/json"}) as resp:
-                pieces = 0
+                answered = True
                 for k in _KEPT_HEADERS:
                     if k in resp.headers:
                         headers_seen[k] = resp.headers[k]
@@ -284,16 +284,16 @@ class OpenAIBackend:
             raise
         except _Stall:
             raise self._error(f"the stream from {self.host} stalled: only keep-alive comments for "
-                              f"{self.read_timeout_s:g} s after {ans.pieces} pieces (read timeout)",
+                              f"{self.read_timeout_s:g} s after {_n(ans.pieces)} (read timeout)",
                               retryable=True) from None
         except httpx.HTTPError as e:
             raise transport_error(e, self._scrub, self.host, self.connect_timeout_s, self.read_timeout_s,
-                                  None if pieces is None else ans.pieces) from None
+                                  ans.pieces if answered else None) from None
         if t_done is None:
             t_done = time.monotonic()
         if not aborted and not ans.done and ans.finish is None:
             raise self._error(f"the stream from {self.host} ended before the answer did (no finish_reason, no "
-                              f"[DONE]) after {ans.pieces} pieces; the partial answer is lost", retryable=True)
+                              f"[DONE]) after {_n(ans.pieces)}; the partial answer is lost", retryable=True)
         return self._generation(ans, t_sent, t_done, aborted, headers_seen)
 
     def _stream(self, evs, ans: _Answer, on_token) -> bool:
@@ -306,18 +306,16 @@ class OpenAIBackend:
                 ans.done = True
                 return False
             try:
-                chunk = json.loads(data)
+                chunks = [json.loads(data)]
             except ValueError:
-                chunk = _split_lines(data)
-                if chunk is None:
+                several = _split_lines(data)
+                if several is None:
                     raise self._error(f"malformed stream from {self.host}: a data line is not JSON: "
                                       f"{one_line(data, 80)}") from None
-            if isinstance(chunk, list):  # several JSON lines in one event
-                for c in chunk:
-                    if self._chunk(c, ans, on_token):
-                        return True
-            elif self._chunk(chunk, ans, on_token):
-                return True
+                chunks = several
+            for c in chunks:
+                if self._chunk(c, ans, on_token):
+                    return True
         return False
 
     def _lines(self, resp):
@@ -461,6 +459,10 @@ class OpenAIBackend:
             except Exception:
                 pass
             self._client_obj = None
+
+
+def _n(pieces: int) -> str:
+    return f"{pieces} piece" + ("" if pieces == 1 else "s")
 
 
 def _split_lines(data: str) -> list | None:

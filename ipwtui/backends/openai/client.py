@@ -184,14 +184,16 @@ def status_error(status: int, reason: str, body: bytes, headers: Any, scrub: Scr
 
 def read_error_body(resp) -> bytes:
     """Up to ERROR_BODY_LIMIT bytes of a streamed response's body (errors while reading give what came)."""
+    import httpx
+
     out = bytearray()
     try:
         for b in resp.iter_bytes():
             out += b
             if len(out) >= ERROR_BODY_LIMIT:
                 break
-    except Exception:
-        pass
+    except httpx.HTTPError:
+        pass  # the status says enough
     return bytes(out[:ERROR_BODY_LIMIT])
 
 

@@ -17,7 +17,7 @@ last ``data:`` line without the blank line still gets its last event read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 
 @dataclass(frozen=True)
