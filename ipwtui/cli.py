@@ -10,6 +10,12 @@ import sys
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _backend_names() -> list[str]:
+    from . import backends  # cheap: engines are imported only when one is used
+
+    return backends.names()
+
+
 def _add_setting(g, sp) -> None:
     """One option of the settings model: checked later by the model itself (one-line errors)."""
     metavar = "{" + ",".join(sp.choices) + "}" if sp.choices else \
@@ -28,8 +34,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick "
                         "(default: mixed)")
     g.add_argument("--backend", default="llama.cpp", metavar="NAME",
-                   help="inference backend: llama.cpp, or fake (a scripted stand-in for demos and tests) "
-                        "(default: llama.cpp)")
+                   help=f"inference backend: {', '.join(_backend_names())} (fake: a scripted stand-in for "
+                        "demos and tests) (default: llama.cpp)")
     groups = {"what": g, "measurement": p.add_argument_group("measurement"),
               "engine": p.add_argument_group("engine"),
               "remote": p.add_argument_group("remote backends (openai)")}
@@ -71,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         _add_setting(s, spec(name))
 
     mo = sub.add_parser("models", help="list the models a backend finds here")
-    mo.add_argument("--backend", default="llama.cpp", metavar="NAME", help="whose models (default: llama.cpp)")
+    mo.add_argument("--backend", default="llama.cpp", metavar="NAME",
+                    help=f"whose models: {', '.join(_backend_names())} (default: llama.cpp)")
+    for name in ("base_url", "api_key_env"):
+        _add_setting(mo, spec(name))
     mo.add_argument("--models-dir", action="append", metavar="DIR", help="also search DIR (repeatable)")
     mo.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -83,8 +83,14 @@ def sensors_command(args) -> int:
 def models_command(args) -> int:
     from . import backends
 
-    eng = backends.engine(getattr(args, "backend", None))
-    models, problems = eng.find_models(extra_dirs=args.models_dir)
+    from .core.settings import SettingError
+
+    try:
+        eng = backends.engine(getattr(args, "backend", None))
+        settings, _ = settings_from_args(args)
+    except (backends.BackendError, SettingError) as e:
+        return _err(str(e))
+    models, problems = eng.find_models(extra_dirs=args.models_dir, settings=settings)
     if args.json:
         print(json.dumps({"backend": eng.name, "models": [m.as_dict() for m in models], "problems": problems},
                          indent=2))

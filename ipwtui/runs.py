@@ -73,6 +73,8 @@ class Prepared:
     backend: Backend  # not loaded yet
     settings: RunSettings
     resumed: bool
+    server_energy: Any = None  # a ServerEnergySource for a remote backend's queries, or None (N/A)
+    coster: Any = None  # (record) -> (USD, source), or None (no cost)
 
 
 @dataclass
@@ -114,13 +116,80 @@ def _engine(name: str) -> Engine:
         raise RunError(str(e)) from None
 
 
-def _resolve(engine: Engine, model: str | ModelRef | None) -> ModelRef:
+def _resolve(engine: Engine, model: str | ModelRef | None, settings: RunSettings) -> ModelRef:
     if isinstance(model, ModelRef):
         return model
     try:
-        return engine.resolve_model(model)
+        return engine.resolve_model(model, settings)
     except BackendError as e:
         raise RunError(str(e)) from None
+
+
+def server_energy_source(settings: RunSettings, model: ModelRef):
+    """The source of a remote query's server energy that the settings name (None: N/A), checked once
+    before the run; RunError (one line) when it cannot work."""
+    from .core.remote.estimate import EstimateError, make_source
+
+    def prometheus():
+        from .core.remote.prometheus import PrometheusEnergy
+
+        if not settings.prometheus_url or not settings.prometheus_query:
+            raise RunError(f"--server-energy prometheus needs {spec('prometheus_url').flag} and "
+                           f"{spec('prometheus_query').flag}")
+        try:
+            return PrometheusEnergy(settings.prometheus_url, settings.prometheus_query)
+        except ValueError as e:
+            raise RunError(f"prometheus: {e}") from None
+
+    try:
+        source = make_source(settings.server_energy, base_url=settings.base_url, model=model.name,
+                             prometheus=prometheus)
+    except (EstimateError, ValueError) as e:
+        raise RunError(str(e)) from None
+    problem = getattr(source, "check", lambda: None)() if source is not None else None
+    if problem:
+        raise RunError(f"server energy ({settings.server_energy}): {problem}")
+    return source
+
+
+def _describe_source(source) -> dict:
+    """What the session records of its server-energy source (N/A when none)."""
+    if source is None:
+        return {"source": "none", "quality": "unavailable",
+                "note": f"no server energy source: the server's energy is N/A ({spec('server_energy').flag} "
+                        "ecologits, cited:ID or prometheus gives one)"}
+    try:
+        return source.describe()
+    except Exception as e:
+        return {"source": getattr(source, "name", "?"), "error": f"{type(e).__name__}: {e}"}
+
+
+def make_coster(settings: RunSettings, remote: bool):
+    """(record) -> (USD, source) for the run's queries, and the price table's description (or None).
+    Remote: the API's price for the tokens; local: the electricity of the query's gross energy."""
+    from .core.config import config_path, load_config
+    from .core.cost import PriceError, energy_cost, price_table, query_cost
+
+    if not remote:
+        price = settings.electricity_usd_per_kwh
+        if price is None:
+            return None, None
+
+        def local(rec):
+            usd = energy_cost(rec.energy_j, price)
+            return usd, (f"electricity at {price:g} USD/kWh over the query's gross energy "
+                         f"({rec.energy_quality})" if usd is not None else "no energy for this query")
+
+        return local, {"electricity_usd_per_kwh": price}
+    try:
+        table = price_table(load_config().get("prices"), where=str(config_path()))
+    except PriceError as e:
+        raise RunError(str(e)) from None
+
+    def api(rec):
+        return query_cost(rec.model, rec.prompt_tokens, rec.output_tokens, table)
+
+    return api, table.describe()
 
 
 def _check_accelerator(settings: RunSettings, sensor_set: SensorSet) -> None:
@@ -149,8 +218,14 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
         qpath, queries = load_query_list(req.queries, settings.max_queries)
     if not queries:
         raise RunError(f"{qpath}: no queries to run")
-    model = _resolve(engine, req.model)
+    model = _resolve(engine, req.model, settings)
     folder = Path(req.out) if req.out else new_session_folder(req.sessions_root or sessions_root(), model.name)
+    problem = engine.check(settings, model.name)  # a remote server answers and serves the model
+    if problem:
+        raise RunError(problem)
+    remote = engine.where == REMOTE
+    source = server_energy_source(settings, model) if remote else None
+    coster, prices = make_coster(settings, remote)
     if sensor_set is None:
         sensor_set = probe_sensors(settings, req.sysfs_root)
     try:
@@ -174,13 +249,16 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
         "domains": [d.__dict__ | {"domain": d.name} for d in sensor_set.domains()],
         "capabilities": [c.as_dict() for c in sensor_set.capabilities],
         "provenance": {"ipwtui": __version__, "machine": machine_info()},
+        "server_energy": _describe_source(source) if remote else None,
+        "prices": prices,
     }
     try:
         session = Session.create(folder, meta)
     except SessionError as e:
         sensor_set.close()
         raise RunError(str(e)) from None
-    prep = Prepared(session, queries, model, engine, sensor_set, None, settings, False)  # type: ignore[arg-type]
+    prep = Prepared(session, queries, model, engine, sensor_set, None, settings, False,  # type: ignore[arg-type]
+                    server_energy=source, coster=coster)
     prep.backend = backend_factory(prep) if backend_factory else engine.create(model, settings)
     return prep
 
@@ -233,7 +311,7 @@ def _prepare_resume(req: RunRequest, sensor_set: SensorSet | None,
                        f"({len(changed)} changed); start a new session for the new queries")
     queries = [by_id[i] for i in ids]
     saved = ModelRef.from_dict(meta.get("model"))
-    model = _resolve(engine, saved.path or (saved.name if engine.where == REMOTE else None))
+    model = _resolve(engine, saved.path or (saved.name if engine.where == REMOTE else None), settings)
     if saved.sha256:
         try:
             now = engine.fingerprint(model)
@@ -247,9 +325,17 @@ def _prepare_resume(req: RunRequest, sensor_set: SensorSet | None,
         check_writable(session.folder)
     except SessionError as e:
         raise RunError(str(e)) from None
+    remote = engine.where == REMOTE
+    if remote:
+        problem = engine.check(settings, model.name)
+        if problem:
+            raise RunError(f"cannot resume: {problem}")
+    source = server_energy_source(settings, model) if remote else None
+    coster, _ = make_coster(settings, remote)
     if sensor_set is None:
         sensor_set = probe_sensors(settings, req.sysfs_root)
-    prep = Prepared(session, queries, model, engine, sensor_set, None, settings, True)  # type: ignore[arg-type]
+    prep = Prepared(session, queries, model, engine, sensor_set, None, settings, True,  # type: ignore[arg-type]
+                    server_energy=source, coster=coster)
     prep.backend = backend_factory(prep) if backend_factory else engine.create(model, settings)
     return prep
 
@@ -367,7 +453,8 @@ class Run:
                 raise RunError(msg, "load") from None
             finish_provenance(prep, info)
             runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
-                            scorer=score_answer, listener=self.listener, model_name=name)
+                            scorer=score_answer, listener=self.listener, model_name=name,
+                            server_energy=prep.server_energy, coster=prep.coster)
             runner.between_queries = self.between_queries
             runner.observer = self.observer
             with self._lock:
@@ -388,6 +475,8 @@ class Run:
         finally:
             _quietly(prep.backend.close)
             _quietly(prep.sensor_set.close)
+            if prep.server_energy is not None:
+                _quietly(prep.server_energy.close)
             if self.runner is None and prep.session.meta.get("status") == "running":
                 _quietly(prep.session.close, "interrupted")  # stopped before the loop began
 

@@ -457,7 +457,8 @@ def test_the_key_never_leaks_into_the_session_the_exports_or_the_errors(tmp_path
     )
     queries = write_queries(tmp_path / "q.jsonl", n=6)
     settings = RunSettings(base_url=fault.base_url, remote_model=MODEL, api_key_env=KEY_ENV, idle_seconds=0,
-                           warmup=0, sample_hz=50, max_tokens=16, read_timeout_s=2, connect_timeout_s=2)
+                           warmup=0, sample_hz=50, max_tokens=16, read_timeout_s=2, connect_timeout_s=2,
+                           retries=0)  # one attempt a query: each scripted fault lands on its own query
     got = []
     run = Run(RunRequest(backend="openai", model=MODEL, queries=str(queries), out=str(tmp_path / "sess"),
                          settings=settings), listener=got.append, sensor_factory=scripted_sensors())

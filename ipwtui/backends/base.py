@@ -38,13 +38,20 @@ class Engine(Protocol):
     summary: str  # one line for --help and the setup screen
     where: str  # LOCAL or REMOTE
 
-    def find_models(self, extra_paths: list[str] | None = None, extra_dirs: list[str] | None = None
-                    ) -> tuple[list[ModelRef], list[str]]:
-        """Models this engine can run, found on this machine, and one-line problems met on the way."""
+    def find_models(self, extra_paths: list[str] | None = None, extra_dirs: list[str] | None = None,
+                    settings: RunSettings | None = None) -> tuple[list[ModelRef], list[str]]:
+        """Models this engine can run (found here, or listed by a server), and one-line problems met on the
+        way."""
         ...
 
-    def resolve_model(self, spec: str | None) -> ModelRef:
-        """The model a run asks for (None: this engine's default). Raises BackendError (one line)."""
+    def resolve_model(self, spec: str | None, settings: RunSettings | None = None) -> ModelRef:
+        """The model a run asks for (None: this engine's default, or the settings' choice). Raises
+        BackendError (one line)."""
+        ...
+
+    def check(self, settings: RunSettings, model: str | None = None) -> str | None:
+        """One cheap check before a run (a remote server answers and serves the model): a one-line
+        problem, or None. Local engines have nothing to check."""
         ...
 
     def fingerprint(self, model: ModelRef) -> str | None:

@@ -86,7 +86,7 @@ class IpwApp(App):
         from .. import backends
 
         extra = [self.initial_model] if self.initial_model else None
-        return backends.engine(self.backend_kind).find_models(extra_paths=extra)
+        return backends.engine(self.backend_kind).find_models(extra_paths=extra, settings=self.initial_settings)
 
     def initial_model_path(self) -> str | None:
         if not self.initial_model:

@@ -12,11 +12,14 @@ class FakeEngine:
     summary = "a scripted stand-in model for demos and tests (not a real model)"
     where = LOCAL
 
-    def find_models(self, extra_paths=None, extra_dirs=None):
+    def find_models(self, extra_paths=None, extra_dirs=None, settings=None):
         return [self.resolve_model(None)], []
 
-    def resolve_model(self, spec: str | None) -> ModelRef:
+    def resolve_model(self, spec: str | None, settings: RunSettings | None = None) -> ModelRef:
         return ModelRef(name="fake-model", path=None, format="fake", origin="fake backend")
+
+    def check(self, settings: RunSettings, model: str | None = None) -> str | None:
+        return None
 
     def fingerprint(self, model: ModelRef) -> str | None:
         return None

@@ -14,12 +14,12 @@ class LlamaCppEngine:
     summary = "llama.cpp in this process (llama-cpp-python), GGUF model files"
     where = LOCAL
 
-    def find_models(self, extra_paths=None, extra_dirs=None):
+    def find_models(self, extra_paths=None, extra_dirs=None, settings=None):
         from .gguf import discover
 
         return discover(extra_paths=extra_paths, extra_dirs=extra_dirs)
 
-    def resolve_model(self, spec: str | None) -> ModelRef:
+    def resolve_model(self, spec: str | None, settings: RunSettings | None = None) -> ModelRef:
         from .gguf import ModelError, default_model_path, describe
 
         if spec is None:
@@ -34,6 +34,9 @@ class LlamaCppEngine:
             return describe(p, origin)
         except ModelError as e:
             raise BackendError(str(e)) from None
+
+    def check(self, settings: RunSettings, model: str | None = None) -> str | None:
+        return None
 
     def fingerprint(self, model: ModelRef) -> str | None:
         if not model.path:
