@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 from pathlib import Path
 
+from ipwtui.backends.fake.backend import FakeBackend
 from ipwtui.core import events as ev
 from ipwtui.core.record import QueryRecord
 from ipwtui.core.sensors.base import ESTIMATED, UNAVAILABLE, Capability, Domain, SensorSet
@@ -209,3 +212,54 @@ def make_app(folder: str | Path, n: int = 8, words: int = 40, tps: float = 150.0
                 settings=settings or RunSettings(idle_seconds=0.2, warmup=0, sample_hz=50, max_tokens=200))
     args.update(kw)
     return IpwApp(**args)
+
+
+# ---- a power step the query itself causes (window-edge tests and benchmark) -------------------------
+
+IDLE_W, BUSY_W = 5.0, 20.0
+
+
+class StepTrace:
+    """Power that steps between two levels; the cumulative energy is exact at any time."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.t0 = time.monotonic()
+        self.changes = [(self.t0, IDLE_W)]
+
+    def set(self, watts: float) -> None:
+        with self._lock:
+            self.changes.append((time.monotonic(), watts))
+
+    def energy(self, t: float) -> float:
+        """Joules from the start of the trace to t."""
+        with self._lock:
+            changes = list(self.changes)
+        e = 0.0
+        for (ta, w), (tb, _) in zip(changes, changes[1:] + [(float("inf"), 0.0)]):
+            if t <= ta:
+                break
+            e += w * (min(t, tb) - ta)
+        return e
+
+    def power(self, t: float) -> float:
+        with self._lock:
+            return [w for ta, w in self.changes if ta <= t][-1]
+
+
+class SteppingBackend(FakeBackend):
+    """Answers in a fixed time, the power stepping up while it does."""
+
+    def __init__(self, trace: StepTrace, seconds: float):
+        super().__init__(default="The answer is (A).", tokens_per_s=1e6, prefill_s=0.0)
+        self.trace, self.seconds = trace, seconds
+
+    def generate(self, messages, max_tokens, on_token=None, temperature=0.0, seed=0):
+        self.trace.set(BUSY_W)
+        time.sleep(self.seconds)
+        try:
+            return super().generate(messages, max_tokens, on_token, temperature, seed)
+        finally:
+            self.trace.set(IDLE_W)
+
+

@@ -25,6 +25,26 @@ from ..base import (
 )
 
 _LOG_CALLBACK = None  # kept alive for as long as the process runs: llama.cpp holds the pointer
+# no tokenizer packs more characters than this into a token on average: a prompt longer than this many
+# characters per context token cannot fit, and is refused before it is tokenised
+CHARS_PER_TOKEN_MAX = 16
+
+
+def output_tokens(n_eval: int, finish: str | None, pieces: int, max_tokens: int, aborted: bool) -> int:
+    """Tokens generated, from llama.cpp's eval counter (measured against its own non-streamed usage).
+
+    llama-cpp-python evaluates every yielded token to get the next one's logits, so with k tokens and an
+    end-of-sequence n_eval is k; but n_eval is at least 1 even when no token came (the first sample's
+    evaluation is counted), and a token sampled at the length limit is yielded without being evaluated.
+    So: an end-of-sequence with no visible piece is 0 tokens, one otherwise is n_eval; a length stop is
+    n_eval + 1, at most max_tokens (max_tokens 1 gives n_eval 1, one token); a cut stream is the pieces
+    seen, at least n_eval.
+    """
+    if aborted:
+        return max(pieces, n_eval if pieces else 0)
+    if finish == "length":
+        return min(n_eval + 1, max_tokens)
+    return n_eval if pieces else 0
 
 
 def silence_llama_logs() -> None:
@@ -122,6 +142,11 @@ class LlamaCppBackend:
         import llama_cpp
 
         llm = self.llm
+        chars = sum(len(m.get("content") or "") for m in messages)
+        if chars > CHARS_PER_TOKEN_MAX * llm.n_ctx():
+            # tokenising a huge prompt takes a long time only to fail: say so at once
+            raise BackendError(f"llama.cpp: the prompt ({chars} characters) is far longer than the model's "
+                               f"context ({llm.n_ctx()} tokens)")
         llm.reset()  # no prompt cache across queries: each query's prefill is its own
         ctx = llm._ctx.ctx
         llama_cpp.llama_perf_context_reset(ctx)
@@ -157,18 +182,17 @@ class LlamaCppBackend:
                 stream.close()
         except ValueError as e:  # e.g. prompt longer than the context
             raise BackendError(f"llama.cpp: {e}") from None
+        t_done = time.monotonic()  # the engine has returned (it evaluated the last token after yielding it)
         if t_first is None:
-            t_last = time.monotonic()
+            t_last = t_done
         perf = llama_cpp.llama_perf_context(ctx)
         n_p, n_e = int(perf.n_p_eval), int(perf.n_eval)
-        # n_eval counts tokens fed back through the model; a token sampled when the length limit hits
-        # (or when the stream is cut) is emitted without being evaluated
-        out_tokens = n_e + (1 if finish == "length" or (aborted and pieces > n_e) else 0)
+        out_tokens = output_tokens(n_e, finish, pieces, max_tokens, aborted)
         return Generation(
-            text="".join(text), t_sent=t_sent, t_first=t_first, t_last=t_last,
+            text="".join(text), t_sent=t_sent, t_first=t_first, t_last=t_last, t_done=t_done,
             prompt_tokens=n_p, output_tokens=out_tokens,
             prefill_tps=n_p / (perf.t_p_eval_ms / 1000.0) if perf.t_p_eval_ms > 0 else None,
-            decode_tps=n_e / (perf.t_eval_ms / 1000.0) if perf.t_eval_ms > 0 and n_e > 0 else None,
+            decode_tps=n_e / (perf.t_eval_ms / 1000.0) if perf.t_eval_ms > 0 and out_tokens > 1 else None,
             counts_source="llama.cpp perf context", finish_reason="abort" if aborted else finish,
             aborted=aborted)
 
