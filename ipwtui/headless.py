@@ -33,25 +33,31 @@ def _console(stderr: bool = False):
 
 
 def capability_table(caps: list[dict]):
-    from rich.table import Table
+    """The capability table: one block per domain (name, accelerator, source, quality, boundary, update
+    period, whether it is summed), with why it is missing or degraded and the fix, on lines of their own
+    so that it reads at 80 columns."""
+    from rich.console import Group
+    from rich.text import Text
 
-    t = Table(title="Power sensors", title_justify="left")
-    for c in ("domain", "accelerator", "source", "quality", "period", "counted", "note"):
-        t.add_column(c)
+    lines: list = [Text("Power sensors", style="bold")]
     for c in caps:
-        avail = c.get("available")
-        note = c.get("reason") or ""
-        if c.get("fix"):
-            note += f"\nfix: {c['fix']}"
+        avail = bool(c.get("available"))
+        head = Text()
+        head.append(("✓ " if avail else "✗ ") + str(c.get("domain") or c.get("kind") or "?"), style="bold")
         period = c.get("period_s")
-        t.add_row(
-            c.get("domain", ""), c.get("accelerator", ""), c.get("source", ""),
-            c.get("quality") if avail else "[b]unavailable[/b]",
-            fmt.num(period, 2, "s") if period and avail else fmt.NA,
-            ("yes" if c.get("in_total", True) else "no (nested)") if avail else "-",
-            note,
-        )
-    return t
+        bits = [f"accelerator {c.get('accelerator', '')}", str(c.get("source", "")),
+                str(c.get("quality")) if avail else "unavailable", f"boundary {c.get('boundary') or fmt.NA}",
+                f"updates every {fmt.num(period, 2, 's')}" if period and avail else "update period N/A"]
+        if avail:
+            bits.append("summed" if c.get("in_total", True) else "nested: shown, not summed")
+        head.append("  " + " · ".join(bits))
+        lines.append(head)
+        for label, key in (("", "reason"), ("flags: ", "flags"), ("fix: ", "fix")):
+            v = c.get(key)
+            if v:
+                lines.append(Text(f"    {label}{', '.join(v) if isinstance(v, list) else v}",
+                                  style="dim" if key != "fix" else ""))
+    return Group(*lines)
 
 
 def sensors_command(args) -> int:
@@ -132,22 +138,20 @@ def export_command(args) -> int:
 def sessions_command(args) -> int:
     from rich.table import Table
 
-    from .core.session import Session, list_sessions, sessions_root
+    from .core.session import list_sessions, session_overview, sessions_root
 
     root = Path(args.dir) if args.dir else sessions_root()
-    t = Table(title=f"Sessions in {root}", title_justify="left")
+    t = Table(title=escape(f"Sessions in {root}"), title_justify="left")
     for c in ("session", "status", "model", "queries", "folder"):
         t.add_column(c)
     for folder in list_sessions(root):
-        try:
-            s = Session.open(folder)
-        except Exception as e:
-            t.add_row(folder.name, "unreadable", str(e), "", str(folder))
+        o = session_overview(folder)
+        if o["error"]:
+            t.add_row(escape(folder.name), "unreadable", escape(o["error"]), "", escape(str(folder)))
             continue
-        n = len(s.done_ids())
-        planned = len(s.meta.get("query_ids") or [])
-        t.add_row(folder.name, s.meta.get("status", "?"), (s.meta.get("model") or {}).get("name", "?"),
-                  f"{n}/{planned}", str(folder))
+        status = o["status"] + (" (resumable: ipwtui run --resume DIR)" if o["resumable"] else "")
+        t.add_row(escape(folder.name), status, escape(o["model"]), f"{o['done']}/{o['planned']}",
+                  escape(str(folder)))
     _console().print(t)
     return 0
 
@@ -293,7 +297,11 @@ def run_command(args) -> int:
             return _err(bad)
     con = _console(stderr=args.json)  # with --json, stdout holds only the JSON
     prog = _Progress(con, settings.energy_view, per_query=not args.quiet)
-    run = Run(_request(args, settings, given), listener=prog)
+    def prepared(prep) -> None:
+        for w in prep.warnings:
+            con.print(f"[yellow]warning:[/yellow] {escape(w)}")
+
+    run = Run(_request(args, settings, given), listener=prog, on_prepared=prepared)
     old = signal.signal(signal.SIGTERM, _sigterm)
     interrupted = False
     outcome = None

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from . import backends
 from .backends.base import BackendError, Engine
 from .core import events as ev
-from .core.backend import REMOTE, Backend, ModelRef
+from .core.backend import CHARS_PER_TOKEN_MAX, REMOTE, Backend, ModelRef
 from .core.runner import Runner
 from .core.sensors.base import SensorSet
 from .core.session import Session, SessionError, check_writable, new_session_folder, sessions_root
@@ -75,6 +75,7 @@ class Prepared:
     resumed: bool
     server_energy: Any = None  # a ServerEnergySource for a remote backend's queries, or None (N/A)
     coster: Any = None  # (record) -> (USD, source), or None (no cost)
+    warnings: list[str] = field(default_factory=list)  # the query file's (one line each)
 
 
 @dataclass
@@ -89,17 +90,31 @@ class Outcome:
 # ---- prepare -------------------------------------------------------------------------------------
 
 
-def load_query_list(spec_: str | None, max_queries: int | None) -> tuple[Path, list]:
-    from .workloads.loaders import load_queries, resolve_queries
+def load_query_list(spec_: str | None, max_queries: int | None) -> tuple[Path, list, list[str]]:
+    """The query file's path, its queries (the first ``max_queries``) and the loader's warnings."""
+    from .workloads.loaders import load_queries_checked, resolve_queries
 
     try:
         path = resolve_queries(spec_)
-        qs = load_queries(path)
+        qs, warnings = load_queries_checked(path)
     except QueryFileError as e:
         raise RunError(str(e)) from None
     if max_queries is not None:
         qs = qs[:max_queries]
-    return Path(path), qs
+    return Path(path), qs, warnings
+
+
+def check_prompt_lengths(qpath: Path, queries: list, model: ModelRef) -> None:
+    """A prompt far longer than the model's context is refused before the run (tokenising it would take
+    long only to fail)."""
+    ctx = model.context_length
+    if not ctx:
+        return
+    for q in queries:
+        chars = len(q.prompt) + len(q.system or "")
+        if chars > CHARS_PER_TOKEN_MAX * ctx:
+            raise RunError(f"{qpath}: query {q.id!r}: its prompt ({chars} characters) is far longer than the "
+                           f"model's context ({ctx} tokens)")
 
 
 def probe_sensors(settings: RunSettings, sysfs_root: str | None = None) -> SensorSet:
@@ -211,14 +226,16 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
         return _prepare_resume(req, sensor_set, backend_factory)
     settings = req.settings
     engine = _engine(req.backend)
+    warnings: list[str] = []
     if req.query_list is not None and req.queries:
         qpath = Path(req.queries)
         queries = req.query_list[:settings.max_queries] if settings.max_queries else list(req.query_list)
     else:
-        qpath, queries = load_query_list(req.queries, settings.max_queries)
+        qpath, queries, warnings = load_query_list(req.queries, settings.max_queries)
     if not queries:
         raise RunError(f"{qpath}: no queries to run")
     model = _resolve(engine, req.model, settings)
+    check_prompt_lengths(qpath, queries, model)
     folder = Path(req.out) if req.out else new_session_folder(req.sessions_root or sessions_root(), model.name)
     problem = engine.check(settings, model.name)  # a remote server answers and serves the model
     if problem:
@@ -258,20 +275,35 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
         sensor_set.close()
         raise RunError(str(e)) from None
     prep = Prepared(session, queries, model, engine, sensor_set, None, settings, False,  # type: ignore[arg-type]
-                    server_energy=source, coster=coster)
-    prep.backend = backend_factory(prep) if backend_factory else engine.create(model, settings)
+                    server_energy=source, coster=coster, warnings=warnings)
+    try:
+        prep.backend = backend_factory(prep) if backend_factory else engine.create(model, settings)
+    except BackendError as e:
+        session.close("failed")
+        sensor_set.close()
+        raise RunError(str(e)) from None
     return prep
 
 
 def _prepare_resume(req: RunRequest, sensor_set: SensorSet | None,
                     backend_factory: Callable[[Prepared], Backend] | None) -> Prepared:
-    from .workloads.loaders import load_queries
-
     assert req.resume is not None
     try:
         session = Session.open(req.resume)
+        session.lock()  # a run that holds it now is named, and nothing is touched
     except SessionError as e:
         raise RunError(str(e)) from None
+    try:
+        return _resume_locked(req, session, sensor_set, backend_factory)
+    except BaseException:
+        session.unlock()
+        raise
+
+
+def _resume_locked(req: RunRequest, session: Session, sensor_set: SensorSet | None,
+                   backend_factory: Callable[[Prepared], Backend] | None) -> Prepared:
+    from .workloads.loaders import load_queries
+
     meta = session.meta
     where = str(session.folder / "session.json")
     try:

@@ -27,6 +27,9 @@ TokenCallback = Callable[[str, float], bool]
 
 LOCAL = "local"
 REMOTE = "remote"
+# no tokenizer packs more characters than this into a token on average: a prompt longer than this many
+# characters per context token cannot fit, and is refused before anything is tokenised
+CHARS_PER_TOKEN_MAX = 16
 
 # what a backend can report about an answer by itself (BackendTraits.reports)
 REPORTS_TOKEN_COUNTS = "token-counts"  # exact prompt/output token counts from the engine

@@ -168,6 +168,9 @@ class QueryRecord:
     def from_dict(cls, d: dict) -> "QueryRecord":
         names = _FIELD_NAMES
         kw = {k: v for k, v in d.items() if k in names and k != "extra"}
+        bad = [k for k, v in kw.items() if v is not None and not _FIELD_CHECKS[k](v)]
+        for k in bad:  # a value of the wrong type (a hand-edited or foreign journal) is not trusted
+            del kw[k]
         kw.setdefault("query_id", str(d.get("query_id", "")))
         kw.setdefault("index", d.get("index") if isinstance(d.get("index"), int) else -1)
         extra = {k: v for k, v in d.items() if k not in names and k != "type"}
@@ -181,10 +184,33 @@ class QueryRecord:
                 kw[k] = {}
         if kw.get("energy_quality") is None:
             kw["energy_quality"] = UNAVAILABLE
+        if bad:
+            extra["invalid_fields"] = sorted(bad)
         return cls(**kw, extra=extra)
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord))
+
+
+def _check_for(annotation: str):
+    """A check of a JSON value against a field's annotation (None is handled apart)."""
+    a = str(annotation)
+    if a.startswith("list"):
+        return lambda v: isinstance(v, list)
+    if a.startswith("dict"):
+        return lambda v: isinstance(v, dict)
+    if a.startswith("bool"):
+        return lambda v: isinstance(v, bool)
+    if a.startswith("float"):
+        return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    if a.startswith("int"):
+        return lambda v: isinstance(v, int) and not isinstance(v, bool)
+    if a.startswith("str"):
+        return lambda v: isinstance(v, str)
+    return lambda v: True
+
+
+_FIELD_CHECKS = {f.name: _check_for(f.type) for f in fields(QueryRecord)}
 SERVER_FIELDS = ("server_energy_j", "server_energy_low_j", "server_energy_high_j", "server_energy_source",
                  "server_energy_quality", "server_energy_boundary", "server_energy_flags", "server_energy_note")
 

@@ -8,6 +8,15 @@ Layout of a session folder:
 
 A *segment* is one process's run over the session: a resumed session has several. Monotonic clocks do not
 survive a process, so everything on disk carries wall-clock times (unix seconds).
+
+Nothing measured is lost or mixed:
+- a new session goes only into a new or empty folder (never over another program's files or another
+  session: that one is finished with --resume);
+- a run holds the folder's lock (``.lock``, an advisory lock the system releases when the process dies,
+  even by kill -9) for as long as it writes: a second run or resume into it is refused with the holder's
+  pid, and a "running" session whose lock nobody holds was interrupted;
+- a journal line cut short by a kill is cut off before the next segment appends, its bytes kept aside in
+  ``journal.torn-<time>``; reading ignores it.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import csv
 import io
 import json
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -27,6 +37,13 @@ FORMAT = 1
 SESSION_FILE = "session.json"
 JOURNAL_FILE = "journal.jsonl"
 POWER_FILE = "power.csv"
+LOCK_FILE = ".lock"
+# session.json fields a reader relies on, with the JSON type each must have when present
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "model": (dict,), "query_ids": (list,), "settings": (dict,), "status": (str,), "domains": (list,),
+    "capabilities": (list,), "provenance": (dict,), "queries_file": (str,), "created": (int, float),
+    "query_digests": (dict,),
+}
 POWER_HEADER = ["time", "segment", "domain", "watts"]
 
 
@@ -67,20 +84,35 @@ class Session:
         self._power_buf: list[tuple[float, str, float | None]] = []
         self._last_flush = 0.0
         self._mono_to_wall = 0.0
+        self._lock_fd: int | None = None
 
     # ---- creating and opening -------------------------------------------------------------------
 
     @classmethod
     def create(cls, folder: str | os.PathLike, meta: dict) -> "Session":
+        """A new session in ``folder`` (made if missing, else it must be empty). The session is locked."""
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise SessionError(f"{folder}: is a file, not a folder")
+        if folder.is_dir():
+            try:
+                entries = [p.name for p in folder.iterdir()]
+            except OSError as e:
+                raise SessionError(f"{folder}: cannot read the folder ({e.strerror or e})") from None
+            if SESSION_FILE in entries or JOURNAL_FILE in entries:
+                raise SessionError(f"{folder}: already holds a session; finish it with: "
+                                   f"ipwtui run --resume {folder}")
+            if entries:
+                raise SessionError(f"{folder}: not empty and not an ipwtui session ({len(entries)} "
+                                   f"entr{'y' if len(entries) == 1 else 'ies'}, e.g. {sorted(entries)[0]}): "
+                                   "nothing was written; give a new or empty folder")
         check_writable(folder)
-        if (folder / JOURNAL_FILE).exists():
-            raise SessionError(f"{folder}: already holds a session (use --resume {folder} to finish it)")
         meta = dict(meta)
         meta.setdefault("format", FORMAT)
         meta.setdefault("created", time.time())
         meta["status"] = "running"
         s = cls(folder, meta)
+        s.lock()
         _write_json_atomic(folder / SESSION_FILE, meta)
         return s
 
@@ -95,14 +127,59 @@ class Session:
         except (OSError, ValueError) as e:
             raise SessionError(f"{p}: cannot read session ({e})") from None
         if not isinstance(meta, dict):
-            raise SessionError(f"{p}: not a session file")
+            raise SessionError(f"{p}: not a session file (not a JSON object)")
+        for key, types in _META_TYPES.items():
+            if meta.get(key) is not None and not isinstance(meta[key], types):
+                raise SessionError(f"{p}: field {key!r} is a {type(meta[key]).__name__}, not a "
+                                   f"{' or '.join(t.__name__ for t in types)}")
         return cls(folder, meta)
+
+    # ---- the lock -------------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Hold the folder's lock for as long as this process writes the session. SessionError (with the
+        holder's pid) when another process holds it."""
+        if self._lock_fd is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks on this platform: nothing to hold
+            return
+        path = self.folder / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise SessionError(f"{self.folder}: cannot lock the session ({e.strerror or e})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise SessionError(f"{self.folder}: a run holds this session now ({holder}); wait for it to "
+                               "end or stop it, then resume") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.time():.0f}\n".encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            try:
+                os.close(self._lock_fd)  # closing releases the lock
+            finally:
+                self._lock_fd = None
+
+    def held_elsewhere(self) -> str | None:
+        """The holder ("pid N on HOST") when another process holds the lock now, else None."""
+        return lock_holder(self.folder)
 
     # ---- writing ------------------------------------------------------------------------------
 
     def begin_segment(self) -> int:
-        """Open the journal and power files for appending; returns this process's segment number."""
+        """Lock the session, cut off a torn last journal line, open the journal and power files for
+        appending; returns this process's segment number."""
+        self.lock()
         check_writable(self.folder)
+        self._cut_torn_tail()
         self.segment = max((r.get("segment", 0) for r in self.read_journal()), default=-1) + 1
         self._mono_to_wall = time.time() - time.monotonic()
         self._journal = open(self.folder / JOURNAL_FILE, "a", encoding="utf-8")
@@ -168,6 +245,36 @@ class Session:
             self._journal = None
         if status is not None:
             self.set_status(status, ended=time.time())
+        self.unlock()
+
+    def _cut_torn_tail(self) -> None:
+        """A journal whose last line was cut short (a kill during a write): keep the torn bytes aside in
+        journal.torn-<time> and cut them off, so the next record starts on a line of its own."""
+        p = self.folder / JOURNAL_FILE
+        try:
+            with open(p, "rb+") as f:
+                size = f.seek(0, os.SEEK_END)
+                if size == 0:
+                    return
+                f.seek(size - 1)
+                if f.read(1) == b"\n":
+                    return
+                back = min(size, 1 << 22)
+                f.seek(size - back)
+                tail = f.read(back)
+                nl = tail.rfind(b"\n")
+                cut = size - back + nl + 1 if nl >= 0 else 0
+                f.seek(cut)
+                torn = f.read()
+                aside = self.folder / f"journal.torn-{time.strftime('%Y%m%d-%H%M%S')}"
+                aside.write_bytes(torn)
+                f.truncate(cut)
+                f.flush()
+                os.fsync(f.fileno())
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise SessionError(f"{p}: cannot repair the journal's last line ({e.strerror or e})") from None
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -215,13 +322,63 @@ class Session:
         return out
 
 
+def _lock_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        parts = os.read(fd, 200).decode(errors="replace").split()
+    except OSError:
+        parts = []
+    if len(parts) >= 2:
+        return f"pid {parts[0]} on {parts[1]}"
+    return "another process"
+
+
+def lock_holder(folder: str | os.PathLike) -> str | None:
+    """Who holds a session folder's lock now ("pid N on HOST"), or None when nobody does."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    path = Path(folder) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _lock_holder(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def shown_status(meta: dict, folder: str | os.PathLike) -> str:
+    """A session's status as a reader should see it: "running" only while a process holds its lock;
+    a "running" session nobody holds was killed: "interrupted"."""
+    status = str(meta.get("status") or "?")
+    if status == "running" and lock_holder(folder) is None:
+        return "interrupted"
+    return status
+
+
 def list_sessions(root: str | os.PathLike) -> list[Path]:
     """Session folders under ``root`` (newest first)."""
     root = Path(root)
-    if not root.is_dir():
+
+    def mtime(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    try:
+        found = [p for p in root.iterdir() if (p / SESSION_FILE).is_file()]
+    except OSError:  # missing or unreadable: no sessions to list
         return []
-    found = [p for p in root.iterdir() if (p / SESSION_FILE).is_file()]
-    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+    return sorted(found, key=mtime, reverse=True)
 
 
 def sessions_root() -> Path:
@@ -245,3 +402,31 @@ def new_session_folder(root: str | os.PathLike, model_name: str) -> Path:
         cand = root / f"{base}-{k}"
         k += 1
     return cand
+
+
+def session_overview(folder: str | os.PathLike) -> dict:
+    """One line about a session folder for a list: never raises. An unreadable folder says why."""
+    folder = Path(folder)
+    out: dict = {"folder": str(folder), "name": folder.name, "status": "unreadable", "resumable": False,
+                 "model": "", "backend": "", "accelerator": "", "done": None, "planned": None,
+                 "qualities": [], "created": None, "error": None}
+    try:
+        s = Session.open(folder)
+        planned_ids = [str(i) for i in s.meta.get("query_ids") or []]
+        done = len(s.done_ids() & set(planned_ids)) if planned_ids else len(s.done_ids())
+    except SessionError as e:
+        out["error"] = str(e)
+        return out
+    except Exception as e:  # a journal this version cannot read: listed as such, the others still are
+        out["error"] = f"{type(e).__name__}: {e}"
+        return out
+    meta = s.meta
+    status = shown_status(meta, folder)
+    model = meta.get("model") or {}
+    out.update(status=status, resumable=status not in ("finished", "running", "failed"),
+               model=str(model.get("name") or "?"), backend=str(meta.get("backend") or "?"),
+               accelerator=str(meta.get("accelerator") or "?"), done=done, planned=len(planned_ids),
+               qualities=sorted({str(d.get("quality")) for d in meta.get("domains") or []
+                                 if isinstance(d, dict) and d.get("quality")}),
+               created=meta.get("created") if isinstance(meta.get("created"), (int, float)) else None)
+    return out

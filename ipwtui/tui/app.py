@@ -453,6 +453,8 @@ def run_app(args) -> int:
                  autostart=bool(getattr(args, "autostart", False)), theme=getattr(args, "theme", None),
                  backend=backend, settings=settings)
     app.run()
+    if app.return_code:
+        return app.return_code
     h = app.handle
     if h is not None and not h.ended.is_set():  # the app closed another way: let the runner close the session
         h.stop()

@@ -80,6 +80,17 @@ class _Ctx:
         self.stem = path.stem
         self.seen: dict[str, int] = {}
         self.index = 0
+        self.warnings: list[str] = []
+        self._warned: set[str] = set()
+
+    def warn_case(self, rec: dict, line: int, known: tuple[str, ...]) -> None:
+        """A field that differs from a known one only in case ("Answer") is not read: say so, once a file."""
+        lower = {k.lower(): k for k in known}
+        for key in rec:
+            if isinstance(key, str) and key not in known and key.lower() in lower and key not in self._warned:
+                self._warned.add(key)
+                self.warnings.append(f'{self.path}:{line}: field "{key}" is not read: did you mean '
+                                     f'"{lower[key.lower()]}"? (field names are lower case)')
         self.kinds = tuple(dict.fromkeys(KINDS + scorer_kinds()))
 
     def fail(self, line: int | None, message: str) -> QueryFileError:
@@ -126,6 +137,7 @@ def _answer_text(ctx: _Ctx, rec: dict, line: int) -> str | None:
 
 
 def _from_ours(ctx: _Ctx, rec: dict, line: int) -> Query:
+    ctx.warn_case(rec, line, FIELDS)
     prompt = rec.get("prompt")
     if prompt is None:
         raise ctx.fail(line, 'missing field "prompt"')
@@ -318,6 +330,8 @@ def _jsonl_records(ctx: _Ctx, text: str) -> Iterator[tuple[int, object]]:
             continue
         try:
             obj = json.loads(raw)
+        except RecursionError:
+            raise ctx.fail(n, "invalid JSON: nested too deeply") from None
         except json.JSONDecodeError as exc:
             if _is_one_json_object(text):
                 raise ctx.fail(n, "one JSON object spread over several lines: write one object per line (JSONL) "
@@ -329,7 +343,7 @@ def _jsonl_records(ctx: _Ctx, text: str) -> Iterator[tuple[int, object]]:
 def _is_one_json_object(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
 
 
@@ -357,6 +371,8 @@ def _json_array_records(ctx: _Ctx, text: str) -> Iterator[tuple[int, object]]:
             pos = ws.match(text, pos + 1).end()
         try:
             obj, end = dec.raw_decode(text, pos)
+        except RecursionError:
+            raise ctx.fail(line_of(pos), "invalid JSON: nested too deeply") from None
         except json.JSONDecodeError as exc:
             raise ctx.fail(exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
         yield line_of(pos), obj
@@ -428,6 +444,12 @@ def load_queries(path: str | Path) -> list[Query]:
     """Load a query file (our JSONL / JSON array / CSV schema, MMLU-Pro JSONL or GSM8K JSONL).
 
     Raises QueryFileError (``file:line: message``) for a missing, unreadable, empty or malformed file."""
+    return load_queries_checked(path)[0]
+
+
+def load_queries_checked(path: str | Path) -> tuple[list[Query], list[str]]:
+    """``load_queries`` and the warnings met (``file:line: ...``, one line each): fields that are not
+    read because they differ from a known one only in case."""
     path = Path(path)
     text = _read_text(path)
     if not text.strip():
@@ -455,7 +477,7 @@ def load_queries(path: str | Path) -> list[Query]:
         queries.append(_CONVERTERS[fmt](ctx, rec, line))
     if not queries:
         raise QueryFileError(path, None, "empty file: no queries")
-    return queries
+    return queries, ctx.warnings
 
 
 def _record_of(q: Query) -> dict:

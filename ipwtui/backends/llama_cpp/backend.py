@@ -23,11 +23,9 @@ from ..base import (
     ModelInfo,
     ModelRef,
 )
+from ...core.backend import CHARS_PER_TOKEN_MAX
 
 _LOG_CALLBACK = None  # kept alive for as long as the process runs: llama.cpp holds the pointer
-# no tokenizer packs more characters than this into a token on average: a prompt longer than this many
-# characters per context token cannot fit, and is refused before it is tokenised
-CHARS_PER_TOKEN_MAX = 16
 
 
 def output_tokens(n_eval: int, finish: str | None, pieces: int, max_tokens: int, aborted: bool) -> int:

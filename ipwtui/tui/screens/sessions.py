@@ -28,25 +28,16 @@ from .run import TABLE_KEY, figure_values
 
 def session_row(folder: Path) -> tuple[list, dict]:
     """One line of the sessions list (worker thread)."""
-    from ...core.session import Session
+    from ...core.session import session_overview
 
-    try:
-        s = Session.open(folder)
-    except Exception as e:
-        return [folder.name, "unreadable", str(e), "", "", "", "", ""], {"status": "unreadable"}
-    meta = s.meta
-    try:
-        done = len(s.done_ids())
-    except Exception:
-        done = 0
-    planned = len(meta.get("query_ids") or [])
-    quals = sorted({d.get("quality") for d in meta.get("domains") or [] if d.get("quality")})
-    created = meta.get("created")
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if isinstance(created, (int, float)) else ""
-    model = (meta.get("model") or {}).get("name") or "?"
-    row = [folder.name, meta.get("status") or "?", model, meta.get("backend") or "?",
-           meta.get("accelerator") or "?", f"{done}/{planned}", ", ".join(quals) or fmt.NA, when]
-    return row, meta
+    o = session_overview(folder)
+    if o["error"]:
+        return [folder.name, "unreadable", o["error"], "", "", "", "", ""], {"status": "unreadable"}
+    created = o["created"]
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created is not None else ""
+    row = [folder.name, o["status"], o["model"], o["backend"], o["accelerator"], f"{o['done']}/{o['planned']}",
+           ", ".join(o["qualities"]) or fmt.NA, when]
+    return row, {"status": o["status"]}
 
 
 class SessionsLoaded(Message):

@@ -47,6 +47,7 @@ class QuerySetInfo:
     domains: dict = field(default_factory=dict)
     error: str | None = None
     queries: list | None = None  # the parsed queries, handed to the run so the file is parsed once
+    warnings: list = field(default_factory=list)  # the loader's, one line each
 
     @property
     def name(self) -> str:
@@ -56,16 +57,16 @@ class QuerySetInfo:
 def query_set_info(path: str) -> QuerySetInfo:
     """Load a query file and count it by domain (worker thread)."""
     from ...workloads.base import QueryFileError
-    from ...workloads.loaders import domain_counts, load_queries, resolve_queries
+    from ...workloads.loaders import domain_counts, load_queries_checked, resolve_queries
 
     try:
         p = resolve_queries(path)
-        qs = load_queries(p)
+        qs, warnings = load_queries_checked(p)
     except QueryFileError as e:
         return QuerySetInfo(path, error=str(e))
     except Exception as e:
         return QuerySetInfo(path, error=f"{path}: {type(e).__name__}: {e}")
-    return QuerySetInfo(str(p), len(qs), domain_counts(qs), queries=qs)
+    return QuerySetInfo(str(p), len(qs), domain_counts(qs), queries=qs, warnings=warnings)
 
 
 def describe_counts(info: QuerySetInfo | None):
@@ -84,7 +85,10 @@ def describe_counts(info: QuerySetInfo | None):
     t.add_column("queries", justify="right")
     for d, n in info.domains.items():
         t.add_row(d, str(n))
-    return Group(head, Text(""), t)
+    parts = [head, Text(""), t]
+    for w in info.warnings:
+        parts.append(Text(f"warning: {w}", style="bold"))
+    return Group(*parts)
 
 
 def model_prompt(m) -> Text:
@@ -280,9 +284,27 @@ class SetupScreen(Screen):
         self._set_query_info(chosen)
         self.loaded = True
         self._update_summary()
+        missing = self._missing_initial_model(msg.problems)
+        if missing:
+            # the model asked for is not there: never measure another one in its place
+            self.picked_model = None
+            self.query_one("#models", OptionList).highlighted = None
+            self._update_summary()
+            if app.autostart:
+                app.exit(return_code=1, message=f"ipwtui: error: {missing}")
+                return
+            self.notify(missing, title="Model not found", severity="error", timeout=10, markup=False)
         if app.autostart:
             app.autostart = False
             self.action_start()
+
+    def _missing_initial_model(self, problems: list[str]) -> str | None:
+        """The one-line problem with the model given on the command line, when it is not in the list."""
+        want = self.app.initial_model_path()
+        if want is None or any(m.path == want for m in self.models):
+            return None
+        about = [p for p in problems if want in p or str(self.app.initial_model) in p]
+        return about[0] if about else f"{want}: model not found"
 
     # ---- models ---------------------------------------------------------------------------------
 
