@@ -14,6 +14,7 @@ from .base import BackendError, Engine
 _ENGINES = {
     "llama.cpp": "ipwtui.backends.llama_cpp",
     "fake": "ipwtui.backends.fake",
+    "mlx": "ipwtui.backends.mlx",
 }
 _ALIASES = {"llama": "llama.cpp", "llama-cpp": "llama.cpp", "llamacpp": "llama.cpp"}
 DEFAULT = "llama.cpp"
