@@ -373,3 +373,58 @@ def test_generate_before_load_is_an_error(tiny_model):
 
     with pytest.raises(BackendError, match="not loaded"):
         MlxBackend(str(tiny_model)).generate([{"role": "user", "content": "x"}], 4)
+
+
+def test_load_warms_up_with_a_tiny_generation(tiny_model, monkeypatch):
+    import mlx_lm
+
+    from ipwtui.backends.mlx.backend import MlxBackend
+
+    calls = []
+    real = mlx_lm.stream_generate
+
+    def counting(model, tokenizer, prompt, max_tokens=256, **kw):
+        calls.append(max_tokens)
+        return real(model, tokenizer, prompt, max_tokens=max_tokens, **kw)
+
+    monkeypatch.setattr(mlx_lm, "stream_generate", counting)
+    b = MlxBackend(str(tiny_model), warmup_tokens=3)
+    b.load()
+    assert calls == [3]  # before any query: first-use costs stay out of the measured windows
+    b.close()
+
+
+def test_a_cancelled_generation_stops_and_says_aborted(loaded):
+    import threading
+
+    from ipwtui.backends.mlx.worker import MLX_THREAD
+
+    cancel = threading.Event()
+    cancel.set()
+    g = MLX_THREAD.call(loaded._generate, [{"role": "user", "content": "hi"}], 50, None, 0.0, 0, cancel)
+    assert g.aborted and g.finish_reason == "abort" and g.text == ""
+
+
+def test_sessions_on_threads_of_their_own_exit_cleanly(tiny_model, tmp_path):
+    """As the app runs each session on a thread of its own: MLX used from threads that end must not make
+    the process abort at exit (MLX keeps streams per thread; the backend keeps MLX on one thread)."""
+    code = f"""
+import threading
+from ipwtui.backends.mlx.backend import MlxBackend
+
+def session():
+    b = MlxBackend({str(tiny_model)!r})
+    b.load()
+    g = b.generate([{{"role": "user", "content": "hi"}}], 8)
+    assert g.output_tokens
+    b.close()
+
+for _ in range(3):
+    t = threading.Thread(target=session)
+    t.start()
+    t.join()
+print("done")
+"""
+    p = subprocess.run([sys.executable, "-c", code], cwd=HERE.parent, capture_output=True, text=True)
+    assert (p.returncode, p.stdout.strip()) == (0, "done"), p.stderr[-2000:]
+    assert "terminate called" not in p.stderr

@@ -10,12 +10,16 @@ Each query starts from an empty KV cache (``stream_generate`` makes one per call
 for its own prompt. Warm-up: besides the runner's warm-up queries, ``load()`` runs a tiny generation, so
 that the first-use costs (kernel compilation, the first allocations) fall outside every measured window,
 as the IPW paper's harness does for MLX.
+
+All MLX work runs on one thread of the process (``worker.MLX_THREAD``), whichever thread calls: MLX keeps
+streams per thread, and a thread ending with live streams makes the process abort at exit.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from dataclasses import replace
 from importlib import metadata
@@ -31,6 +35,7 @@ from ..base import (
     Generation,
     ModelInfo,
 )
+from .worker import MLX_THREAD
 
 INSTALL_HINT = "pip install 'ipwtui[mlx]'"
 PLAIN_STOP = "\nQuestion:"  # a base model going on to write the next question
@@ -100,6 +105,9 @@ class MlxBackend:
         return f"{kind}, {name}" if name else kind
 
     def load(self) -> ModelInfo:
+        return MLX_THREAD.call(self._load)
+
+    def _load(self) -> ModelInfo:
         mx, mlx_lm = import_mlx()
         from .models import ModelError, describe
 
@@ -160,6 +168,15 @@ class MlxBackend:
     def generate(self, messages, max_tokens, on_token=None, temperature=0.0, seed=0) -> Generation:
         if self.model is None:
             raise BackendError("model is not loaded")
+        cancel = threading.Event()
+        try:
+            return MLX_THREAD.call(self._generate, messages, max_tokens, on_token, temperature, seed, cancel)
+        except BaseException:
+            cancel.set()  # e.g. Ctrl-C while waiting: the MLX thread stops at its next token
+            raise
+
+    def _generate(self, messages, max_tokens, on_token, temperature, seed, cancel: threading.Event
+                  ) -> Generation:
         import mlx.core as mx
         from mlx_lm import stream_generate
         from mlx_lm.sample_utils import make_sampler
@@ -178,6 +195,9 @@ class MlxBackend:
             aborted = stopped = False
             for r in stream:
                 last = r
+                if cancel.is_set():
+                    aborted = True
+                    break
                 if not r.text:
                     continue
                 t = time.monotonic()
@@ -212,11 +232,12 @@ class MlxBackend:
             peak_memory_bytes=round(last.peak_memory * 1e9) if last and last.peak_memory > 0 else None)
 
     def close(self) -> None:
+        """Free the model and MLX's buffer cache. The MLX thread and its streams live on until the process
+        exits (see ``worker``)."""
         self.model = None
         self.tokenizer = None
-        try:
-            import mlx.core as mx
-
-            mx.clear_cache()
-        except Exception:
-            pass
+        if "mlx.core" in sys.modules:
+            try:
+                MLX_THREAD.call(sys.modules["mlx.core"].clear_cache)
+            except Exception:
+                pass
