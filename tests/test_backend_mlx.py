@@ -195,6 +195,12 @@ def test_discovery_in_the_hugging_face_cache(tiny_model, no_search, monkeypatch)
     assert eng.resolve_model("mlx-community/tiny-llama-4bit").path == str(snap.resolve())
     with pytest.raises(BackendError, match="never downloads"):
         eng.resolve_model("mlx-community/not-here")
+    # the backend keeps the repository id as the model's name (the snapshot folder is named by a hash)
+    from ipwtui.core.settings import RunSettings
+
+    b = eng.create(m, RunSettings())
+    assert b.load().name == "mlx-community/tiny-llama-4bit"
+    b.close()
 
 
 def test_resolve_model_default_and_errors(tiny_model, no_search):

@@ -66,7 +66,7 @@ class MlxEngine:
 
         if not model.path:
             raise BackendError(f"{model.name}: an MLX model needs a local folder")
-        return MlxBackend(model.path)
+        return MlxBackend(model.path, model_name=model.name)
 
 
 ENGINE = MlxEngine()

@@ -57,6 +57,12 @@ def import_mlx():
     return mx, mlx_lm
 
 
+def one_line(e: BaseException) -> str:
+    """An exception's message on one line (its first), or its type when it has none."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
 def plain_prompt(messages: list[dict]) -> str:
     """For base models with no chat template: a plain question/answer completion prompt."""
     parts = [m["content"] for m in messages if m["role"] == "system"]
@@ -67,8 +73,10 @@ def plain_prompt(messages: list[dict]) -> str:
 class MlxBackend:
     name = "mlx"
 
-    def __init__(self, model_path: str, chat: bool | None = None, warmup_tokens: int = 4):
+    def __init__(self, model_path: str, chat: bool | None = None, warmup_tokens: int = 4,
+                 model_name: str | None = None):
         self.model_path = model_path
+        self.model_name = model_name  # e.g. the repository id of a Hugging Face cache snapshot
         self.chat = chat  # None: the model's chat template when it has one
         self.warmup_tokens = warmup_tokens
         self.model: Any = None  # mlx_lm's nn.Module and TokenizerWrapper, once loaded
@@ -112,14 +120,15 @@ class MlxBackend:
         from .models import ModelError, describe
 
         try:
-            desc = describe(self.model_path, "backend")  # checks the folder before mlx-lm sees it
+            # check the folder before mlx-lm sees it (given a path that does not exist, it would download)
+            desc = describe(self.model_path, "backend", name=self.model_name)
         except ModelError as e:
             raise BackendError(str(e)) from None
         try:
             model, tokenizer = mlx_lm.load(desc.path)
         except Exception as e:  # mlx-lm raises ValueError, FileNotFoundError, KeyError... for a bad folder
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise BackendError(f"{self.model_path}: mlx-lm could not load the model ({msg})") from None
+            raise BackendError(f"{self.model_path}: mlx-lm could not load the model ({one_line(e)})"
+                               ) from None
         self.model, self.tokenizer = model, tokenizer
         if self.chat is None:
             self.chat = bool(getattr(tokenizer, "has_chat_template", False))
@@ -146,7 +155,8 @@ class MlxBackend:
             for _ in stream_generate(self.model, self.tokenizer, prompt, max_tokens=self.warmup_tokens):
                 pass
         except Exception as e:
-            raise BackendError(f"{self.model_path}: mlx-lm failed on a warm-up generation ({e})") from None
+            raise BackendError(f"{self.model_path}: mlx-lm failed on a warm-up generation "
+                               f"({one_line(e)})") from None
 
     def _prompt(self, messages: list[dict]):
         """Token ids from the model's chat template, or the plain question/answer text."""
@@ -216,7 +226,7 @@ class MlxBackend:
         except BackendError:
             raise
         except Exception as e:  # a template error, a prompt mlx-lm refuses
-            raise BackendError(f"mlx-lm: {e}") from None
+            raise BackendError(f"mlx-lm: {one_line(e)}") from None
         t_done = time.monotonic()
         answer = "".join(text)
         if not self.chat:
