@@ -243,13 +243,14 @@ def test_engine_is_registered():
     assert eng.name == "mlx" and eng.where == "local"
 
 
-def test_mlx_missing_is_a_one_line_error(tiny_model, monkeypatch):
+def test_mlx_missing_is_a_one_line_error(tmp_path, monkeypatch):
     from ipwtui.backends.mlx.backend import MlxBackend
 
+    folder = fake_folder(tmp_path / "m", {"model_type": "llama"})
     for mod in ("mlx", "mlx.core", "mlx_lm"):
         monkeypatch.setitem(sys.modules, mod, None)  # import fails as when not installed
     with pytest.raises(BackendError) as e:
-        MlxBackend(str(tiny_model)).load()
+        MlxBackend(str(folder)).load()
     msg = str(e.value)
     assert "\n" not in msg and "pip install 'ipwtui[mlx]'" in msg
 
