@@ -28,8 +28,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     from .core.settings import specs
 
     g = p.add_argument_group("what to run")
-    g.add_argument("--model", metavar="PATH", help="model to run: a GGUF file for llama.cpp "
-                                                  "(default: the bundled SmolLM2-135M-Instruct)")
+    g.add_argument("--model", metavar="PATH|NAME",
+                   help="model to run: a GGUF file (llama.cpp; default: the bundled SmolLM2-135M-Instruct), an MLX "
+                        "model folder or a repository id in the Hugging Face cache (mlx), or the model a server "
+                        "serves (openai; or --remote-model)")
     g.add_argument("--queries", metavar="FILE|NAME",
                    help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick "
                         "(default: mixed)")

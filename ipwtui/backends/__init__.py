@@ -15,8 +15,10 @@ _ENGINES = {
     "llama.cpp": "ipwtui.backends.llama_cpp",
     "fake": "ipwtui.backends.fake",
     "openai": "ipwtui.backends.openai",
+    "mlx": "ipwtui.backends.mlx",
 }
-_ALIASES = {"llama": "llama.cpp", "llama-cpp": "llama.cpp", "llamacpp": "llama.cpp"}
+_ALIASES = {"llama": "llama.cpp", "llama-cpp": "llama.cpp", "llamacpp": "llama.cpp", "mlx-lm": "mlx",
+            "openai-compatible": "openai"}
 DEFAULT = "llama.cpp"
 
 

