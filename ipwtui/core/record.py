@@ -210,7 +210,7 @@ def _check_for(annotation: str):
     return lambda v: True
 
 
-_FIELD_CHECKS = {f.name: _check_for(f.type) for f in fields(QueryRecord)}
+_FIELD_CHECKS = {f.name: _check_for(str(f.type)) for f in fields(QueryRecord)}
 SERVER_FIELDS = ("server_energy_j", "server_energy_low_j", "server_energy_high_j", "server_energy_source",
                  "server_energy_quality", "server_energy_boundary", "server_energy_flags", "server_energy_note")
 
@@ -244,9 +244,9 @@ def records_of(journal: list[dict], include_warmup: bool = True) -> list[QueryRe
             by_key[(r.query_id, r.attempt, r.segment)] = r
             out.append(r)
         elif kind == "settle":
-            r = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
-            if r is not None:
+            hit = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
+            if hit is not None:
                 for k in SERVER_FIELDS:
                     if k in d:
-                        setattr(r, k, d[k] if k != "server_energy_flags" else list(d[k] or []))
+                        setattr(hit, k, d[k] if k != "server_energy_flags" else list(d[k] or []))
     return out if include_warmup else [r for r in out if not r.warmup]

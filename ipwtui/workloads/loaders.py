@@ -188,7 +188,9 @@ def _from_ours(ctx: _Ctx, rec: dict, line: int) -> Query:
     reference = answer if answer not in (None, "") else None
     if kind in (MC, NUMERIC, EXACT, REGEX) and reference is None:
         raise ctx.fail(line, f'missing field "answer" (required for kind "{kind}")')
-    if kind == MC:
+    if reference is None:
+        pass
+    elif kind == MC:
         if not choices or len(choices) < 2:
             raise ctx.fail(line, 'kind "mc" needs "choices": a list of at least 2 options')
         if len(choices) > len(LETTERS):
@@ -354,21 +356,25 @@ def _json_array_records(ctx: _Ctx, text: str) -> Iterator[tuple[int, object]]:
     def line_of(pos: int) -> int:
         return text.count("\n", 0, pos) + 1
 
-    pos = ws.match(text, 0).end() + 1  # after "["
+    def skip_ws(pos: int) -> int:
+        m = ws.match(text, pos)
+        return m.end() if m else pos  # \s* always matches
+
+    pos = skip_ws(0) + 1  # after "["
     first = True
     while True:
-        pos = ws.match(text, pos).end()
+        pos = skip_ws(pos)
         if pos >= len(text):
             raise ctx.fail(line_of(pos), "invalid JSON: the array is not closed with ]")
         if text[pos] == "]":
-            rest = ws.match(text, pos + 1).end()
+            rest = skip_ws(pos + 1)
             if rest != len(text):
                 raise ctx.fail(line_of(rest), "invalid JSON: extra data after the array")
             return
         if not first:
             if text[pos] != ",":
                 raise ctx.fail(line_of(pos), "invalid JSON: expected , or ] between records")
-            pos = ws.match(text, pos + 1).end()
+            pos = skip_ws(pos + 1)
         try:
             obj, end = dec.raw_decode(text, pos)
         except RecursionError:

@@ -153,7 +153,7 @@ class AppleSocSensor:
             self._caps.append(self._missing("IOReport's Energy Model reports no CPU, GPU, ANE or DRAM channel"
                                             " (not Apple silicon?)"))
             return
-        self._counters = {p.name: _Counter(values[p.name]) for p in self._parts}
+        self._counters = {p.name: _Counter(int(values[p.name] or 0)) for p in self._parts}
         what = " + ".join(p.label for p in in_sum)
         soc = Domain(DOMAIN, "soc", SOURCE, MODEL_BASED, ACCELERATOR, True, PERIOD_S, True,
                      f"Apple SoC: {what}", BOUNDARY_SOC)

@@ -205,7 +205,7 @@ class CpuTimeModelSensor:
         self._start: float | None = None
         self._last_j = 0.0
         self._error: str | None = None
-        self._fast = None  # _ProcStatReader on Linux when cpu_times is not injected
+        self._fast: Any = None  # _ProcStatReader on Linux when cpu_times is not injected (False: none)
         self._lock = threading.Lock()  # read() runs on the sampler and the runner threads
 
     # ---- watts per thread ------------------------------------------------------------------------

@@ -54,7 +54,8 @@ def enabled_by_env() -> bool:
 
 def _energy(proc: dict, top: dict, part: str, elapsed_s: float | None) -> float | None:
     """mJ of one part in one interval: its energy field, else its power (mW) x the interval."""
-    for holder in (proc, top.get(part) if isinstance(top.get(part), dict) else {}):
+    nested = top.get(part)
+    for holder in (proc, nested if isinstance(nested, dict) else {}):
         v = holder.get(f"{part}_energy")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return float(v)
@@ -68,7 +69,8 @@ def parse_sample(doc: dict) -> dict[str, float | None]:
     """One powermetrics sample -> {"elapsed_s", "cpu", "gpu", "ane"} (mJ, None when absent)."""
     ns = doc.get("elapsed_ns")
     elapsed = ns / 1e9 if isinstance(ns, (int, float)) and ns > 0 else None
-    proc = doc.get("processor") if isinstance(doc.get("processor"), dict) else {}
+    raw = doc.get("processor")
+    proc: dict = raw if isinstance(raw, dict) else {}
     out: dict[str, float | None] = {"elapsed_s": elapsed}
     for part in ("cpu", "gpu", "ane"):
         out[part] = _energy(proc, doc, part, elapsed)
@@ -151,8 +153,9 @@ class PowermetricsSensor:
                 self.errors += len(errors)
                 for s in samples:
                     for part in self._totals:
-                        if s[part] is not None and s[part] >= 0:
-                            self._totals[part] += s[part]
+                        v = s[part]
+                        if v is not None and v >= 0:
+                            self._totals[part] += v
                     if not self._first.is_set():
                         self._parts = [p for p in PARTS if s[p[2]] is not None]
                         self._first.set()

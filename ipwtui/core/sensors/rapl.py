@@ -174,9 +174,8 @@ class RaplSensor:
                 )
                 continue
             try:
-                max_range: int | None = int(self._open(str(path / "max_energy_range_uj")).strip())
-                if max_range <= 0:
-                    max_range = None
+                raw_range = int(self._open(str(path / "max_energy_range_uj")).strip())
+                max_range: int | None = raw_range if raw_range > 0 else None
             except (OSError, ValueError):
                 max_range = None
             flags = (FLAG_WRAP_UNKNOWN,) if max_range is None else ()
