@@ -60,8 +60,7 @@ def test_full_run_journal_totals_and_events(tmp_path):
     assert m["accuracy"] == 0.5 and m["n"] == 6
     assert m["ipw"] == pytest.approx(0.5 / (sum(x.avg_power_w for x in real) / 6))
     en = summary["energy"]
-    # bookkeeping closes: windows + unattributed = total
-    assert en["counted_j"] + en["excluded_j"] + en["unattributed_j"] == pytest.approx(en["total_j"])
+    # the bookkeeping itself is checked from the session's files in test_bookkeeping.py
     assert en["counted_j"] == pytest.approx(sum(x.energy_j for x in real))
     assert en["unattributed_j"] >= -1e-6
     assert summary["queries"]["warmup"] == 1
@@ -219,7 +218,6 @@ def test_the_gap_between_queries_is_outside_every_window_and_counted_as_unattrib
     for rec in r.session.query_records(include_warmup=True):
         assert rec.latency_s < 0.15  # the sleeps are in no window
     en = summary["energy"]
-    assert en["counted_j"] + en["excluded_j"] + en["unattributed_j"] == pytest.approx(en["total_j"])
     assert en["unattributed_j"] > 0.5 * 4 * 0.15 * 8.5  # at least the gaps at the sensor's lowest power
 
 

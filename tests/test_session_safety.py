@@ -1,0 +1,222 @@
+"""Nothing lost, nothing mixed: foreign folders, two runs at once, kill -9 in the middle of a write, resumes
+that do not match, broken session files, settings that are the same in every front end."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ipwtui.core.session import JOURNAL_FILE, Session, SessionError, lock_holder, session_overview, shown_status
+from ipwtui.core.settings import RunSettings, SettingError, spec
+from test_cli import REPO, ipwtui, one_line_error
+
+QUICK = ["--queries", "quick", "--idle-seconds", "0", "--warmup", "0", "--backend", "fake"]
+
+
+# ---- where a session may go -------------------------------------------------------------------------
+
+
+def test_out_into_a_foreign_non_empty_folder_is_refused_and_nothing_is_touched(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "session.csv").write_text("not ours\n")
+    (folder / "power.csv").write_text("a,b\n1,2\n")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    err = one_line_error(ipwtui(tmp_path, "run", *QUICK, "--out", str(folder)))
+    assert "not empty and not an ipwtui session" in err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # no probe file, no lock, nothing
+
+
+def test_out_into_an_existing_session_names_the_resume_command(tmp_path):
+    out = tmp_path / "s"
+    p = ipwtui(tmp_path, "run", *QUICK, "--max-queries", "2", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    journal = (out / JOURNAL_FILE).read_bytes()
+    err = one_line_error(ipwtui(tmp_path, "run", *QUICK, "--out", str(out)))
+    assert f"ipwtui run --resume {out}" in err
+    assert (out / JOURNAL_FILE).read_bytes() == journal
+
+
+# ---- two runs at once ---------------------------------------------------------------------------------
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from ipwtui.core.session import Session
+    s = Session.open(sys.argv[1])
+    s.lock()
+    print("locked", flush=True)
+    time.sleep(60)
+""")
+
+
+def _holder(folder: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True, env=env)
+    assert p.stdout.readline().strip() == "locked"
+    return p
+
+
+def test_a_session_held_by_a_run_is_refused_with_the_holders_pid_and_a_killed_one_is_resumable(tmp_path):
+    out = tmp_path / "s"
+    p = ipwtui(tmp_path, "run", *QUICK, "--max-queries", "2", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    meta = json.loads((out / "session.json").read_text())
+    meta["status"] = "running"  # as a run that is going leaves it
+    (out / "session.json").write_text(json.dumps(meta))
+    holder = _holder(out)
+    try:
+        assert lock_holder(out) == f"pid {holder.pid} on {os.uname().nodename}"
+        assert shown_status(meta, out) == "running"
+        err = one_line_error(ipwtui(tmp_path, "run", "--resume", str(out)))
+        assert f"pid {holder.pid}" in err and "holds this session" in err
+        with pytest.raises(SessionError, match=f"pid {holder.pid}"):
+            Session.open(out).lock()
+    finally:
+        holder.send_signal(signal.SIGKILL)  # kill -9: the system releases the lock
+        holder.wait()
+    assert lock_holder(out) is None
+    o = session_overview(out)
+    assert o["status"] == "interrupted" and o["resumable"]
+    listing = ipwtui(tmp_path, "sessions", "--dir", str(tmp_path))
+    assert "interrupted (resumable" in listing.stdout
+
+
+# ---- kill -9 in the middle of a journal write ---------------------------------------------------------------
+
+
+TORN_WRITER = textwrap.dedent("""
+    import json, os, signal, sys
+    path = sys.argv[1]
+    with open(path, "a") as f:
+        for i in range(3):
+            f.write(json.dumps({"type": "idle", "segment": 0, "n": i}) + "\\n")
+        f.write('{"type": "query", "query_id": "half-writ')  # the write is cut here
+        f.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+
+def test_a_torn_last_line_is_cut_off_on_resume_and_its_bytes_kept_aside(tmp_path):
+    s = Session.create(tmp_path / "s", {"id": "s", "query_ids": ["a"]})
+    s.close("interrupted")
+    journal = s.folder / JOURNAL_FILE
+    p = subprocess.run([sys.executable, "-c", TORN_WRITER, str(journal)])
+    assert p.returncode == -signal.SIGKILL
+    assert not journal.read_bytes().endswith(b"\n")
+    assert len(Session.open(s.folder).read_journal()) == 3  # the torn line is never read
+    s2 = Session.open(s.folder)
+    s2.begin_segment()
+    s2.append({"type": "idle", "n": 3})
+    s2.close("interrupted")
+    lines = journal.read_text().splitlines()
+    assert [json.loads(x)["n"] for x in lines] == [0, 1, 2, 3]  # the new record is whole, not glued on
+    kept = list(s.folder.glob("journal.torn-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b'{"type": "query", "query_id": "half-writ'
+
+
+# ---- resume checks ------------------------------------------------------------------------------------
+
+
+def _interrupted_session(tmp_path, queries: Path) -> Path:
+    out = tmp_path / "s"
+    p = ipwtui(tmp_path, "run", "--backend", "fake", "--queries", str(queries), "--idle-seconds", "0",
+               "--warmup", "0", "--max-queries", "3", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    meta = json.loads((out / "session.json").read_text())
+    meta["status"] = "interrupted"
+    meta["query_ids"] = meta["query_ids"] + ["q3"]  # one query left to do
+    meta["query_digests"]["q3"] = "0" * 16
+    (out / "session.json").write_text(json.dumps(meta))
+    return out
+
+
+def _queries(path: Path, n: int = 4, prompt: str = "Question {i}: which letter comes first?") -> Path:
+    path.write_text("".join(json.dumps({"id": f"q{i}", "kind": "mc", "prompt": prompt.format(i=i),
+                                        "choices": ["first", "second"], "answer": "A"}) + "\n"
+                            for i in range(n)))
+    return path
+
+
+def test_resume_refuses_changed_queries_and_conflicting_options(tmp_path):
+    qfile = _queries(tmp_path / "q.jsonl")
+    out = _interrupted_session(tmp_path, qfile)
+    err = one_line_error(ipwtui(tmp_path, "run", "--resume", str(out), "--max-tokens", "7"))
+    assert "--max-tokens 7" in err and "(the session has 256)" in err
+    _queries(qfile, prompt="Question {i}: a different question?")
+    err = one_line_error(ipwtui(tmp_path, "run", "--resume", str(out)))
+    assert "changed since the session began" in err and "q0" in err
+
+
+def test_resume_refuses_a_changed_model_file(tmp_path):
+    from ipwtui.runs import RunError, RunRequest, prepare
+    from test_tui_setup import gguf
+
+    model = gguf(tmp_path / "m.gguf", "m")
+    folder = tmp_path / "s"
+    q = _queries(tmp_path / "q.jsonl")
+    s = Session.create(folder, {"id": "s", "backend": "llama.cpp", "queries_file": str(q), "query_ids": ["q0"],
+                                "model": {"name": "m", "path": str(model), "sha256": "a" * 64},
+                                "settings": RunSettings().as_dict()})
+    s.close("interrupted")
+    with pytest.raises(RunError, match="changed since the session began"):
+        prepare(RunRequest(resume=str(folder)))
+
+
+# ---- broken session files -----------------------------------------------------------------------------
+
+
+def test_a_broken_session_is_listed_as_unreadable_and_the_others_still_are(tmp_path):
+    root = tmp_path / "sessions"
+    good = root / "good"
+    p = ipwtui(tmp_path, "run", *QUICK, "--max-queries", "1", "--out", str(good))
+    assert p.returncode == 0, p.stderr
+    for name, text in (("bad-json", "{not json"), ("bad-shape", '{"model": "a string", "query_ids": 3}'),
+                       ("bad-array", "[1, 2]")):
+        (root / name).mkdir()
+        (root / name / "session.json").write_text(text)
+    (root / "bad-journal").mkdir()
+    meta = json.loads((good / "session.json").read_text())
+    (root / "bad-journal" / "session.json").write_text(json.dumps(meta))
+    (root / "bad-journal" / JOURNAL_FILE).write_text('{"type": "query", "query_id": 5, "index": "x"}\n[1]\n')
+    out = ipwtui(tmp_path, "sessions", "--dir", str(root))
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    for name in ("good", "bad-json", "bad-shape", "bad-array", "bad-journal"):
+        assert name in out.stdout
+    assert out.stdout.count("unreadable") == 3
+    for name in ("bad-json", "bad-shape"):
+        err = one_line_error(ipwtui(tmp_path, "export", str(root / name)))
+        assert "session.json" in err
+        err = one_line_error(ipwtui(tmp_path, "run", "--resume", str(root / name)))
+        assert "session.json" in err
+
+
+# ---- one rule, one message, everywhere ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, bad", [("sample_hz", "0"), ("max_tokens", "nan"), ("idle_seconds", "inf"),
+                                       ("contended_share", "1.5"), ("energy_view", "both")])
+def test_a_bad_setting_gets_the_same_line_from_the_cli_the_config_file_and_the_model(tmp_path, name, bad):
+    sp = spec(name)
+    with pytest.raises(SettingError) as model_err:
+        sp.parse(bad)
+    cli = one_line_error(ipwtui(tmp_path, "run", *QUICK, sp.flag, bad))
+    assert cli == f"ipwtui: error: {model_err.value}"
+    cfg = tmp_path / "config"
+    cfg.mkdir(exist_ok=True)
+    value = bad if sp.kind is str else float(bad)
+    (cfg / "config.json").write_text(json.dumps({"settings": {name: value}}, allow_nan=True))
+    err = one_line_error(ipwtui(tmp_path, "run", *QUICK))
+    assert err == f"ipwtui: error: {cfg / 'config.json'}: {model_err.value}"
+
+
+def test_infinite_and_nan_numbers_are_refused_by_the_settings_model():
+    for name in ("idle_seconds", "sample_hz", "temperature", "cpu_watts_per_core", "read_timeout_s"):
+        for v in (float("inf"), float("-inf"), float("nan")):
+            with pytest.raises(SettingError):
+                RunSettings(**{name: v})
