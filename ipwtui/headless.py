@@ -214,8 +214,11 @@ class _Progress:
         elif isinstance(e, ev.IdleMeasured):
             w = ", ".join(f"{k} {fmt.num(v, 3, 'W')}" for k, v in e.idle_w.items()) or fmt.NA
             self.console.print(f"idle baseline ({e.seconds:.1f} s): {w}")
+        elif isinstance(e, ev.Notice):
+            self.console.print(f"[yellow]{escape(e.message)}[/yellow]")
         elif isinstance(e, ev.SensorFault):
-            self.console.print(f"[yellow]sensor {e.sensor} failed: {e.message}; its samples are N/A[/yellow]")
+            self.console.print(f"[yellow]sensor {escape(e.sensor)} failed: {escape(e.message)}; its samples are "
+                               "N/A[/yellow]")
         elif isinstance(e, ev.QueryFinished) and self.task is not None:
             m = e.metrics.get(self.view)
             r = e.record

@@ -59,6 +59,13 @@ class SensorFault:
 
 
 @dataclass
+class Notice:
+    """Something the user should know that stops nothing (a file not written, a figure not available)."""
+
+    message: str
+
+
+@dataclass
 class RunFinished:
     summary: dict
     status: str  # "finished", "stopped", "interrupted"

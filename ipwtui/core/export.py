@@ -14,14 +14,20 @@ from .record import QueryRecord, records_of
 from .session import Session, SessionError, check_writable
 from .summary import build_summary, figure_rows
 
-# the columns of queries.csv, in order: each is a QueryRecord field (lists are joined with ";")
+# the columns of queries.csv, in order: each is a QueryRecord field or property (lists are joined with ";").
+# energy_* is this machine's energy over the query's window; server_energy_* the server's (remote queries)
 QUERY_COLUMNS = [
     "query_id", "index", "attempt", "dataset", "domain", "kind", "model", "backend", "where", "accelerator",
-    "status", "correct", "prediction", "reference", "prompt_tokens", "output_tokens", "ttft_s", "latency_s",
-    "prefill_tps", "decode_tps", "energy_j", "energy_net_j", "avg_power_w", "energy_source",
-    "energy_quality", "energy_flags", "counts_source", "scorer", "score_note", "finish_reason", "error",
-    "cloud_pred", "wall_sent", "wall_first", "wall_last", "wall_done", "segment", "prompt", "answer",
+    "status", "correct", "prediction", "reference", "prompt_tokens", "output_tokens", "ttft_s", "last_token_s",
+    "latency_s", "prefill_tps", "decode_tps", "energy_j", "energy_net_j", "avg_power_w",
+    "prefill_energy_j", "decode_energy_j", "energy_source", "energy_quality", "energy_boundary",
+    "energy_flags", "others_cpu_share", "server_energy_j", "server_energy_low_j", "server_energy_high_j",
+    "server_energy_source", "server_energy_quality", "server_energy_boundary", "server_energy_flags",
+    "cost_usd", "cost_source", "counts_source", "scorer", "score_note", "finish_reason", "error",
+    "cloud_pred", "peak_memory_bytes", "wall_sent", "wall_first", "wall_last", "wall_done", "segment",
+    "prompt", "answer",
 ]
+_LIST_COLUMNS = ("energy_flags", "server_energy_flags")
 SAMPLE_COLUMNS = ["time", "segment", "domain", "watts", "source", "quality"]
 
 
@@ -31,12 +37,13 @@ def queries_frame(records: list[QueryRecord]):
     rows = []
     for r in records:
         row = {c: getattr(r, c) for c in QUERY_COLUMNS}
-        row["energy_flags"] = ";".join(r.energy_flags) or None
+        for c in _LIST_COLUMNS:
+            row[c] = ";".join(row[c] or []) or None
         rows.append(row)
     df = pd.DataFrame(rows, columns=QUERY_COLUMNS)
     # correct stays tri-state (True / False / empty for unscored): pandas' nullable boolean
     df["correct"] = df["correct"].astype("boolean")
-    for c in ("prompt_tokens", "output_tokens", "index", "segment"):
+    for c in ("prompt_tokens", "output_tokens", "index", "segment", "attempt", "peak_memory_bytes"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("Int64")
     return df
 

@@ -202,6 +202,11 @@ class Runner:
             self.status = status
             gc.unfreeze()
         summary = build_summary(self.session.meta, self.session.read_journal())
+        try:
+            self.session.write_summary(summary)
+        except OSError as e:  # the journal holds everything; the summary can be written again by export
+            self._emit(ev.Notice(f"summary.json not written ({e.strerror or e}); "
+                                 "'ipwtui export' writes it from the journal"))
         self._emit(ev.RunFinished(summary, status))
         return summary
 

@@ -38,6 +38,7 @@ SESSION_FILE = "session.json"
 JOURNAL_FILE = "journal.jsonl"
 POWER_FILE = "power.csv"
 LOCK_FILE = ".lock"
+SUMMARY_FILE = "summary.json"
 # session.json fields a reader relies on, with the JSON type each must have when present
 _META_TYPES: dict[str, tuple[type, ...]] = {
     "model": (dict,), "query_ids": (list,), "settings": (dict,), "status": (str,), "domains": (list,),
@@ -227,6 +228,10 @@ class Session:
         self._power_buf.clear()
         if self._power is not None:
             self._power.flush()
+
+    def write_summary(self, summary: dict) -> None:
+        """summary.json beside the journal (what a list of many sessions reads instead of the journal)."""
+        _write_json_atomic(self.folder / SUMMARY_FILE, summary)
 
     def set_status(self, status: str, **extra) -> None:
         self.meta["status"] = status

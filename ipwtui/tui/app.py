@@ -135,16 +135,16 @@ class IpwApp(App):
         try:
             save_config({"theme": theme.name})
         except OSError as e:
-            self.notify(f"theme not saved: {e}", severity="warning")
+            self.notify(f"theme not saved: {e}", severity="warning", markup=False)
 
     def on_mount(self) -> None:
         self.theme = self._initial_theme()
         self._startup_theme = self.theme
         if self._requested_theme and self._requested_theme not in self.available_themes:
             self.notify(f"no theme named {self._requested_theme!r}; themes: "
-                        f"{', '.join(sorted(self.available_themes))}", severity="warning", timeout=8)
+                        f"{', '.join(sorted(self.available_themes))}", severity="warning", timeout=8, markup=False)
         for p in self._theme_problems:
-            self.notify(p, title="Theme file skipped", severity="warning", timeout=8)
+            self.notify(p, title="Theme file skipped", severity="warning", timeout=8, markup=False)
         self.theme_changed_signal.subscribe(self, self._save_theme)
         from .screens.setup import SetupScreen
 
@@ -376,9 +376,11 @@ class IpwApp(App):
                 self.run_screen.on_run_event(e)
             except Exception as err:  # a display problem must never stop the run
                 self.log.error(f"run screen: {err!r}")
-        if isinstance(e, ev.SensorFault):
+        if isinstance(e, ev.Notice):
+            self.notify(e.message, severity="warning", timeout=8, markup=False)
+        elif isinstance(e, ev.SensorFault):
             self.notify(f"{e.sensor}: {e.message}. Its samples are N/A from now on.",
-                        title="Sensor failed", severity="warning", timeout=10)
+                        title="Sensor failed", severity="warning", timeout=10, markup=False)
         elif isinstance(e, ev.RunFailed):
             from .screens.dialogs import ErrorDialog
 
@@ -387,10 +389,12 @@ class IpwApp(App):
                                          "Sessions (ctrl+o)."))
         elif isinstance(e, ev.RunFinished):
             if e.status == "finished":
-                self.notify(f"{self.live.folder}", title="Run finished", timeout=8)
+                self.notify(f"{self.live.folder}", title="Run finished", timeout=8, markup=False)
             else:
-                self.notify(f"{self.live.done}/{self.live.total} queries kept in {self.live.folder}; "
-                            "resume it from Sessions (ctrl+o)", title=f"Run {e.status}", timeout=8)
+                reason = (e.summary or {}).get("stop_reason")
+                self.notify((f"{reason}. " if reason else "") +
+                            f"{self.live.done}/{self.live.total} queries kept in {self.live.folder}; "
+                            "resume it from Sessions (ctrl+o)", title=f"Run {e.status}", timeout=10, markup=False)
 
     @on(RunProblem)
     def _run_problem(self, msg: RunProblem) -> None:

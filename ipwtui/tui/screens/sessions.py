@@ -286,7 +286,7 @@ class SessionView(Screen):
     def _summary(self, msg: ViewSummary) -> None:
         if msg.error:
             self.query_one("#session-status", Static).update(f"cannot read the session: {msg.error}")
-            self.notify(msg.error, title="Session", severity="error")
+            self.notify(msg.error, title="Session", severity="error", markup=False)
             return
         self.summary = msg.summary
         idle = (self.summary.get("idle") or {})

@@ -434,7 +434,7 @@ class SetupScreen(Screen):
         settings, bad = self._read_settings()
         problem = problem or bad
         if problem:
-            self.notify(problem, title="Cannot start", severity="error", timeout=6)
+            self.notify(problem, title="Cannot start", severity="error", timeout=6, markup=False)
             return
         from ...runs import RunRequest
 
