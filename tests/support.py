@@ -75,8 +75,9 @@ def write_queries(path: str | Path, n: int = 6, prefix: str = "q") -> Path:
     return p
 
 
-async def wait_until(pilot, cond, timeout: float = 15.0, what: str = "condition") -> None:
-    """Let the app run until ``cond()`` is true; AssertionError after ``timeout`` seconds."""
+async def wait_until(pilot, cond, timeout: float = 60.0, what: str = "condition") -> None:
+    """Let the app run until ``cond()`` is true; AssertionError after ``timeout`` seconds (a guard against a
+    hang, not a speed check: generous, for a busy machine)."""
     import time
 
     from textual.css.query import NoMatches
