@@ -227,23 +227,30 @@ def test_render_prompt():
 
 
 def test_custom_kind_needs_a_registered_scorer(tmp_path):
-    p = tmp_path / "judge.jsonl"
-    p.write_text('{"id": "j1", "prompt": "Explain.", "answer": "a good explanation", "kind": "judge"}\n')
-    with pytest.raises(QueryFileError, match='unknown kind "judge"'):
+    p = tmp_path / "essay.jsonl"
+    p.write_text('{"id": "j1", "prompt": "Explain.", "answer": "a good explanation", "kind": "essay"}\n')
+    with pytest.raises(QueryFileError, match='unknown kind "essay"'):
         load_queries(p)
 
-    class Judge:
-        name = "judge"
+    class Essay:
+        name = "essay"
 
         def score(self, query, answer):
             raise NotImplementedError
 
-    register_scorer("judge", Judge())
+    register_scorer("essay", Essay())
     try:
         (q,) = load_queries(p)
-        assert q.kind == "judge" and q.reference == "a good explanation"
+        assert q.kind == "essay" and q.reference == "a good explanation"
     finally:
-        unregister_scorer("judge")
+        unregister_scorer("essay")
+
+
+def test_judge_kind_loads_without_a_judge(tmp_path):
+    p = tmp_path / "open.jsonl"
+    p.write_text('{"id": "j1", "prompt": "Explain.", "answer": "a good explanation", "kind": "judge"}\n')
+    (q,) = load_queries(p)
+    assert q.kind == "judge" and q.reference == "a good explanation"
 
 
 # --- malformed files ---------------------------------------------------------------------------------------------
