@@ -31,8 +31,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", metavar="PATH", help="model to run: a GGUF file for llama.cpp "
                                                   "(default: the bundled SmolLM2-135M-Instruct)")
     g.add_argument("--queries", metavar="FILE|NAME",
-                   help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick "
-                        "(default: mixed)")
+                   help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick, "
+                        "open (open questions, for --judge) (default: mixed)")
     g.add_argument("--backend", default="llama.cpp", metavar="NAME",
                    help=f"inference backend: {', '.join(_backend_names())} (fake: a scripted stand-in for "
                         "demos and tests) (default: llama.cpp)")
