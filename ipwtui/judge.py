@@ -366,8 +366,8 @@ class Judge:
         detail["judge_calls"] = len(calls)
         pt = [c.prompt_tokens for c in calls]
         ot = [c.output_tokens for c in calls]
-        detail["judge_prompt_tokens"] = sum(pt) if calls and None not in pt else None  # type: ignore[arg-type]
-        detail["judge_output_tokens"] = sum(ot) if calls and None not in ot else None  # type: ignore[arg-type]
+        detail["judge_prompt_tokens"] = sum(x for x in pt if x is not None) if calls and None not in pt else None
+        detail["judge_output_tokens"] = sum(x for x in ot if x is not None) if calls and None not in ot else None
         if self.where != REMOTE:
             return
         if self.server_energy is not None and calls:

@@ -253,9 +253,9 @@ def records_of(journal: list[dict], include_warmup: bool = True) -> list[QueryRe
                     if k in d:
                         setattr(r, k, d[k] if k != "server_energy_flags" else list(d[k] or []))
         elif kind == "rescore":
-            r = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
-            if r is not None:
+            named = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
+            if named is not None:
                 for k in RESCORE_FIELDS:
                     if k in d:
-                        setattr(r, k, d[k])
+                        setattr(named, k, d[k])
     return out if include_warmup else [r for r in out if not r.warmup]
