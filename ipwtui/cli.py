@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--all", action="store_true", help="judge every answered query with a reference, not only "
                                                         "the open ones")
     rs.add_argument("--force", action="store_true", help="rescore a session whose status still says running "
-                                                          "(a run that was killed)")
+                                                          "(a run that was killed) where the session has no lock "
+                                                          "to tell")
     rs.add_argument("--json", action="store_true", help="print the new summary as JSON")
     rs.add_argument("--quiet", action="store_true", help="no line per judged query")
     return p

@@ -174,7 +174,7 @@ def _request(args, settings, given):
     from .runs import RunRequest
 
     return RunRequest(backend=args.backend, model=args.model, queries=args.queries, out=args.out,
-                      resume=args.resume, settings=settings, given=given)
+                      resume=args.resume, settings=settings, given=given, judge=judge_spec(args))
 
 
 class _Progress:
@@ -286,7 +286,7 @@ def run_command(args) -> int:
 
     try:
         settings, given = settings_from_args(args)
-        judge = judge_spec(args)
+        judge_spec(args)  # checked here: one line, before anything runs
     except (SettingError, JudgeError) as e:
         return _err(str(e))
     if args.csv:
@@ -295,9 +295,7 @@ def run_command(args) -> int:
             return _err(bad)
     con = _console(stderr=args.json)  # with --json, stdout holds only the JSON
     prog = _Progress(con, settings.energy_view, per_query=not args.quiet)
-    req = _request(args, settings, given)
-    req.judge = judge
-    run = Run(req, listener=prog)
+    run = Run(_request(args, settings, given), listener=prog)
     old = signal.signal(signal.SIGTERM, _sigterm)
     interrupted = False
     outcome = None

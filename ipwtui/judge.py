@@ -593,8 +593,10 @@ def _as_query(rec: Any, known: dict[str, Query]) -> Query:
 
 def open_for_rescore(folder: str | Path, force: bool = False) -> Any:
     """The session in ``folder``, if it can be rescored. JudgeError (one line) for a folder that is not a
-    session, and for a session whose status says a run is in progress: the session folder has no lock, so
-    its status is the only sign of a run holding it (``force`` overrides it, for a run that was killed)."""
+    session, and for a session a run holds: where the session module has a lock (``lock_holder``), a
+    holder of the lock; otherwise a status that says "running", the only sign of a run there is (``force``
+    overrides it, for a run that was killed)."""
+    from .core import session as sessions
     from .core.session import JOURNAL_FILE, SESSION_FILE, Session, SessionError
 
     folder = Path(folder)
@@ -606,7 +608,12 @@ def open_for_rescore(folder: str | Path, force: bool = False) -> Any:
         session = Session.open(folder)
     except SessionError as e:
         raise JudgeError(str(e)) from None
-    if session.meta.get("status") == "running" and not force:
+    holder = getattr(sessions, "lock_holder", None)
+    if holder is not None:
+        who = holder(folder)
+        if who:
+            raise JudgeError(f"{folder}: a run holds this session now ({who}); wait for it to end")
+    elif session.meta.get("status") == "running" and not force:
         raise JudgeError(f"{folder}: its status says a run is in progress; wait for it to end (if that run "
                          f"was killed, pass --force)")
     if not (folder / JOURNAL_FILE).is_file():
@@ -662,7 +669,10 @@ def rescore(folder: str | Path, judge: Judge, *, sensor_set: Any = None, force: 
     try:
         if not judge.loaded:
             judge.load()
-        session.begin_segment()  # opens the journal for appending
+        try:
+            session.begin_segment()  # opens the journal for appending (and holds the lock, where there is one)
+        except SessionError as e:
+            raise JudgeError(str(e)) from None
         opened = True
         session.set_status(status or "finished")  # rescoring is not a run: the status stays as it was
         sampler.start()

@@ -24,6 +24,7 @@ from ipwtui.core.backend import BackendError
 from ipwtui.core.cost import Price, PriceTable
 from ipwtui.core.record import JUDGE_FIELDS, QueryRecord, records_of
 from ipwtui.core.remote import ServerEnergy
+from ipwtui.core import session as sessions
 from ipwtui.core.session import Session
 from ipwtui.core.settings import RunSettings
 from ipwtui.judge import (
@@ -471,12 +472,22 @@ def test_rescore_refuses_what_is_not_a_finished_session(tmp_path, capsys, env):
 
     run, _ = open_run(tmp_path, None, n=2, warmup=0)
     folder = run.prepared.session.folder
-    Session.open(folder).set_status("running")  # as a run in progress (or killed) leaves it
-    assert main(["rescore", str(folder), "--judge", "fake"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "run is in progress" in err and "--force" in err
+    held = Session.open(folder)
+    held.set_status("running")  # as a run in progress (or a killed one) leaves it
+    if hasattr(sessions, "lock_holder"):  # the session folder has a lock: a holder of it is a run
+        held.lock()
+        assert main(["rescore", str(folder), "--judge", "fake"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "a run holds this session now" in err
+        held.unlock()
+        args = ["rescore", str(folder), "--judge", "fake", "--quiet"]  # "running", nobody holds it: killed
+    else:  # no lock: the status is the only sign, --force overrides it
+        assert main(["rescore", str(folder), "--judge", "fake"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "run is in progress" in err and "--force" in err
+        args = ["rescore", str(folder), "--judge", "fake", "--force", "--quiet"]
     assert "rescore" not in (folder / "journal.jsonl").read_text()
-    assert main(["rescore", str(folder), "--judge", "fake", "--force", "--quiet"]) == 0
+    assert main(args) == 0
     assert "judged 2 queries" in capsys.readouterr().out
     assert Session.open(folder).meta["status"] == "running"  # left as it was
     with pytest.raises(SystemExit) as ei:  # --judge is required: a usage error
