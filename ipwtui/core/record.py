@@ -246,16 +246,16 @@ def records_of(journal: list[dict], include_warmup: bool = True) -> list[QueryRe
             r = QueryRecord.from_dict(d)
             by_key[(r.query_id, r.attempt, r.segment)] = r
             out.append(r)
-        elif kind == "settle":
-            r = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
-            if r is not None:
-                for k in SERVER_FIELDS:
-                    if k in d:
-                        setattr(r, k, d[k] if k != "server_energy_flags" else list(d[k] or []))
         elif kind == "rescore":
             named = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
             if named is not None:
                 for k in RESCORE_FIELDS:
                     if k in d:
                         setattr(named, k, d[k])
+        elif kind == "settle":
+            r = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
+            if r is not None:
+                for k in SERVER_FIELDS:
+                    if k in d:
+                        setattr(r, k, d[k] if k != "server_energy_flags" else list(d[k] or []))
     return out if include_warmup else [r for r in out if not r.warmup]
