@@ -14,17 +14,17 @@ import math
 from pathlib import Path
 
 import pytest
-
 from fault_server import MODEL, FaultServer, Status, Stream, openai_shape
 from support import scripted_sensors
+
 from ipwtui.backends.fake.backend import FakeBackend
 from ipwtui.backends.openai.backend import OpenAIBackend
 from ipwtui.cli import main
+from ipwtui.core import session as sessions
 from ipwtui.core.backend import BackendError
 from ipwtui.core.cost import Price, PriceTable
 from ipwtui.core.record import JUDGE_FIELDS, QueryRecord, records_of
 from ipwtui.core.remote import ServerEnergy
-from ipwtui.core import session as sessions
 from ipwtui.core.session import Session
 from ipwtui.core.settings import RunSettings
 from ipwtui.judge import (
@@ -381,7 +381,7 @@ def test_a_judge_backed_run_keeps_the_judge_energy_apart_and_the_books_closed(tm
 
 def test_a_run_builds_its_judge_from_a_spec_and_refuses_a_bad_one_before_the_session(tmp_path):
     # the fake engine's stand-in judge says "The answer is (A).": no verdict, so unscorable, with why
-    run, out = open_run(tmp_path, JudgeSpec(backend="fake", mode=RUBRIC), n=2, warmup=0)
+    run, _ = open_run(tmp_path, JudgeSpec(backend="fake", mode=RUBRIC), n=2, warmup=0)
     recs = run.prepared.session.query_records()
     assert [r.correct for r in recs] == [None, None]
     assert all(r.score_note.startswith("unparseable verdict: no verdict ([[TRUE]]") for r in recs)
