@@ -1,5 +1,5 @@
 """Command line: ``ipwtui`` opens the app; ``ipwtui run`` profiles headless; ``sensors``, ``models``,
-``export`` and ``sessions`` inspect. Heavy libraries are imported only by the command that needs them."""
+``export`` and ``sessions`` inspect; ``rescore`` judges a session's answers again. Heavy libraries are imported only by the command that needs them."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                         "model folder or a repository id in the Hugging Face cache (mlx), or the model a server "
                         "serves (openai; or --remote-model)")
     g.add_argument("--queries", metavar="FILE|NAME",
-                   help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick "
-                        "(default: mixed)")
+                   help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick, "
+                        "open (open questions, for --judge) (default: mixed)")
     g.add_argument("--backend", default="llama.cpp", metavar="NAME",
                    help=f"inference backend: {', '.join(_backend_names())} (fake: a scripted stand-in for "
                         "demos and tests) (default: llama.cpp)")
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--resume", metavar="DIR", help="finish an interrupted session (its own settings are used)")
     o.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
     o.add_argument("--quiet", action="store_true", help="no line per finished query")
+    _add_judge_options(r, required=False)
 
     s = sub.add_parser("sensors", help="show what this machine can measure, and how well")
     s.add_argument("--json", action="store_true", help="machine-readable output")
@@ -93,7 +94,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     se = sub.add_parser("sessions", help="list past sessions")
     se.add_argument("--dir", metavar="DIR", help="sessions folder (default: the data dir)")
+
+    rs = sub.add_parser("rescore", help="score a session's answers again with a language-model judge",
+                        description="Judge the answers of a finished or interrupted session again, without "
+                                    "running the model: each open (\"judge\" kind) query's final answer, or "
+                                    "every answer with a reference with --all. The new verdicts and the "
+                                    "judge's time, energy and cost are added to the session's journal, and "
+                                    "its files are exported again.")
+    rs.add_argument("session", metavar="DIR", help="session folder")
+    _add_judge_options(rs, required=True)
+    rs.add_argument("--all", action="store_true", help="judge every answered query with a reference, not only "
+                                                        "the open ones")
+    rs.add_argument("--force", action="store_true", help="rescore a session whose status still says running "
+                                                          "(a run that was killed) where the session has no lock "
+                                                          "to tell")
+    rs.add_argument("--json", action="store_true", help="print the new summary as JSON")
+    rs.add_argument("--quiet", action="store_true", help="no line per judged query")
     return p
+
+
+def _add_judge_options(p: argparse.ArgumentParser, required: bool) -> None:
+    """The --judge options of ``run`` and ``rescore``: a language-model judge on any backend."""
+    g = p.add_argument_group("judge (open questions scored by a language model)")
+    g.add_argument("--judge", metavar="BACKEND", required=required,
+                   help=f"score the open (\"judge\" kind) queries with a model on this backend: "
+                        f"{', '.join(_backend_names())}")
+    g.add_argument("--judge-model", metavar="NAME", help="the judge's model: a GGUF file for llama.cpp (default: "
+                                                         "the bundled one), the served name for openai")
+    g.add_argument("--judge-base-url", metavar="URL", help="the judge's OpenAI-compatible endpoint")
+    g.add_argument("--judge-api-key-env", metavar="VAR", help="environment variable holding the judge's API key "
+                                                              "(default: OPENAI_API_KEY)")
+    g.add_argument("--judge-mode", metavar="{pairwise,rubric}",
+                   help="pairwise: the answer against the reference, correct when it wins or ties; rubric: "
+                        "TRUE/FALSE, does the answer satisfy the reference (default: pairwise)")
+    g.add_argument("--judge-prompt", metavar="FILE", help="the judge's prompt template instead of the bundled one")
+    g.add_argument("--judge-swap", action="store_true", help="pairwise: also judge with the two answers swapped "
+                                                             "and require both verdicts to agree")
+    g.add_argument("--judge-max-tokens", metavar="N", help="length limit of the judge's reply (default: 512)")
+    g.add_argument("--judge-timeout", metavar="S", help="seconds one judge call may take (default: 300)")
+    g.add_argument("--judge-server-energy", metavar="NAME",
+                   help="a remote judge's server energy: none, ecologits, cited:ID or prometheus (default: none)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             from .headless import sessions_command
 
             return sessions_command(args)
+        if args.command == "rescore":
+            from .headless import rescore_command
+
+            return rescore_command(args)
         from .tui.app import run_app
 
         return run_app(args)

@@ -178,7 +178,7 @@ def _request(args, settings, given):
     from .runs import RunRequest
 
     return RunRequest(backend=args.backend, model=args.model, queries=args.queries, out=args.out,
-                      resume=args.resume, settings=settings, given=given)
+                      resume=args.resume, settings=settings, given=given, judge=judge_spec(args))
 
 
 class _Progress:
@@ -288,11 +288,13 @@ def run_command(args) -> int:
     from .core.export import export_session
     from .core.session import SessionError
     from .core.settings import SettingError
+    from .judge import JudgeError
     from .runs import Run, RunError
 
     try:
         settings, given = settings_from_args(args)
-    except SettingError as e:
+        judge_spec(args)  # checked here: one line, before anything runs
+    except (SettingError, JudgeError) as e:
         return _err(str(e))
     if args.csv:
         bad = _check_csv_target(args.csv)
@@ -359,3 +361,130 @@ def _check_csv_target(path: str) -> str | None:
     if not os.access(probe, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         return f"--csv {path}: not writable"
     return None
+
+
+# ---- judge / rescore ---------------------------------------------------------------------------
+
+
+def judge_spec(args, all_kinds: bool = False):
+    """The judge the --judge options ask for (a JudgeSpec), or None without --judge. Raises JudgeError
+    (one line) for a bad option."""
+    from .judge import DEFAULT_MAX_TOKENS, DEFAULT_TIMEOUT_S, MODES, PAIRWISE, JudgeError, JudgeSpec
+
+    backend = getattr(args, "judge", None)
+    others = {"--judge-model": "judge_model", "--judge-base-url": "judge_base_url",
+              "--judge-api-key-env": "judge_api_key_env", "--judge-mode": "judge_mode",
+              "--judge-prompt": "judge_prompt", "--judge-max-tokens": "judge_max_tokens",
+              "--judge-timeout": "judge_timeout", "--judge-server-energy": "judge_server_energy"}
+    if not backend:
+        given = [flag for flag, dest in others.items() if getattr(args, dest, None) is not None]
+        if getattr(args, "judge_swap", False):
+            given.append("--judge-swap")
+        if given:
+            raise JudgeError(f"{given[0]} needs --judge BACKEND")
+        return None
+    mode = args.judge_mode or PAIRWISE
+    if mode not in MODES:
+        raise JudgeError(f"--judge-mode must be one of {', '.join(MODES)} (got {mode!r})")
+
+    def number(flag: str, raw, kind, default):
+        if raw is None:
+            return default
+        try:
+            v = kind(raw)
+        except ValueError:
+            raise JudgeError(f"{flag} must be a {'whole number' if kind is int else 'number'} (got {raw!r})") \
+                from None
+        if not v > 0 or v != v or v == float("inf"):
+            raise JudgeError(f"{flag} must be more than 0 (got {raw!r})")
+        return v
+
+    return JudgeSpec(backend=backend, model=args.judge_model, base_url=args.judge_base_url,
+                     api_key_env=args.judge_api_key_env, mode=mode, prompt_file=args.judge_prompt,
+                     swap=bool(args.judge_swap),
+                     max_tokens=number("--judge-max-tokens", args.judge_max_tokens, int, DEFAULT_MAX_TOKENS),
+                     timeout_s=number("--judge-timeout", args.judge_timeout, float, DEFAULT_TIMEOUT_S),
+                     server_energy=args.judge_server_energy or "none", all_kinds=all_kinds)
+
+
+def rescore_line(item) -> str:
+    """One line per judged query: the verdict before and now, the judge's prediction and figures."""
+    r = item.record
+    was, now = fmt.correct_symbol(item.before), fmt.correct_symbol(item.score.correct)
+    q = fmt.QUALITY_SHORT.get(r.judge_energy_quality or "unavailable", "")
+    figs = (f"judge {fmt.num(r.judge_energy_j, 3, 'J')} ({q}) {fmt.num(r.judge_seconds, 3, 's')}"
+            if r.judge_model else "judge not asked")
+    return (f"{was:>2} -> {now:<2} {r.query_id} [{r.domain}]  {figs}  pred {item.score.prediction!s}"
+            + (f"  {item.score.note}" if item.score.note else ""))
+
+
+def rescore_command(args) -> int:
+    """``ipwtui rescore DIR --judge ...``: judge a session's answers again, without running the model."""
+    from .core.export import export_session
+    from .core.session import SessionError
+    from .core.settings import RunSettings, SettingError
+    from .judge import JudgeError, build_judge, open_for_rescore, rescore
+    from .runs import probe_sensors
+
+    try:
+        spec = judge_spec(args, all_kinds=args.all)
+        if spec is None:
+            return _err("rescore needs a judge: --judge BACKEND")
+        session = open_for_rescore(args.session, force=args.force)
+        settings = RunSettings.from_dict(session.meta.get("settings"), where=str(session.folder / "session.json"))
+    except (JudgeError, SettingError) as e:
+        return _err(str(e))
+    con = _console(stderr=args.json)
+    try:
+        judge = build_judge(spec, settings)
+    except JudgeError as e:
+        return _err(str(e))
+    sensor_set = None
+    old = signal.signal(signal.SIGTERM, _sigterm)
+    outcome = None
+    interrupted = False
+    try:
+        sensor_set = probe_sensors(settings)
+        con.print(f"judging {escape(str(session.folder))} with {escape(judge.backend_name)} "
+                  f"{escape(judge.model)} ({judge.mode}{', both orders' if judge.swap else ''})")
+        line = (lambda item: con.print(rescore_line(item), markup=False)) if not args.quiet else None
+        outcome = rescore(session.folder, judge, sensor_set=sensor_set, force=args.force, listener=line)
+    except JudgeError as e:
+        return _err(str(e))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        try:
+            judge.close()
+        except Exception:
+            pass
+        if sensor_set is not None:
+            try:
+                sensor_set.close()
+            except Exception:
+                pass
+    if outcome is None:  # interrupted: the verdicts given so far are in the journal; export them too
+        try:
+            export_session(session.folder, report=(session.folder / "report.md").exists())
+        except SessionError as e:
+            return _err(str(e))
+        print(f"ipwtui: rescore interrupted; the verdicts given so far are kept in {session.folder}",
+              file=sys.stderr)
+        return 130 if interrupted else 1
+    summary = json.loads(outcome.paths["summary"].read_text())
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    mg = summary["metrics"]["gross"]
+    q = fmt.QUALITY_SHORT.get(outcome.energy_quality, "")
+    con.print(f"judged {len(outcome.judged)} quer{'y' if len(outcome.judged) == 1 else 'ies'}: "
+              f"{outcome.changed} changed, {outcome.unscorable} unscorable"
+              + (f"; {outcome.not_selected} of other kinds left as they were" if outcome.not_selected else ""))
+    con.print(f"judge energy on this machine: {fmt.num(outcome.energy_j, 4, 'J')} ({q}, "
+              f"{escape(outcome.energy_source or 'no source')}); kept apart from the queries' energy")
+    con.print(f"accuracy now: {fmt.pct(mg.get('accuracy'))} ({mg.get('n_correct')}/{mg.get('n_scored')} scored, "
+              f"{mg.get('n_unscored')} unscored)")
+    for k, p in outcome.paths.items():
+        con.print(f"  {k}: {escape(str(p))}")
+    return 0

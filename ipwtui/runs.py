@@ -61,6 +61,9 @@ class RunRequest:
     given: frozenset[str] = frozenset()  # settings given explicitly (checked against a resumed session)
     sysfs_root: str | None = None
     sessions_root: str | None = None  # where a new session folder goes when ``out`` is not given
+    # a language-model judge for the open ("judge" kind) queries: a JudgeSpec (ipwtui.judge), or a Judge
+    # already built; None: the rule scorers only (open queries are then unscorable)
+    judge: Any = None
 
 
 @dataclass
@@ -469,8 +472,14 @@ class Run:
         every finished query is on disk."""
         from .workloads.scoring import score_answer
 
+        judge = self._judge()  # a bad judge is found before the session is made
         sensor_set = self.sensor_factory() if self.sensor_factory is not None else None
-        prep = prepare(self.request, sensor_set=sensor_set, backend_factory=self.backend_factory)
+        try:
+            prep = prepare(self.request, sensor_set=sensor_set, backend_factory=self.backend_factory)
+        except BaseException:
+            if judge is not None:
+                _quietly(judge.close)
+            raise
         self.prepared = prep
         try:
             if self.on_prepared is not None:
@@ -483,9 +492,18 @@ class Run:
                 msg = str(e) if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
                 _quietly(prep.session.close, "failed")
                 raise RunError(msg, "load") from None
+            if judge is not None:
+                self.listener(ev.Phase("loading", f"loading the judge {judge.model}"))
+                try:
+                    judge.load()
+                except Exception as e:
+                    _quietly(prep.session.close, "failed")
+                    raise RunError(str(e), "load") from None
+                prep.session.meta["judge"] = judge.describe()
             finish_provenance(prep, info)
+            scorer = judge if judge is not None else score_answer
             runner = Runner(prep.session, prep.backend, prep.sensor_set.sensors, prep.queries, prep.settings,
-                            scorer=score_answer, listener=self.listener, model_name=name,
+                            scorer=scorer, listener=self.listener, model_name=name,
                             server_energy=prep.server_energy, coster=prep.coster)
             runner.between_queries = self.between_queries
             runner.observer = self.observer
@@ -506,11 +524,25 @@ class Run:
             return Outcome(runner.status, prep.session.folder, summary, done, len(prep.queries))
         finally:
             _quietly(prep.backend.close)
+            if judge is not None:
+                _quietly(judge.close)
             _quietly(prep.sensor_set.close)
             if prep.server_energy is not None:
                 _quietly(prep.server_energy.close)
             if self.runner is None and prep.session.meta.get("status") == "running":
                 _quietly(prep.session.close, "interrupted")  # stopped before the loop began
+
+    def _judge(self):
+        """The request's judge, built and checked (not loaded); None when it asks for none."""
+        from .judge import Judge, JudgeError, build_judge
+
+        spec_ = self.request.judge
+        if spec_ is None or isinstance(spec_, Judge):
+            return spec_
+        try:
+            return build_judge(spec_, self.request.settings)
+        except JudgeError as e:
+            raise RunError(str(e)) from None
 
 
 def _quietly(fn: Callable, *args: Any) -> None:

@@ -54,6 +54,29 @@ class QueryRecord:
     prediction: str | None = None
     scorer: str | None = None
     score_note: str | None = None
+    # ---- the judge that gave the verdict (an LLM judge; None for the rule scorers) ----
+    # Its call is measured apart, outside the query's window: its energy is part of the session's
+    # unattributed energy, never of the query's. "Client" figures are this machine's; a remote judge's
+    # server energy is kept apart, as for a remote query.
+    judge_model: str | None = None
+    judge_backend: str | None = None
+    judge_where: str | None = None  # "local" or "remote"
+    judge_mode: str | None = None  # "pairwise" or "rubric"
+    judge_verdict: str | None = None  # the judge's raw reply (both replies when it judged both orders)
+    judge_calls: int | None = None
+    judge_seconds: float | None = None
+    judge_energy_j: float | None = None  # this machine's counted domains over the judge's call (gross)
+    judge_energy_source: str | None = None
+    judge_energy_quality: str | None = None
+    judge_energy_boundary: str | None = None
+    judge_server_energy_j: float | None = None  # a remote judge's server energy, when a source is set
+    judge_server_energy_source: str | None = None
+    judge_server_energy_quality: str | None = None
+    judge_server_energy_boundary: str | None = None
+    judge_cost_usd: float | None = None
+    judge_cost_source: str | None = None
+    judge_prompt_tokens: int | None = None
+    judge_output_tokens: int | None = None
     # ---- text ----
     prompt: str = ""
     reference: str | None = None
@@ -215,6 +238,11 @@ SERVER_FIELDS = ("server_energy_j", "server_energy_low_j", "server_energy_high_j
                  "server_energy_quality", "server_energy_boundary", "server_energy_flags", "server_energy_note")
 
 
+JUDGE_FIELDS = tuple(f.name for f in fields(QueryRecord) if f.name.startswith("judge_"))
+# what a "rescore" line carries and replaces: the verdict and the judge's figures
+RESCORE_FIELDS = ("correct", "prediction", "scorer", "score_note") + JUDGE_FIELDS
+
+
 def apply_server_energy(rec: QueryRecord, se: Any) -> None:
     """Put a ServerEnergy (core.remote) on a record."""
     rec.server_energy_j = se.joules
@@ -234,7 +262,8 @@ def server_fields(rec: QueryRecord) -> dict:
 
 def records_of(journal: list[dict], include_warmup: bool = True) -> list[QueryRecord]:
     """The query records of a journal, typed, in order. A "settle" line (a remote query's server energy,
-    known only after its window) updates the record it names."""
+    known only after its window) updates the record it names; so does a "rescore" line (a new verdict,
+    given after the run by ``ipwtui rescore``: the later line wins)."""
     out: list[QueryRecord] = []
     by_key: dict[tuple, QueryRecord] = {}
     for d in journal:
@@ -243,6 +272,12 @@ def records_of(journal: list[dict], include_warmup: bool = True) -> list[QueryRe
             r = QueryRecord.from_dict(d)
             by_key[(r.query_id, r.attempt, r.segment)] = r
             out.append(r)
+        elif kind == "rescore":
+            named = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
+            if named is not None:
+                for k in RESCORE_FIELDS:
+                    if k in d:
+                        setattr(named, k, d[k])
         elif kind == "settle":
             hit = by_key.get((d.get("query_id"), d.get("attempt", 1), d.get("segment", 0)))
             if hit is not None:

@@ -21,7 +21,7 @@ from . import events as ev
 from .backend import Backend, BackendError, Generation
 from .contention import CpuShare
 from .energy import EdgeMark, EdgeReader, idle_baseline, window_energy
-from .record import ERROR, OK, SKIPPED, QueryRecord, apply_server_energy, server_fields
+from .record import ERROR, JUDGE_FIELDS, OK, SKIPPED, QueryRecord, apply_server_energy, server_fields
 from .remote import RemoteWindow, ServerEnergy, ServerEnergySource
 from .sampler import Sampler
 from .sensors.base import BOUNDARY_WHOLE_MACHINE, UNAVAILABLE, worst_quality
@@ -321,8 +321,27 @@ class Runner:
             self._segment_record()
             return None, None
         score = None
+        judged: dict = {}
         if status == OK and not warmup and gen is not None:
-            score = self.scorer(q, gen.text)
+            if getattr(self.scorer, "measured", False):
+                # A measured scorer (an LLM judge): its call is read like a window of its own, with the
+                # counters at its edges, after the query's window has ended. Its energy is not the
+                # query's: it stays in the segment's unattributed energy, so the bookkeeping still closes.
+                j0 = edges.mark()
+                score = self.scorer(q, gen.text)
+                j1 = edges.mark()
+                if getattr(score, "detail", None):  # the judge was called (not for a rule-scored kind)
+                    sampler.wait_past(j1.t)
+                    je = window_energy(counted, j0.t, j1.t, sample_period_s=sampler.period, edges=(j0, j1))
+                    judged = dict(score.detail, judge_seconds=je.seconds, judge_energy_j=je.gross_j,
+                                  judge_energy_source=je.source or None, judge_energy_quality=je.quality,
+                                  judge_energy_boundary=je.boundary or None)
+                    complete = getattr(self.scorer, "complete", None)  # e.g. a local judge's electricity
+                    if complete is not None:
+                        judged = complete(judged)
+                    judged = {k: v for k, v in judged.items() if k in JUDGE_FIELDS}
+            else:
+                score = self.scorer(q, gen.text)
         traits = self.backend.traits
         wall = self.session.wall
         meta = getattr(q, "meta", None) or {}
@@ -357,6 +376,7 @@ class Runner:
             others_cpu_share=others,
             server_report=dict(gen.server) if gen else {},
             cloud_pred=meta.get("cloud_pred"),
+            **judged,
         )
         if traits.remote and gen is not None and self.server_energy is not None:
             self._server_energy(rec)

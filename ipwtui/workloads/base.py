@@ -11,7 +11,9 @@ NUMERIC = "numeric"  # a number, compared with a tolerance
 EXACT = "exact"  # normalised exact match (case, spaces, punctuation, articles)
 REGEX = "regex"  # the reference is a regular expression the answer must match
 NONE = "none"  # no reference: the answer is counted but cannot be scored
-KINDS = (MC, NUMERIC, EXACT, REGEX, NONE)
+JUDGE = "judge"  # open question: a language-model judge compares the answer with the reference (unscorable
+#                  without one: ``ipwtui run --judge`` or ``ipwtui rescore`` gives one)
+KINDS = (MC, NUMERIC, EXACT, REGEX, NONE, JUDGE)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Score:
     prediction: str | None  # what the scorer extracted from the answer (None: nothing found)
     scorer: str  # which scorer decided
     note: str = ""  # why it is unscored, when it is
+    # what a measured scorer (an LLM judge) reports of its call: the judge_* fields of the query record
+    detail: dict = field(default_factory=dict)
 
 
 class Scorer(Protocol):
