@@ -415,7 +415,8 @@ def test_records_of_applies_a_rescore_line_to_the_record_it_names():
 def test_rescore_changes_the_verdicts_and_the_exported_summary(tmp_path):
     run, _ = open_run(tmp_path, None, n=3, warmup=0)
     folder = run.prepared.session.folder
-    assert not (folder / "summary.json").exists()  # nothing exported yet: rescore exports
+    before = json.loads((folder / "summary.json").read_text())  # written at the end of the run
+    assert before["metrics"]["gross"]["n_scored"] == 0
     recs = Session.open(folder).query_records()
     assert all(r.correct is None and 'no scorer for kind "judge"' in r.score_note for r in recs)
 
