@@ -82,6 +82,7 @@ class Runner:
         self._failures = 0  # queries failed in a row
         self.stop_reason: str | None = None  # why the run stopped by itself
         self._unsettled: list[QueryRecord] = []  # remote queries waiting for the server's telemetry
+        self._own_sampler = True
         # Called on the runner thread between two queries, outside every measured window (the app draws
         # its heavier frames there); None: go straight on
         self.between_queries: Callable[[], None] | None = None
@@ -145,35 +146,14 @@ class Runner:
     def run(self) -> dict:
         """Run the session to its end (or until stopped). Returns the summary."""
         s = self.settings
-        seg = self.session.begin_segment()
-        self.records = self.session.query_records()
-        self.sampler = Sampler(self.sensors, hz=s.sample_hz, sinks=[self.session.power_sink],
-                               on_fault=lambda n, m: self._emit(ev.SensorFault(n, m)))
+        self.open()
         status = "interrupted"
-        # Everything alive now (the loaded model, the app) lives through the run: collect once, then
-        # leave it out of later garbage collections, which would otherwise scan it all again and again
-        # (pauses of milliseconds on whichever thread allocates, the model's included). Undone at the end.
-        gc.collect()
-        gc.freeze()
         try:
-            self.sampler.start()
-            counted = self.counted_series()
-            self.edges = EdgeReader(self.sensors, [x.domain for x in counted])
-            todo = self.pending()
-            self._emit(ev.SessionStarted(
-                folder=str(self.session.folder), segment=seg, total=len(self.queries),
-                done=len(self.queries) - len(todo), domains=self.sampler.domains,
-                counted_domains=[x.domain.name for x in counted if x.domain.in_total]))
+            todo = self.start()
             if s.idle_seconds > 0 and todo:
-                self._measure_idle(s.idle_seconds)
-            self._seg_start = time.monotonic()
-            if todo and s.warmup > 0 and not self.ctl.stop.is_set():
-                self._emit(ev.Phase("warmup", f"{s.warmup} warm-up quer{'y' if s.warmup == 1 else 'ies'}"))
-                for k in range(s.warmup):
-                    if self.ctl.stop.is_set():
-                        break
-                    self._query(todo[k % len(todo)], -1, warmup=True)
-                    self._gap()
+                self.measure_idle(s.idle_seconds)
+            self.begin_bookkeeping()
+            self.warm_up(todo)
             self._emit(ev.Phase("running"))
             offset = len(self.queries) - len(todo)
             for k, q in enumerate(todo):
@@ -192,15 +172,68 @@ class Runner:
             self._emit(ev.RunFailed(f"{type(e).__name__}: {e}"))
             raise
         finally:
-            try:
-                self._segment_record()
-            except Exception:
-                pass
+            self.close(status)
+        return self.finish(status)
+
+    # ---- the phases of a run (``run`` goes through them; a duel drives two runners through them) ----------
+
+    def open(self, sampler: Sampler | None = None) -> None:
+        """Begin this process's segment and start sampling: with a sampler of its own, or one shared with
+        another runner (a duel), which its owner starts and stops."""
+        s = self.settings
+        self.session.begin_segment()
+        self.records = self.session.query_records()
+        self._own_sampler = sampler is None
+        self.sampler = sampler or Sampler(self.sensors, hz=s.sample_hz, sinks=[self.session.power_sink],
+                                          on_fault=lambda n, m: self._emit(ev.SensorFault(n, m)))
+        # Everything alive now (the loaded model, the app) lives through the run: collect once, then
+        # leave it out of later garbage collections, which would otherwise scan it all again and again
+        # (pauses of milliseconds on whichever thread allocates, the model's included). Undone at the end.
+        gc.collect()
+        gc.freeze()
+        if self._own_sampler:
+            self.sampler.start()
+
+    def start(self) -> list:
+        """Say the session has started; the queries still to do."""
+        counted = self.counted_series()
+        self.edges = EdgeReader(self.sensors, [x.domain for x in counted])
+        todo = self.pending()
+        self._emit(ev.SessionStarted(
+            folder=str(self.session.folder), segment=self.session.segment, total=len(self.queries),
+            done=len(self.queries) - len(todo), domains=self._sampler().domains,
+            counted_domains=[x.domain.name for x in counted if x.domain.in_total]))
+        return todo
+
+    def warm_up(self, todo: list) -> None:
+        s = self.settings
+        if todo and s.warmup > 0 and not self.ctl.stop.is_set():
+            self._emit(ev.Phase("warmup", f"{s.warmup} warm-up quer{'y' if s.warmup == 1 else 'ies'}"))
+            for k in range(s.warmup):
+                if self.ctl.stop.is_set():
+                    break
+                self._query(todo[k % len(todo)], -1, warmup=True)
+                self._gap()
+
+    def begin_bookkeeping(self) -> None:
+        """The segment's energy bookkeeping starts now (after the idle baseline)."""
+        self._seg_start = time.monotonic()
+
+    def close(self, status: str) -> None:
+        """The segment's last bookkeeping record; stop an own sampler; close the session."""
+        try:
+            self._segment_record()
+        except Exception:
+            pass
+        if self._own_sampler and self.sampler is not None:
             self.sampler.stop()
-            self.session.close(status if status == "finished" else "interrupted",
-                               **({"stop_reason": self.stop_reason} if self.stop_reason else {}))
-            self.status = status
-            gc.unfreeze()
+        self.session.close(status if status == "finished" else "interrupted",
+                           **({"stop_reason": self.stop_reason} if self.stop_reason else {}))
+        self.status = status
+        gc.unfreeze()
+
+    def finish(self, status: str) -> dict:
+        """The session's summary, written beside the journal and sent to the front end."""
         summary = build_summary(self.session.meta, self.session.read_journal())
         try:
             self.session.write_summary(summary)
@@ -214,14 +247,18 @@ class Runner:
         if self.between_queries is not None and not self.ctl.stop.is_set():
             self.between_queries()
 
-    def _measure_idle(self, seconds: float) -> None:
+    def measure_idle(self, seconds: float) -> None:
         sampler = self._sampler()
         self._emit(ev.Phase("idle", f"measuring idle power for {seconds:g} s"))
         t0 = time.monotonic()
         self.ctl.stop.wait(seconds)
         t1 = time.monotonic()
         sampler.wait_past(t1)
-        self.idle_w = idle_baseline(sampler.series_list(), t0, t1)
+        self.adopt_idle(idle_baseline(sampler.series_list(), t0, t1), t0, t1)
+
+    def adopt_idle(self, idle_w: dict[str, float], t0: float, t1: float) -> None:
+        """The idle baseline measured over [t0, t1] (by this runner, or by the other side of a duel)."""
+        self.idle_w = dict(idle_w)
         self.session.append({"type": "idle", "idle_w": self.idle_w, "seconds": t1 - t0,
                              "wall_start": self.session.wall(t0), "wall_end": self.session.wall(t1)})
         self._emit(ev.IdleMeasured(self.idle_w, t1 - t0))
