@@ -483,6 +483,9 @@ def test_a_real_prometheus_scrapes_a_headless_run(tmp_path):
     prom = start_prometheus([f"{LOOPBACK}:{port}"], tmp_path / "prom", scrape_interval_s=1.0)
     out = tmp_path / "session"
     try:
+        # Prometheus applies its targets a few seconds after it is ready: once it tries this one (up is 0
+        # while nothing listens), it scrapes it every second of the run
+        assert prom.wait_scraped("up", count=1), prom.process.log_tail()
         p = subprocess.run([sys.executable, "-m", "ipwtui.cli", "run", "--backend", "fake",
                             "--queries", str(_query_file(tmp_path / "q.jsonl")), "--idle-seconds", "0", "--quiet",
                             "--out", str(out), "--metrics-port", str(port), "--metrics-linger", "60"],
