@@ -5,6 +5,7 @@ HTTP server and its one-line errors, and a real Prometheus on loopback scraping 
 from __future__ import annotations
 
 import errno
+import http.client
 import json
 import math
 import os
@@ -380,10 +381,19 @@ def test_serves_metrics_over_http_and_frees_the_port_when_closed():
         loopback_get(server.url)
         assert not server.wait_final_scrape(0)  # not ended yet: that scrape was not the final one
         server.state(ev.RunFinished({}, "finished"))
-        loopback_get(server.url)
+        # as Prometheus scrapes: one connection kept alive across scrapes
+        conn = http.client.HTTPConnection(LOOPBACK, server.port, timeout=10)
+        for _ in range(2):
+            conn.request("GET", ex.PATH)
+            resp = conn.getresponse()
+            assert resp.status == 200 and parse(resp.read().decode())["ipwtui_phase"]
         assert server.wait_final_scrape(30)
     finally:
         server.close()
+    with pytest.raises((OSError, http.client.HTTPException)):  # closed: the kept connection too
+        conn.request("GET", ex.PATH)
+        conn.getresponse()
+    conn.close()
     server.close()  # idempotent
     assert_listenable(server.port)  # free again
 

@@ -47,6 +47,7 @@ from .sensors.base import UNAVAILABLE, worst_quality
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PATH = "/metrics"
 DEFAULT_HOST = "127.0.0.1"
+KEEPALIVE_S = 300.0  # an idle scrape connection is closed after this (longer than any usual scrape interval)
 
 COUNTER, GAUGE = "counter", "gauge"
 STATUSES = ("ok", "skipped", "error")
@@ -453,6 +454,20 @@ def families(f: _Figures) -> list[Family]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        self.open_connections: set[socket.socket] = set()  # kept alive between scrapes: closed on close()
+        self.connections_lock = threading.Lock()
+        super().__init__(*args, **kw)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            conns, self.open_connections = list(self.open_connections), set()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's fully qualified name, which may wait on DNS: not needed
         socketserver.TCPServer.server_bind(self)
@@ -467,6 +482,22 @@ class _Server6(_Server):
 
 def _handler(state: ExporterState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # keep-alive, as Prometheus scrapes: one connection (and one thread) for all the scrapes rather than
+        # a new connection and thread each time; an idle connection is closed after ``timeout`` seconds
+        protocol_version = "HTTP/1.1"
+        timeout = KEEPALIVE_S
+        server: _Server
+
+        def setup(self) -> None:
+            super().setup()
+            with self.server.connections_lock:
+                self.server.open_connections.add(self.connection)
+
+        def finish(self) -> None:
+            with self.server.connections_lock:
+                self.server.open_connections.discard(self.connection)
+            super().finish()
+
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             final = False
@@ -544,6 +575,7 @@ class MetricsServer:
         self._closed = True
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         self._thread.join(5)
 
 
