@@ -30,6 +30,7 @@ import statistics
 import tempfile
 import threading
 import time
+import timeit
 
 from ipwtui.backends.fake.backend import FakeBackend
 from ipwtui.core import events as ev
@@ -38,6 +39,7 @@ from ipwtui.core.runner import Runner
 from ipwtui.core.sensors import probe_all
 from ipwtui.core.session import Session
 from ipwtui.core.settings import RunSettings
+from ipwtui.core.summary import session_metrics
 from ipwtui.workloads.loaders import load_queries, resolve_queries
 from ipwtui.workloads.scoring import score_answer
 
@@ -174,6 +176,12 @@ def main() -> None:
                 t = time.perf_counter()
                 server.state.render()
                 render_s.append(time.perf_counter() - t)
+            # the listener alone, without this script's timing around it (the run is over: its figures
+            # no longer matter)
+            token = ev.Token("word ", time.monotonic(), 1)
+            finished = ev.QueryFinished(recs[-1], session_metrics(recs[-50:], ci=False))
+            token_s = min(timeit.repeat(lambda: server.state(token), number=20_000, repeat=5)) / 20_000
+            finished_s = min(timeit.repeat(lambda: server.state(finished), number=2_000, repeat=5)) / 2_000
     finally:
         stop.set()
         scrape_thread.join(5)
@@ -202,9 +210,14 @@ def main() -> None:
         lo, hi = interval(group_ratios)
         print(f"groups of four: median ratio {statistics.median(group_ratios):.4f} over {len(group_ratios)} "
               f"groups, 95 % interval {lo:.4f}-{hi:.4f}")
+    per_query = args.tokens * token_s + finished_s + 2 * token_s  # its tokens, its end, its start and phase
+    print(f"listener alone: {token_s * 1e6:.2f} us per token event, {finished_s * 1e6:.1f} us per finished "
+          f"query: {per_query * 1e6:.1f} us per query of {args.tokens} tokens, {per_query / lat:.1e} of the "
+          f"median window ({lat * 1000:.1f} ms): window ratio {1 - per_query / lat:.5f}")
     if cost:
         med = statistics.median(cost)
-        print(f"listener time per query (all its events): median {med * 1e6:.1f} us, max {max(cost) * 1e6:.1f} us; "
+        print(f"listener time per query in the run (all its events, this script's timing around each "
+              f"included): median {med * 1e6:.1f} us, max {max(cost) * 1e6:.1f} us; "
               f"{med / lat:.2e} of the median window ({lat * 1000:.1f} ms): window ratio {1 - med / lat:.5f}")
     print(f"rendering the final page: {statistics.median(render_s) * 1e6:.0f} us median; scrapes served: "
           f"{len(scrape_s)}, {statistics.median(scrape_s) * 1e3:.2f} ms median round trip each, as the scraper saw "
