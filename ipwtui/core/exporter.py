@@ -418,8 +418,8 @@ def families(f: _Figures) -> list[Family]:
     put("ipwtui_prompt_tokens_total", f.prompt_tokens)
     for (src, quality, boundary), j in sorted(f.energy_j.items()):
         put("ipwtui_energy_joules_total", j, ("source", src), ("quality", quality), ("boundary", boundary))
-    for (src, quality, boundary), s in sorted(f.window_s.items()):
-        put("ipwtui_query_window_seconds_total", s, ("source", src), ("quality", quality),
+    for (src, quality, boundary), secs in sorted(f.window_s.items()):
+        put("ipwtui_query_window_seconds_total", secs, ("source", src), ("quality", quality),
             ("boundary", boundary))
     last = f.last
     for view in VIEWS:
