@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--json", action="store_true", help="print the summary as JSON instead of tables")
     o.add_argument("--quiet", action="store_true", help="no line per finished query")
     _add_judge_options(r, required=False)
+    pm = r.add_argument_group("Prometheus endpoint")
+    pm.add_argument("--metrics-port", type=int, metavar="PORT",
+                    help="serve the running figures at http://HOST:PORT/metrics (Prometheus text format) "
+                         "while the run goes on (default: not served)")
+    pm.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST",
+                    help="address to serve them on; 0.0.0.0 opens it to the network (default: 127.0.0.1)")
+    pm.add_argument("--metrics-linger", type=float, default=15.0, metavar="S",
+                    help="after the run, keep serving until a scrape has read the final figures, at most S "
+                         "seconds (default: 15)")
 
     s = sub.add_parser("sensors", help="show what this machine can measure, and how well")
     s.add_argument("--json", action="store_true", help="machine-readable output")

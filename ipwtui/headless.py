@@ -285,6 +285,53 @@ def _sigterm(_sig, _frame):
 
 
 def run_command(args) -> int:
+    exporter = None
+    if getattr(args, "metrics_port", None) is not None:  # the endpoint is up before the run starts
+        from .core.exporter import ExporterError, serve
+
+        if args.metrics_linger < 0:
+            return _err(f"--metrics-linger {args.metrics_linger:g}: must be 0 or more seconds")
+        try:
+            exporter = serve(args.metrics_host, args.metrics_port)
+        except ExporterError as e:
+            return _err(str(e))
+        print(f"ipwtui: metrics at {exporter.url}", file=sys.stderr)
+    try:
+        return _run_command(args, exporter)
+    finally:
+        if exporter is not None:
+            _final_scrape(exporter, args.metrics_linger)
+
+
+def _final_scrape(exporter, linger_s: float) -> None:
+    """Keep the endpoint up until a scrape has read the run's final figures (at most ``linger_s``), then
+    stop it. Ctrl+C stops waiting."""
+    try:
+        if exporter.state.ended and linger_s > 0 and not exporter.wait_final_scrape(0):
+            print(f"ipwtui: waiting up to {linger_s:g} s for a scrape of the final figures at {exporter.url} "
+                  "(Ctrl+C skips)", file=sys.stderr)
+            exporter.wait_final_scrape(linger_s)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        exporter.close()
+
+
+def _with_exporter(prog, exporter):
+    """The run's listener (the progress line, and the endpoint's state when there is one) and what to
+    call once the session exists (the endpoint learns the session's identity)."""
+    if exporter is None:
+        return prog, None
+    state = exporter.state
+
+    def listener(e) -> None:
+        state(e)  # never raises
+        prog(e)
+
+    return listener, lambda prep: state.session(prep.session.meta)
+
+
+def _run_command(args, exporter=None) -> int:
     from .core.export import export_session
     from .core.session import SessionError
     from .core.settings import SettingError
@@ -302,11 +349,15 @@ def run_command(args) -> int:
             return _err(bad)
     con = _console(stderr=args.json)  # with --json, stdout holds only the JSON
     prog = _Progress(con, settings.energy_view, per_query=not args.quiet)
+    listener, with_session = _with_exporter(prog, exporter)
+
     def prepared(prep) -> None:
         for w in prep.warnings:
             con.print(f"[yellow]warning:[/yellow] {escape(w)}")
+        if with_session is not None:
+            with_session(prep)
 
-    run = Run(_request(args, settings, given), listener=prog, on_prepared=prepared)
+    run = Run(_request(args, settings, given), listener=listener, on_prepared=prepared)
     old = signal.signal(signal.SIGTERM, _sigterm)
     interrupted = False
     outcome = None
