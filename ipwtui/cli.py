@@ -1,5 +1,5 @@
 """Command line: ``ipwtui`` opens the app; ``ipwtui run`` profiles headless; ``sensors``, ``models``,
-``export`` and ``sessions`` inspect. Heavy libraries are imported only by the command that needs them."""
+``export``, ``sessions`` and ``compare`` inspect. Heavy libraries are imported only by the command that needs them."""
 
 from __future__ import annotations
 
@@ -91,7 +91,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     se = sub.add_parser("sessions", help="list past sessions")
     se.add_argument("--dir", metavar="DIR", help="sessions folder (default: the data dir)")
+    _add_compare(sub)
     return p
+
+
+def _add_compare(sub) -> None:
+    c = sub.add_parser("compare", help="compare sessions side by side, with the local/cloud routing what-if",
+                       description="Figures of two or more sessions side by side (ranked only when they ran "
+                                   "the same queries), what their energies cover, and the routing what-if of "
+                                   "the local sessions against the cloud side.")
+    c.add_argument("sessions", nargs="+", metavar="DIR", help="session folders")
+    c.add_argument("--json", action="store_true", help="print one JSON object (compare and routing)")
+    c.add_argument("--cloud", action="append", metavar="DIR",
+                   help="the cloud side of the routing what-if (repeatable; default: the remote sessions)")
+    c.add_argument("--alpha", default="0.6,0.8", metavar="A,B",
+                   help="router accuracies for the what-if, from 0 to 1 (default: 0.6,0.8)")
+    c.add_argument("--tpr", type=float, default=0.9, metavar="X",
+                   help="cascade: share of correct local answers the verifier accepts (default: 0.9)")
+    c.add_argument("--fpr", type=float, default=0.1, metavar="X",
+                   help="cascade: share of wrong local answers the verifier accepts (default: 0.1)")
+    c.add_argument("--electricity", type=float, metavar="USD_PER_KWH",
+                   help="price local queries' energy at this electricity price in the what-if (0: local is "
+                        "free, as the paper counts it; default: each query's recorded cost)")
+    c.add_argument("--like-for-like", action="store_true",
+                   help="restate a cited cloud figure with its accelerator-only counterpart where the cited "
+                        "table has one")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             from .headless import sessions_command
 
             return sessions_command(args)
+        if args.command == "compare":
+            from .headless import compare_command
+
+            return compare_command(args)
         from .tui.app import run_app
 
         return run_app(args)
