@@ -424,3 +424,71 @@ def test_cli_without_a_cloud_side_says_why_there_is_no_routing(tmp_path, capsys)
     assert r["analyses"] == [] and "no session is remote" in r["note"]
     code, out, err = run_cli([a, b], capsys)
     assert "no routing what-if" in out
+
+
+# ---- end to end: a local run and a "cloud" run on a real OpenAI-compatible server -----------------------------
+
+
+@pytest.fixture(scope="module")
+def llama():
+    from llama_server import Unavailable, start_llama_server
+
+    try:
+        srv = start_llama_server()
+    except Unavailable as e:
+        pytest.skip(str(e))
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.mark.model
+def test_compare_a_local_run_and_a_cloud_run_end_to_end(tmp_path, llama, capsys):
+    """The fake backend locally; llama-cpp-python's own server on loopback as the cloud, its server energy
+    the cited GPT-4o estimate (per output token); then ``ipwtui compare`` on both folders."""
+    from support import scripted_sensors, write_queries
+
+    from ipwtui.backends.openai import ENGINE
+    from ipwtui.core.settings import RunSettings
+    from ipwtui.runs import Run, RunRequest
+
+    q = write_queries(tmp_path / "q.jsonl", n=5)
+    base = dict(idle_seconds=0, warmup=0, sample_hz=50)
+    local = Run(RunRequest(backend="fake", queries=str(q), out=str(tmp_path / "local"),
+                           settings=RunSettings(max_tokens=16, **base)),
+                sensor_factory=scripted_sensors()).execute()
+    name = ENGINE.find_models(settings=RunSettings(base_url=llama.base_url))[0][0].name
+    cloud = Run(RunRequest(backend="openai", model=name, queries=str(q), out=str(tmp_path / "cloud"),
+                           settings=RunSettings(base_url=llama.base_url, remote_model=name, max_tokens=8, retries=0,
+                                                server_energy="cited:gpt-4o-epoch", **base)),
+                sensor_factory=scripted_sensors()).execute()
+    assert local.status == "finished" and cloud.status == "finished"
+
+    code, out, err = run_cli([local.folder, cloud.folder, "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    loc, cl = data["compare"]["sessions"]
+    assert loc["where"] == "local" and loc["backend"] == "fake" and cl["where"] == "remote"
+    assert loc["query_set"]["digest"] == cl["query_set"]["digest"] and loc["comparable"] and cl["comparable"]
+    assert loc["query_set"]["n"] == cl["query_set"]["n"] == 5
+    assert cl["energy"]["source"] == "cited:gpt-4o-epoch" and cl["energy"]["quality"] == "estimated"
+    assert cl["energy"]["boundary"] == "server+datacentre" and cl["energy_range"] is True
+    assert cl["client_energy"]["queries"] == cl["queries"]["answered"]
+    assert loc["energy"]["source"] == "scripted"
+    for f in (loc, cl):
+        assert f["queries"]["answered"] == 5 and f["j_per_query"] > 0 and f["latency_mean_s"] > 0
+    assert any("boundaries differ" in n for n in data["compare"]["notes"])
+    routing = data["routing"]
+    assert routing["note"] is None and len(routing["analyses"]) == 1
+    a = routing["analyses"][0]
+    assert a["local"] == ["local"] and a["cloud"] == "cloud"
+    assert a["joined"] + sum(a["dropped"].values()) == 5
+    assert [s["name"] for s in a["strategies"]] == ["all-cloud", "oracle", "router", "router", "cascade"]
+    assert a["reference"]["coverage"] == 0.887
+    if a["joined"]:
+        assert 0 <= a["coverage"]["local"] <= 1 and a["strategies"][0]["energy_per_query"] > 0
+
+    code, out, err = run_cli([local.folder, cloud.folder], capsys)
+    assert code == 0, err
+    assert "Sessions compared" in out and "Routing what-if" in out and "(estimate)" in out

@@ -104,7 +104,7 @@ def test_coverage_oracle_router_and_cascade_by_hand():
     # no cost on the local side: cost figures N/A, never 0, and the notes say why
     assert orc["cost_savings"] is None and cas["cost_per_query"] is None
     assert out["figures"]["cost"] == {"queries": 0, "dropped": 4, "without_by_session": {"L": 4}}
-    assert any("cost savings are N/A" in n for n in out["notes"])
+    assert any("cost savings are N/A" in n and "local queries have no cost" in n for n in out["notes"])
     # fewer than 10 queries: no intervals, and it says so
     assert orc["energy_savings_ci"] is None and any("at least 10" in n for n in out["notes"])
 

@@ -605,8 +605,10 @@ def compare_loaded(sessions: list[LoadedSession], errors: list[dict] | None = No
     notes += boundary_notes(figs, kept, like_for_like)
     est = [f["label"] for f in figs if f["energy"]["quality"] not in ("measured", "measured-remote", UNAVAILABLE)]
     if est:
-        notes.append(f"the energy of {', '.join(est)} is not a measurement (an estimate or a model): every "
-                     "energy figure of it is marked so")
+        notes.append(f"not measured (an estimate or a model): the energy of {', '.join(est)}; every energy "
+                     "figure of it is marked so")
+    for f in figs:
+        notes += [f"{f['label']}: {n}" for n in f["metrics_notes"]]
     return Comparison(kept, figs, errors, notes, _ranking(figs), chart_data(figs), like_for_like)
 
 
@@ -653,8 +655,8 @@ def route(c: Comparison, cloud: list[str | os.PathLike] | None = None, alphas=No
             a["notes"].append("some energy here is an estimate: the energy savings are estimates too")
         cited = (figs.get(cl.label) or {}).get("energy", {}).get("source") or ""
         if cited.startswith("cited:"):
-            a["notes"].append("a cited per-query figure already bakes in the provider's production batching; "
-                              "the paper's cloud ran at batch size 16")
+            a["notes"].append("a cited figure already bakes in the provider's production batching; the "
+                              "paper's cloud ran at batch size 16")
         analyses.append(a)
     return {"analyses": analyses, "note": None}
 

@@ -296,9 +296,14 @@ def what_if(local: list[Side], cloud: Side, alphas=DEFAULT_ALPHAS, tpr: float = 
             who = ", ".join(f"{lab} {c}" for lab, c in j.no_figure[m].items() if c)
             notes.append(f"{k} of {n} joined queries have no {m} on some side ({who}): left out of the {m} "
                          f"figures (never counted as 0)")
-    if not masks["cost"].any() and local_electricity_usd_per_kwh is None:
-        notes.append("cost savings are N/A: a session has no cost per query (price the local queries' "
-                     "energy with an electricity price; 0 is the paper's convention: local is free)")
+    if not masks["cost"].any():
+        why = []
+        if any(j.no_figure["cost"][s.label] for s in local) and local_electricity_usd_per_kwh is None:
+            why.append("the local queries have no cost: price their energy with an electricity price (0 is "
+                       "the paper's convention: local is free)")
+        if j.no_figure["cost"][cloud.label]:
+            why.append(f"{cloud.label}'s queries have no cost: no API price for its model, or no token counts")
+        notes.append("cost savings are N/A: " + "; ".join(why or ["no query has a cost on every side"]))
     ranged = [s.label for i, s in enumerate(sides) if bool(np.any((hi[:, i] > lo[:, i]) & masks["energy"]))]
     if ranged:
         notes.append(f"energy of {', '.join(ranged)} is an estimate with a range: the intervals carry it "
