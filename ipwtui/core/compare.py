@@ -62,14 +62,21 @@ class LoadedSession:
     records: list[QueryRecord]  # non-warm-up records, every attempt, in journal order
     summary_metrics: dict | None = None  # summary.json's gross metrics, when they are current
     restated: dict | None = None  # {"from": "cited:X", "to": "cited:X-accel"} when restated like for like
+    _remote: bool | None = field(default=None, repr=False)
+    _final: list[QueryRecord] | None = field(default=None, repr=False)
 
     @property
     def final(self) -> list[QueryRecord]:
-        return final_attempts(self.records)
+        """Each query's last attempt (computed once)."""
+        if self._final is None:
+            self._final = final_attempts(self.records)
+        return self._final
 
     @property
     def remote(self) -> bool:
-        return self.meta.get("where") == REMOTE or any(r.remote for r in self.records)
+        if self._remote is None:
+            self._remote = self.meta.get("where") == REMOTE or any(r.remote for r in self.records)
+        return self._remote
 
     def side(self):
         """This session as one side of the routing what-if."""
@@ -214,16 +221,12 @@ def _energy_label(final: list[QueryRecord]) -> dict:
 
 
 def _joined(values) -> str | None:
-    out: list[str] = []
-    for v in values:
-        if v and v not in out:
-            out.append(v)
-    return "+".join(out) or None
+    return "+".join(v for v in dict.fromkeys(values) if v) or None
 
 
 def _joined_boundaries(values) -> str | None:
     out: list[str] = []
-    for v in values:
+    for v in dict.fromkeys(values):  # a session's records mostly share one boundary
         for part in boundary_parts(v):
             if part not in out:
                 out.append(part)

@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from .record import ERROR, OK, SKIPPED, QueryRecord
+from .record import ERROR, OK, QueryRecord
 from .summary import final_attempts
 
 DEFAULT_ALPHAS = (0.6, 0.8)
@@ -122,28 +122,30 @@ def _join(sides: list[Side], local_cost: float | None) -> _Joined:
     missing = {s.label: 0 for s in sides}
     ids: list[str] = []
     recs: list[list[QueryRecord]] = []
+    digs = [s.digests for s in sides if s.digests]
     for q in order:
         rs = [d.get(q) for d in lasts]
-        if any(r is None for r in rs):
+        if None in rs:
             dropped["missing"] += 1
             for s, r in zip(sides, rs):
                 if r is None:
                     missing[s.label] += 1
             continue
-        digests = {s.digests.get(q) for s in sides if s.digests and s.digests.get(q)}
-        if len(digests) > 1:
-            dropped["changed"] += 1
-            continue
+        if len(digs) > 1:
+            known = [x for x in (d.get(q) for d in digs) if x]
+            if known and any(x != known[0] for x in known):  # the same id asks something else
+                dropped["changed"] += 1
+                continue
         present = cast(list[QueryRecord], rs)
-        if any(r.status == ERROR for r in present):
-            dropped["error"] += 1
-        elif any(r.status == SKIPPED or r.status != OK for r in present):
-            dropped["skipped"] += 1
-        elif any(r.correct is None for r in present):
-            dropped["unscored"] += 1
-        else:
+        if all(r.status == OK and r.correct is not None for r in present):
             ids.append(q)
             recs.append(present)
+        elif any(r.status == ERROR for r in present):
+            dropped["error"] += 1
+        elif any(r.status != OK for r in present):
+            dropped["skipped"] += 1
+        else:
+            dropped["unscored"] += 1
     nan = math.nan
     k = len(sides)
     a = [[1.0 if row[j].correct else 0.0 for row in recs] for j in range(k)]
@@ -324,11 +326,11 @@ def what_if(local: list[Side], cloud: Side, alphas=DEFAULT_ALPHAS, tpr: float = 
         lost = [f"{m} ({100 * row[f'{m}_savings']:+.1f} %)" for m in METRICS if row["loses_to_all_cloud"][m]]
         if not lost:
             continue
-        why = ""
+        reason = ""
         if row["name"] == "cascade":
-            why = (f": every query pays for its local attempt, and {100 * (1 - row['local_share']):.1f} % of "
-                   "them pay for the cloud too")
-        notes.append(f"{strategy_name(row)} LOSES to all-cloud on {', '.join(lost)}{why}")
+            reason = (f": every query pays for its local attempt, and {100 * (1 - row['local_share']):.1f} % of "
+                      "them pay for the cloud too")
+        notes.append(f"{strategy_name(row)} LOSES to all-cloud on {', '.join(lost)}{reason}")
     return out
 
 
@@ -411,16 +413,22 @@ def _bootstrap(strategies: list[_Strategy], x: dict, lo, hi, masks: dict, rounds
             xm = np.where(masks[m][:, None], x[m], 0.0)
             col((si, m), (st.weights * xm).sum(axis=1))
     V = np.stack(cols, axis=1)
+    live = np.flatnonzero(np.any(V != 0, axis=0))  # a column of zeros sums to zero in every round
+    Vl = V[:, live]
     rng = np.random.default_rng(seed)
     chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))
     sums = []
     us = []
     done = 0
+    small = n * chunk < 2**31
     while done < rounds:
         r = min(chunk, rounds - done)
-        idx = rng.integers(0, n, size=(r, n))
-        counts = np.bincount((idx + (np.arange(r) * n)[:, None]).ravel(), minlength=r * n).reshape(r, n)
-        sums.append(counts.astype(float) @ V)
+        idx = rng.integers(0, n, size=(r, n), dtype=np.int32 if small else np.int64)
+        idx += (np.arange(r, dtype=idx.dtype) * n)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=r * n).reshape(r, n)
+        part = np.zeros((r, V.shape[1]))
+        part[:, live] = counts.astype(float) @ Vl
+        sums.append(part)
         us.append(rng.random((r, k)))
         done += r
     S = np.concatenate(sums)
