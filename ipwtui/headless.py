@@ -440,8 +440,9 @@ def routing_tables(a: dict):
 
     from .core.routing import strategy_name
 
-    est = any(v.get("quality") == "estimated" for v in (a.get("energy_labels") or {}).values())
-    mk = " (estimate)" if est else ""
+    quals = {v.get("quality") for v in (a.get("energy_labels") or {}).values()}
+    # the savings are as good as the least trustworthy energy in them
+    mk = fmt.mark("estimated") if "estimated" in quals else fmt.mark("model-based") if "model-based" in quals else ""
     locs = ", ".join(a["local"])
     t = Table(title=escape(f"Routing what-if: local {locs} vs cloud {a['cloud']} ({a['joined']} queries joined)"),
               title_justify="left")
