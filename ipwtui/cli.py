@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_compare(sub) -> None:
+    from .core.routing import DEFAULT_ALPHAS, DEFAULT_FPR, DEFAULT_TPR
+
     c = sub.add_parser("compare", help="compare sessions side by side, with the local/cloud routing what-if",
                        description="Figures of two or more sessions side by side (ranked only when they ran "
                                    "the same queries), what their energies cover, and the routing what-if of "
@@ -104,13 +106,14 @@ def _add_compare(sub) -> None:
     c.add_argument("--json", action="store_true", help="print one JSON object (compare and routing)")
     c.add_argument("--cloud", action="append", metavar="DIR",
                    help="the cloud side of the routing what-if (repeatable; default: the remote sessions)")
-    c.add_argument("--alpha", default="0.6,0.8", metavar="A,B",
-                   help="router accuracies for the what-if, from 0 to 1 (default: 0.6,0.8)")
-    c.add_argument("--tpr", type=float, default=0.9, metavar="X",
-                   help="cascade: share of correct local answers the verifier accepts (default: 0.9)")
-    c.add_argument("--fpr", type=float, default=0.1, metavar="X",
-                   help="cascade: share of wrong local answers the verifier accepts (default: 0.1)")
-    c.add_argument("--electricity", type=float, metavar="USD_PER_KWH",
+    alphas = ",".join(f"{a:g}" for a in DEFAULT_ALPHAS)
+    c.add_argument("--alpha", default=alphas, metavar="A,B",
+                   help=f"router accuracies for the what-if, from 0 to 1 (default: {alphas})")
+    c.add_argument("--tpr", default=str(DEFAULT_TPR), metavar="X",
+                   help=f"cascade: share of correct local answers the verifier accepts (default: {DEFAULT_TPR:g})")
+    c.add_argument("--fpr", default=str(DEFAULT_FPR), metavar="X",
+                   help=f"cascade: share of wrong local answers the verifier accepts (default: {DEFAULT_FPR:g})")
+    c.add_argument("--electricity", metavar="USD_PER_KWH",
                    help="price local queries' energy at this electricity price in the what-if (0: local is "
                         "free, as the paper counts it; default: each query's recorded cost)")
     c.add_argument("--like-for-like", action="store_true",

@@ -475,13 +475,21 @@ def compare_command(args) -> int:
     from .core.routing import RoutingError, check_settings
 
     try:
-        alphas = [float(x) for x in (args.alpha or "0.6,0.8").split(",") if x.strip()]
+        alphas = [float(x) for x in args.alpha.split(",") if x.strip()]
     except ValueError:
         return _err(f"--alpha {args.alpha}: give numbers from 0 to 1, separated by commas (e.g. 0.6,0.8)")
+    nums: dict[str, float | None] = {}
+    for name in ("tpr", "fpr", "electricity"):
+        raw = getattr(args, name)
+        try:
+            nums[name] = None if raw is None else float(raw)
+        except ValueError:
+            return _err(f"--{name} {raw}: not a number")
+    tpr, fpr, electricity = nums["tpr"], nums["fpr"], nums["electricity"]
     try:
-        check_settings(alphas, args.tpr, args.fpr)
-        if args.electricity is not None and not args.electricity >= 0:
-            raise RoutingError(f"--electricity must be >= 0 USD/kWh, got {args.electricity:g}")
+        check_settings(alphas, tpr, fpr)  # type: ignore[arg-type]
+        if electricity is not None and not electricity >= 0:
+            raise RoutingError(f"--electricity must be a number >= 0 (USD per kWh), got {args.electricity}")
     except RoutingError as e:
         return _err(str(e))
     clouds = list(args.cloud or [])
@@ -492,8 +500,7 @@ def compare_command(args) -> int:
         for x in clouds:
             if x in bad:
                 return _err(f"--cloud: {bad[x]}")
-        r = route(c, cloud=clouds or None, alphas=alphas, tpr=args.tpr, fpr=args.fpr,
-                  local_electricity_usd_per_kwh=args.electricity)
+        r = route(c, cloud=clouds or None, alphas=alphas, tpr=tpr, fpr=fpr, local_electricity_usd_per_kwh=electricity)
     except (CompareError, RoutingError) as e:
         return _err(str(e))
     data = plain({"compare": c.as_dict(), "routing": r})

@@ -389,8 +389,8 @@ def _ranking(figs: list[dict]) -> dict:
                        "mixes figures that do not cover the same thing")
     quals = {f["energy"]["quality"] for f in ok if f["ipw"] is not None}
     if len(quals) > 1:
-        caveats.append(f"the ranked sessions' energy qualities differ ({', '.join(sorted(quals))}): an "
-                       "estimate is ranked beside a measurement")
+        caveats.append(f"the ranked sessions' energy qualities differ ({', '.join(sorted(quals))}): figures "
+                       "of different trust are ranked together")
     left = [f["label"] for f in figs if not f["comparable"]]
     if left:
         caveats.append(f"not ranked (other queries): {', '.join(left)}")
