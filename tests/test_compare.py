@@ -278,6 +278,18 @@ def test_cpu_package_against_a_cited_datacentre_figure_is_not_like_for_like(tmp_
     assert all(r.server_energy_source == "cited:gemini-apps-median" for r in Session.open(cf).query_records())
 
 
+def test_like_for_like_without_a_counterpart_keeps_the_session_and_says_so(tmp_path):
+    a = write_session(tmp_path / "a", [rec(f"q{i}", True, 10.0) for i in range(3)])
+    e = write_session(tmp_path / "epoch", [rec(f"q{i}", True, 2.167 * 10, where="remote", source="cited:gpt-4o-epoch")
+                                           for i in range(3)], where="remote")
+    c = compare([a, e], like_for_like=True)
+    f = by_label(c, "epoch")
+    assert f["restated"] is None and f["energy"]["source"] == "cited:gpt-4o-epoch"
+    assert f["j_per_query"] == pytest.approx(21.67)
+    assert any("epoch kept as recorded" in n for n in c.notes)
+    assert any("no accelerator-only counterpart of cited:gpt-4o-epoch" in n for n in c.notes)
+
+
 def test_a_local_gpu_and_a_server_accelerator_are_like_for_like(tmp_path):
     g = write_session(tmp_path / "gpu", [rec(f"q{i}", True, 50.0, source="nvml-counter", boundary="accelerator")
                                          for i in range(4)], accelerator="gpu0")

@@ -588,8 +588,11 @@ def compare_loaded(sessions: list[LoadedSession], errors: list[dict] | None = No
         why = "; ".join(e["error"] for e in errors)
         raise CompareError(f"need at least two readable sessions to compare, got {len(sessions)}"
                            + (f" ({why})" if why else ""))
+    kept_as_is: list[str] = []
     if like_for_like:
-        sessions = [(restate(s) or s) if s.remote else s for s in sessions]
+        restated = [restate(s) if s.remote else s for s in sessions]
+        kept_as_is = [s.label for s, r in zip(sessions, restated) if r is None]
+        sessions = [r or s for s, r in zip(sessions, restated)]
     figs = []
     for s in sessions:
         try:
@@ -606,6 +609,9 @@ def compare_loaded(sessions: list[LoadedSession], errors: list[dict] | None = No
     notes += [f"{f['label']}: {f['comparable_reason']}" for f in figs if f["comparable"] and f["comparable_reason"]]
     notes += _coverage_notes(figs)
     notes += boundary_notes(figs, kept, like_for_like)
+    if kept_as_is:
+        notes.append(f"like for like: {', '.join(kept_as_is)} kept as recorded (its server energy is not one cited "
+                     "figure with an accelerator-only counterpart in the cited table)")
     est = [f["label"] for f in figs if f["energy"]["quality"] not in ("measured", "measured-remote", UNAVAILABLE)]
     if est:
         notes.append(f"not measured (an estimate or a model): the energy of {', '.join(est)}; every energy "
