@@ -1,5 +1,6 @@
 """Command line: ``ipwtui`` opens the app; ``ipwtui run`` profiles headless; ``sensors``, ``models``,
-``export`` and ``sessions`` inspect; ``rescore`` judges a session's answers again. Heavy libraries are imported only by the command that needs them."""
+``export``, ``sessions`` and ``compare`` inspect; ``rescore`` judges a session's answers again. Heavy
+libraries are imported only by the command that needs them."""
 
 from __future__ import annotations
 
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "to tell")
     rs.add_argument("--json", action="store_true", help="print the new summary as JSON")
     rs.add_argument("--quiet", action="store_true", help="no line per judged query")
+    _add_compare(sub)
     return p
 
 
@@ -143,6 +145,32 @@ def _add_judge_options(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument("--judge-timeout", metavar="S", help="seconds one judge call may take (default: 300)")
     g.add_argument("--judge-server-energy", metavar="NAME",
                    help="a remote judge's server energy: none, ecologits, cited:ID or prometheus (default: none)")
+
+
+def _add_compare(sub) -> None:
+    from .core.routing import DEFAULT_ALPHAS, DEFAULT_FPR, DEFAULT_TPR
+
+    c = sub.add_parser("compare", help="compare sessions side by side, with the local/cloud routing what-if",
+                       description="Figures of two or more sessions side by side (ranked only when they ran "
+                                   "the same queries), what their energies cover, and the routing what-if of "
+                                   "the local sessions against the cloud side.")
+    c.add_argument("sessions", nargs="+", metavar="DIR", help="session folders")
+    c.add_argument("--json", action="store_true", help="print one JSON object (compare and routing)")
+    c.add_argument("--cloud", action="append", metavar="DIR",
+                   help="the cloud side of the routing what-if (repeatable; default: the remote sessions)")
+    alphas = ",".join(f"{a:g}" for a in DEFAULT_ALPHAS)
+    c.add_argument("--alpha", default=alphas, metavar="A,B",
+                   help=f"router accuracies for the what-if, from 0 to 1 (default: {alphas})")
+    c.add_argument("--tpr", default=str(DEFAULT_TPR), metavar="X",
+                   help=f"cascade: share of correct local answers the verifier accepts (default: {DEFAULT_TPR:g})")
+    c.add_argument("--fpr", default=str(DEFAULT_FPR), metavar="X",
+                   help=f"cascade: share of wrong local answers the verifier accepts (default: {DEFAULT_FPR:g})")
+    c.add_argument("--electricity", metavar="USD_PER_KWH",
+                   help="price local queries' energy at this electricity price in the what-if (0: local is "
+                        "free, as the paper counts it; default: each query's recorded cost)")
+    c.add_argument("--like-for-like", action="store_true",
+                   help="restate a cited cloud figure with its accelerator-only counterpart where the cited "
+                        "table has one")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
             from .headless import rescore_command
 
             return rescore_command(args)
+        if args.command == "compare":
+            from .headless import compare_command
+
+            return compare_command(args)
         from .tui.app import run_app
 
         return run_app(args)

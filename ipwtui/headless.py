@@ -538,4 +538,188 @@ def rescore_command(args) -> int:
               f"{mg.get('n_unscored')} unscored)")
     for k, p in outcome.paths.items():
         con.print(f"  {k}: {escape(str(p))}")
+
+
+# ---- compare -----------------------------------------------------------------------------------
+
+
+def _pct_ci(v, ci=None, signed: bool = False) -> str:
+    if v is None:
+        return fmt.NA
+    s = f"{100 * v:+.1f} %" if signed else fmt.pct(v)
+    if ci:
+        s += f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+    return s
+
+
+def _saving(v, ci) -> str:
+    """A saving against all-cloud, a loss shown as one."""
+    s = escape(_pct_ci(v, ci, signed=True))
+    return f"[red]{s} LOSES[/red]" if v is not None and v < 0 else s
+
+
+def compare_tables(c: dict):
+    """The comparison as rich tables: figures per session (a column each), accuracy by domain."""
+    from rich.table import Table
+
+    figs = c["sessions"]
+    t = Table(title="Sessions compared (gross energy)", title_justify="left")
+    t.add_column("figure")
+    for f in figs:
+        head = escape(f["label"]) + ("" if f["comparable"] else "\n[yellow](not comparable)[/yellow]")
+        t.add_column(head)
+
+    def row(name, cells):
+        t.add_row(name, *cells)
+
+    def energy_cell(f, key, digits=3, unit="", ci_key=None):
+        v = f[key]
+        s = fmt.num(v, digits, unit)
+        if v is not None and ci_key and f.get(ci_key):
+            s += " " + fmt.ci(f[ci_key])
+        if v is not None:
+            s += fmt.mark(f["energy"]["quality"])
+        return escape(s)
+
+    row("model", [escape(str(f["model"] or fmt.NA)) for f in figs])
+    row("backend", [escape(str(f["backend"] or fmt.NA)) for f in figs])
+    row("where", [f["where"] for f in figs])
+    row("accelerator", [escape(str(f["accelerator"] or fmt.NA)) + (" (client)" if f["where"] == "remote" else "")
+                        for f in figs])
+    row("query set", [escape(f"{f['query_set']['file'] or fmt.NA}, {f['query_set']['n']} queries, "
+                             f"#{f['query_set']['digest']}") for f in figs])
+    row("queries", [f"{f['queries']['answered']} answered, {f['queries']['scored']} scored, "
+                    f"{f['queries']['errors']} errors" for f in figs])
+    row("accuracy [95 % CI]", [escape(_pct_ci(f["accuracy"], f["accuracy_ci"])) for f in figs])
+    row("IPW (1/W)", [energy_cell(f, "ipw", ci_key="ipw_ci") for f in figs])
+    row("IPJ (1/J)", [energy_cell(f, "ipj", ci_key="ipj_ci") for f in figs])
+    row("mean power", [energy_cell(f, "mean_power_w", unit="W") for f in figs])
+    row("J per query", [energy_cell(f, "j_per_query", 4, "J") for f in figs])
+    row("J per output token", [energy_cell(f, "j_per_output_token", 3, "J") for f in figs])
+    row("J per correct answer", [energy_cell(f, "j_per_correct", 4, "J") for f in figs])
+    row("energy source", [escape(f"{f['energy']['source'] or fmt.NA} ({f['energy']['quality']})") for f in figs])
+    row("energy boundary", [escape(f["energy"]["boundary"] or fmt.NA) for f in figs])
+    row("energy with range", ["yes (in the intervals)" if f["energy_range"] else "no" for f in figs])
+    row("client energy per query", [
+        escape(fmt.num(f["client_energy"]["j_per_query"], 3, "J") + fmt.mark(f["client_energy"]["quality"])
+               + f", {f['client_energy']['source'] or fmt.NA}, {f['client_energy']['boundary'] or fmt.NA}")
+        if "client_energy" in f else "-" for f in figs])
+    row("latency mean / median", [f"{fmt.num(f['latency_mean_s'], 3, 's')} / {fmt.num(f['latency_median_s'], 3, 's')}"
+                                  for f in figs])
+    row("TTFT mean", [fmt.num(f["ttft_mean_s"], 3, "s") for f in figs])
+    row("cost per query", [escape(fmt.usd(f["cost_per_query"])) for f in figs])
+    row("cost per correct", [escape(fmt.usd(f["cost_per_correct"])) for f in figs])
+    row("accuracy per dollar", [fmt.num(f["accuracy_per_dollar"], 3) for f in figs])
+    doms = Table(title="accuracy by domain", title_justify="left")
+    doms.add_column("domain")
+    for f in figs:
+        doms.add_column(escape(f["label"]))
+    names = sorted({d for f in figs for d in f["per_domain"]})
+    for d in names:
+        cells = []
+        for f in figs:
+            k = f["per_domain_counts"].get(d)
+            cells.append(f"{fmt.pct(f['per_domain'].get(d))} ({k['correct']}/{k['scored']})" if k else "-")
+        doms.add_row(escape(d), *cells)
+    return t, doms
+
+
+def routing_tables(a: dict):
+    """One routing what-if as a rich table, and the paper's reference as another."""
+    from rich.table import Table
+
+    from .core.routing import strategy_name
+
+    quals = {v.get("quality") for v in (a.get("energy_labels") or {}).values()}
+    # the savings are as good as the least trustworthy energy in them
+    mk = fmt.mark("estimated") if "estimated" in quals else fmt.mark("model-based") if "model-based" in quals else ""
+    locs = ", ".join(a["local"])
+    t = Table(title=escape(f"Routing what-if: local {locs} vs cloud {a['cloud']} ({a['joined']} queries joined)"),
+              title_justify="left")
+    for col in ("strategy", "served locally", "accuracy [95 % CI]", f"J per query{mk}",
+                f"energy saved{mk}", "cost saved", "latency saved"):
+        t.add_column(escape(col))
+    for r in a["strategies"]:
+        if r["name"] == "all-cloud":  # the baseline the savings are measured against
+            t.add_row("all-cloud (baseline)", fmt.pct(r["local_share"]),
+                      escape(_pct_ci(r["accuracy"], r["accuracy_ci"])), escape(fmt.num(r["energy_per_query"], 4, "J")),
+                      "-", "-", "-")
+            continue
+        t.add_row(escape(strategy_name(r)), fmt.pct(r["local_share"]), escape(_pct_ci(r["accuracy"], r["accuracy_ci"])),
+                  escape(fmt.num(r["energy_per_query"], 4, "J")), _saving(r["energy_savings"], r["energy_savings_ci"]),
+                  _saving(r["cost_savings"], r["cost_savings_ci"]),
+                  _saving(r["latency_savings"], r["latency_savings_ci"]))
+    ref = a["reference"]
+    rt = Table(title=escape(ref["label"]), title_justify="left")
+    for col in ("their strategy", "energy saved", "compute saved", "cost saved"):
+        rt.add_column(col)
+    for name, v in ref["savings"].items():
+        rt.add_row(escape(name), fmt.pct(v["energy"]), fmt.pct(v["compute"]), fmt.pct(v["cost"]))
+    return t, rt
+
+
+def compare_command(args) -> int:
+    """``ipwtui compare DIR DIR...``: sessions side by side, and the routing what-if of the local ones
+    against the cloud side."""
+    from .core.compare import CompareError, compare, plain, route
+    from .core.routing import RoutingError, check_settings
+
+    try:
+        alphas = [float(x) for x in args.alpha.split(",") if x.strip()]
+    except ValueError:
+        return _err(f"--alpha {args.alpha}: give numbers from 0 to 1, separated by commas (e.g. 0.6,0.8)")
+    nums: dict[str, float | None] = {}
+    for name in ("tpr", "fpr", "electricity"):
+        raw = getattr(args, name)
+        try:
+            nums[name] = None if raw is None else float(raw)
+        except ValueError:
+            return _err(f"--{name} {raw}: not a number")
+    tpr, fpr, electricity = nums["tpr"], nums["fpr"], nums["electricity"]
+    try:
+        check_settings(alphas, tpr, fpr)  # type: ignore[arg-type]
+        if electricity is not None and not electricity >= 0:
+            raise RoutingError(f"--electricity must be a number >= 0 (USD per kWh), got {args.electricity}")
+    except RoutingError as e:
+        return _err(str(e))
+    clouds = list(args.cloud or [])
+    folders = list(args.sessions) + [x for x in clouds if x not in args.sessions]
+    try:
+        c = compare(folders, like_for_like=args.like_for_like)
+        bad = {e["folder"]: e["error"] for e in c.errors}
+        for x in clouds:
+            if x in bad:
+                return _err(f"--cloud: {bad[x]}")
+        r = route(c, cloud=clouds or None, alphas=alphas, tpr=tpr, fpr=fpr, local_electricity_usd_per_kwh=electricity)
+    except (CompareError, RoutingError) as e:
+        return _err(str(e))
+    data = plain({"compare": c.as_dict(), "routing": r})
+    if args.json:
+        print(json.dumps(data, indent=2, allow_nan=False))
+        return 0
+    con = _console()
+    cd = data["compare"]
+    for e in cd["errors"]:
+        con.print(f"[yellow]not compared:[/yellow] {escape(e['error'])}")
+    for t in compare_tables(cd):
+        con.print(t)
+    rk = cd["ranking"]
+    if len(rk["ipw"]) > 1:
+        con.print(escape(f"ranked by IPW: {' > '.join(rk['ipw'])}; by IPJ: {' > '.join(rk['ipj'])}"))
+    for n in rk["caveats"]:
+        con.print(f"  [yellow]caveat:[/yellow] {escape(n)}")
+    for n in cd["notes"]:
+        con.print(f"- {escape(n)}")
+    rt = data["routing"]
+    if rt["note"]:
+        con.print(escape(rt["note"]))
+    for a in rt["analyses"]:
+        cov = ", ".join(f"{k} {fmt.pct(v)}" for k, v in a.get("coverage", {}).items())
+        con.print(escape(f"local coverage: {cov or fmt.NA}; any local right: "
+                         f"{fmt.pct(a.get('best_of_local_coverage'))}; cloud accuracy: "
+                         f"{fmt.pct(a.get('cloud_accuracy'))}"))
+        for t in routing_tables(a):
+            con.print(t)
+        for n in a["notes"]:
+            con.print(f"- {escape(n)}")
     return 0

@@ -1,0 +1,177 @@
+"""Compare two 10,000-query sessions and run the routing what-if: how long it takes.
+
+Two synthetic finished sessions are written through ``Session`` (a local one: RAPL-like measured CPU-package
+energy; a remote one: the cited Gemini median, 0.24 Wh a query with its 0.10-0.24 Wh range, an API cost a
+query), on the same 10,000 query ids, about 70 % right locally and 90 % on the cloud. Then, each repeated
+and the median kept:
+
+- ``compare()``: reading both folders and every figure (the core's metrics with their 2,000-round
+  bootstrap intervals) with no summary.json in the folders (cold), and with the summary.json that
+  ``ipwtui export`` writes (the core's metrics already computed: warm);
+- ``route()``: the routing what-if (oracle, alpha 0.6 and 0.8, cascade; 2,000 joint bootstrap rounds), the
+  local queries priced at 0.15 USD/kWh;
+- the command ``ipwtui compare A B --json`` in this process (``cli.main``) and as a subprocess (with the
+  interpreter's start-up).
+
+Target: compare + what-if <= 1 s. Wall and CPU time are both printed (on a shared machine the CPU time is
+the steadier figure). The figures of the what-if are printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import redirect_stdout
+from pathlib import Path
+
+TARGET_S = 1.0
+WH = 3600.0
+ELECTRICITY = 0.15  # USD per kWh for the local queries' cost in the what-if
+
+
+def build(folder: Path, n: int, remote: bool, seed: int) -> None:
+    from ipwtui.core.record import QueryRecord
+    from ipwtui.core.session import Session
+
+    rng = random.Random(seed)
+    ids = [f"q{i:05d}" for i in range(n)]
+    meta = {"id": folder.name, "model": {"name": "cloud-model" if remote else "local-model"},
+            "backend": "openai" if remote else "llama.cpp", "where": "remote" if remote else "local",
+            "accelerator": "cpu", "queries_file": "/data/mixed.jsonl", "query_ids": ids,
+            "query_digests": {i: f"d{i}" for i in ids}}
+    s = Session.create(folder, meta)
+    s.begin_segment()
+    for k, q in enumerate(ids):
+        lat = rng.uniform(0.5, 4.0)
+        out = rng.randint(5, 200)
+        d = dict(query_id=q, index=k, status="ok", correct=rng.random() < (0.9 if remote else 0.7),
+                 latency_s=lat, ttft_s=lat * 0.1, output_tokens=out, prompt_tokens=60, domain=f"dom{k % 7}",
+                 where="remote" if remote else "local", model="m", backend=meta["backend"], accelerator="cpu")
+        if remote:
+            d.update(energy_j=lat * 3.0, energy_quality="estimated", energy_source="cpu-time-model",
+                     energy_boundary="process-cpu-time", server_energy_j=0.24 * WH, server_energy_low_j=0.10 * WH,
+                     server_energy_high_j=0.24 * WH, server_energy_source="cited:gemini-apps-median",
+                     server_energy_quality="estimated", server_energy_boundary="server+datacentre",
+                     cost_usd=(60 * 2.5 + out * 10.0) / 1e6)
+        else:
+            w = rng.uniform(15.0, 35.0)
+            d.update(energy_j=w * lat, energy_net_j=(w - 5.0) * lat, avg_power_w=w, energy_quality="measured",
+                     energy_source="rapl", energy_boundary="cpu-package")
+        s.append(QueryRecord(**d).to_dict())
+    s.close("finished")
+
+
+def timed(fn, repeat: int) -> tuple[tuple[float, float], object]:
+    """((median wall s, median CPU s of this process), the last result). CPU time says what the work
+    costs when other processes share the machine."""
+    walls, cpus, out = [], [], None
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return (statistics.median(walls), statistics.median(cpus)), out
+
+
+def timed_sub(fn, repeat: int):
+    """As timed(), for a subprocess: its CPU time from the children's resource usage."""
+    walls, cpus, out = [], [], None
+    for _ in range(repeat):
+        t = os.times()
+        c0, t0 = t.children_user + t.children_system, time.perf_counter()
+        out = fn()
+        walls.append(time.perf_counter() - t0)
+        t = os.times()
+        cpus.append(t.children_user + t.children_system - c0)
+    return (statistics.median(walls), statistics.median(cpus)), out
+
+
+def add(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
+    return a[0] + b[0], a[1] + b[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000, help="queries per session (default 10000)")
+    ap.add_argument("--repeat", type=int, default=3, help="repeats of each timing; the median is printed")
+    args = ap.parse_args()
+
+    from ipwtui.cli import main as cli_main
+    from ipwtui.core.compare import compare, load_sessions, route
+    from ipwtui.core.export import export_session
+
+    with tempfile.TemporaryDirectory(prefix="ipwtui-compare-") as tmp:
+        a, b = Path(tmp) / "local", Path(tmp) / "cloud"
+        t0 = time.perf_counter()
+        build(a, args.n, remote=False, seed=1)
+        build(b, args.n, remote=True, seed=2)
+        print(f"wrote two sessions of {args.n} queries in {time.perf_counter() - t0:.1f} s")
+
+        t_cold, c = timed(lambda: compare([a, b]), args.repeat)
+        t_route, r = timed(lambda: route(c, local_electricity_usd_per_kwh=ELECTRICITY), args.repeat)
+
+        def command() -> None:
+            buf = io.StringIO()
+            with redirect_stdout(buf):
+                code = cli_main(["compare", str(a), str(b), "--json"])
+            assert code == 0
+            json.loads(buf.getvalue())
+
+        t_cmd_cold, _ = timed(command, args.repeat)
+        t_sub_cold, _ = timed_sub(lambda: subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", str(a), str(b),
+                                                      "--json"], check=True, capture_output=True), args.repeat)
+        for f in (a, b):
+            export_session(f)
+        t_warm, c = timed(lambda: compare([a, b]), args.repeat)
+        t_load, _ = timed(lambda: load_sessions([a, b]), args.repeat)
+        t_cmd_warm, _ = timed(command, args.repeat)
+        t_sub_warm, _ = timed_sub(lambda: subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", str(a), str(b),
+                                                      "--json"], check=True, capture_output=True), args.repeat)
+
+    print(f"\ntimes (median of {args.repeat}), {args.n} queries a session; load average now "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs:")
+    print(f"  {'':<44} {'wall':>8} {'CPU':>8}")
+    rows = [
+        ("compare(), cold (metrics computed)", t_cold),
+        ("compare(), warm (summary.json metrics)", t_warm),
+        ("  of which reading the two sessions", t_load),
+        ("route(): the what-if", t_route),
+        ("compare() + route(), cold", add(t_cold, t_route)),
+        ("compare() + route(), warm", add(t_warm, t_route)),
+        ("ipwtui compare --json, in process, cold", t_cmd_cold),
+        ("ipwtui compare --json, in process, warm", t_cmd_warm),
+        ("ipwtui compare --json, subprocess, cold", t_sub_cold),
+        ("ipwtui compare --json, subprocess, warm", t_sub_warm),
+    ]
+    for name, (wall, cpu) in rows:
+        print(f"  {name:<44} {wall:7.3f}s {cpu:7.3f}s")
+    for name, (wall, cpu) in (("cold", add(t_cold, t_route)), ("warm", add(t_warm, t_route))):
+        print(f"target compare + what-if <= {TARGET_S:g} s ({name}): wall {wall:.3f} s, CPU {cpu:.3f} s: "
+              f"{'met' if min(wall, cpu) <= TARGET_S else 'NOT met'}")
+
+    print("\nthe figures:")
+    for f in c.figures:
+        print(f"  {f['label']}: accuracy {f['accuracy']:.3f}, IPW {f['ipw']:.4g} {f['ipw_ci']}, IPJ {f['ipj']:.4g} "
+              f"{f['ipj_ci']}, {f['j_per_query']:.1f} J a query ({f['energy']['quality']}, {f['energy']['boundary']})")
+    an = r["analyses"][0]
+    print(f"  joined {an['joined']}, local coverage {an['coverage']}, cloud accuracy {an['cloud_accuracy']:.3f}")
+    for s in an["strategies"]:
+        name = s["name"] + (f" alpha={s['alpha']}" if "alpha" in s else "")
+        ci = s["energy_savings_ci"]
+        print(f"  {name:<16} accuracy {s['accuracy']:.3f}  energy saved {100 * s['energy_savings']:+.1f} % "
+              f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]  cost saved "
+              + (f"{100 * s['cost_savings']:+.1f} %" if s["cost_savings"] is not None else "N/A")
+              + f"  latency saved {100 * s['latency_savings']:+.1f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
