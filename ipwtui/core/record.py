@@ -190,13 +190,16 @@ class QueryRecord:
     @classmethod
     def from_dict(cls, d: dict) -> "QueryRecord":
         names = _FIELD_NAMES
-        kw = {k: v for k, v in d.items() if k in names and k != "extra"}
-        bad = [k for k, v in kw.items() if v is not None and not _FIELD_CHECKS[k](v)]
+        keys = d.keys()
+        kw = {k: d[k] for k in names & keys}
+        types = _FIELD_TYPES
+        bad = [k for k, v in kw.items() if v is not None and type(v) not in types[k]]
         for k in bad:  # a value of the wrong type (a hand-edited or foreign journal) is not trusted
             del kw[k]
         kw.setdefault("query_id", str(d.get("query_id", "")))
         kw.setdefault("index", d.get("index") if isinstance(d.get("index"), int) else -1)
-        extra = {k: v for k, v in d.items() if k not in names and k != "type"}
+        others = keys - names
+        extra = {k: d[k] for k in others if k != "type"} if len(others) > ("type" in others) else {}
         if "wall_done" not in d:  # journals before the window ran to the engine's return
             kw["wall_done"] = d.get("wall_last")
         for k in ("energy_flags", "server_energy_flags"):
@@ -212,28 +215,20 @@ class QueryRecord:
         return cls(**kw, extra=extra)
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord))
+_FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord) if f.name != "extra")
 
 
-def _check_for(annotation: str):
-    """A check of a JSON value against a field's annotation (None is handled apart)."""
+def _types_for(annotation: str) -> frozenset:
+    """The JSON value types a field's annotation accepts (None is handled apart; True is not a number)."""
     a = str(annotation)
-    if a.startswith("list"):
-        return lambda v: isinstance(v, list)
-    if a.startswith("dict"):
-        return lambda v: isinstance(v, dict)
-    if a.startswith("bool"):
-        return lambda v: isinstance(v, bool)
-    if a.startswith("float"):
-        return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-    if a.startswith("int"):
-        return lambda v: isinstance(v, int) and not isinstance(v, bool)
-    if a.startswith("str"):
-        return lambda v: isinstance(v, str)
-    return lambda v: True
+    for prefix, types in (("list", (list,)), ("dict", (dict,)), ("bool", (bool,)), ("float", (int, float)),
+                          ("int", (int,)), ("str", (str,))):
+        if a.startswith(prefix):
+            return frozenset(types)
+    return frozenset((str, int, float, bool, list, dict))
 
 
-_FIELD_CHECKS = {f.name: _check_for(str(f.type)) for f in fields(QueryRecord)}
+_FIELD_TYPES = {f.name: _types_for(str(f.type)) for f in fields(QueryRecord)}
 SERVER_FIELDS = ("server_energy_j", "server_energy_low_j", "server_energy_high_j", "server_energy_source",
                  "server_energy_quality", "server_energy_boundary", "server_energy_flags", "server_energy_note")
 

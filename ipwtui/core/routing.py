@@ -29,7 +29,7 @@ range fraction per round, the same for every query of that session).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from .record import ERROR, OK, QueryRecord

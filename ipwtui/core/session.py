@@ -288,18 +288,20 @@ class Session:
         p = self.folder / JOURNAL_FILE
         if not p.exists():
             return []
-        out = []
         with open(p, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break  # torn write at the moment of a kill
+            text = f.read()
+        end = text.rfind("\n")  # a last line with no newline is a torn write at the moment of a kill
+        lines = text[: end + 1].splitlines() if end >= 0 else []
+        try:  # the common case, every line whole: one parse is much faster than one a line
+            recs = json.loads("[" + ",".join(x for x in lines if x.strip()) + "]")
+        except (ValueError, RecursionError):
+            recs = []
+            for line in lines:
                 try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(rec, dict):
-                    out.append(rec)
-        return out
+                    recs.append(json.loads(line))
+                except (ValueError, RecursionError):
+                    continue  # a damaged line is skipped; the others are read
+        return [r for r in recs if isinstance(r, dict)]
 
     def query_records(self, include_warmup: bool = False) -> list[QueryRecord]:
         return records_of(self.read_journal(), include_warmup=include_warmup)
