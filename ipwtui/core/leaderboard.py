@@ -197,6 +197,45 @@ def sort_entries(entries: Iterable[Entry], col: str, descending: bool) -> list[E
     return have + sorted(missing, key=lambda e: e.session)
 
 
+# ---- as text (the CLI table and the app's screen say the same) ----------------------------------------
+
+TEXT_COLUMNS = ("rank", "session", "model", "target", "status", "n", "accuracy", "ipw", "ipj", "quality",
+                "boundary")
+
+
+def _with_ci(v: float | None, ci: tuple[float, float] | None, pct: bool = False) -> str:
+    from . import fmt
+
+    if v is None:
+        return fmt.NA
+    show = fmt.pct if pct else (lambda x: fmt.num(x, 3))
+    return show(v) + (f" [{show(ci[0])}, {show(ci[1])}]" if ci else "")
+
+
+def row_text(e: Entry) -> dict[str, str]:
+    """One row's cells as text, keyed by column; an energy figure that is not a measurement is marked."""
+    from . import fmt
+
+    if not e.readable:
+        return {"rank": "", "session": e.session, "model": "", "target": "", "status": "unreadable",
+                "n": "", "accuracy": "", "ipw": "", "ipj": "", "quality": "", "boundary": e.error or ""}
+    mk = fmt.mark(e.quality) if e.quality != UNAVAILABLE else ""
+    energy = "" if e.n_with_energy == e.n else f" over {e.n_with_energy} of {e.n}"
+    return {
+        "rank": str(e.rank) if e.rank is not None else "–",
+        "session": e.session,
+        "model": e.model or "?",
+        "target": e.target or "?",
+        "status": e.status if e.complete or not e.planned else f"{e.status} ({e.finished}/{e.planned})",
+        "n": str(e.n),
+        "accuracy": _with_ci(e.accuracy, e.accuracy_ci, pct=True),
+        "ipw": _with_ci(e.ipw, e.ipw_ci) + (mk + energy if e.ipw is not None else ""),
+        "ipj": _with_ci(e.ipj, e.ipj_ci) + (mk + energy if e.ipj is not None else ""),
+        "quality": e.quality,
+        "boundary": e.boundary or fmt.NA,
+    }
+
+
 # ---- reading one session -------------------------------------------------------------------------
 
 
@@ -340,10 +379,24 @@ def build(folders: Iterable[str | os.PathLike], view: str = "gross", sort: str =
     return board.sorted(sort, descending)
 
 
+def session_folders(root: Path) -> list[Path]:
+    """The session folders under ``root``, and the folders that hold a journal or power file but no
+    session.json (a session whose session.json was lost: listed as unreadable, not left out)."""
+    from .session import JOURNAL_FILE, POWER_FILE, SESSION_FILE, list_sessions
+
+    found = list_sessions(root)
+    try:
+        others = [p for p in root.iterdir() if p.is_dir() and not (p / SESSION_FILE).exists()
+                  and ((p / JOURNAL_FILE).exists() or (p / POWER_FILE).exists())]
+    except OSError:
+        others = []
+    return found + sorted(others)
+
+
 def leaderboard(root: str | os.PathLike | None = None, view: str = "gross", sort: str = DEFAULT_SORT,
                 descending: bool | None = None) -> Leaderboard:
     """Every session under ``root`` (default: the sessions root), grouped, ranked and sorted."""
-    from .session import list_sessions, sessions_root
+    from .session import sessions_root
 
     base = Path(root) if root is not None else sessions_root()
-    return build(list_sessions(base), view, sort, descending, root=base)
+    return build(session_folders(base), view, sort, descending, root=base)
