@@ -99,10 +99,29 @@ def _tidy(svg: str, title: str) -> str:
     return re.sub(r"(<svg\b[^>]*>)", lambda m: f"{m.group(1)}\n <title>{escape(title)}</title>", svg, count=1)
 
 
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """Every id of one SVG, and every reference to it, prefixed: ids must be unique in an HTML page that
+    holds several charts (matplotlib numbers its elements from 1 in each)."""
+    ids = set(_ID.findall(svg))
+    if not ids:
+        return svg
+
+    def ref(m: re.Match) -> str:
+        name = m.group(2)
+        return f"{m.group(1)}{prefix}{name}{m.group(3)}" if name in ids else m.group(0)
+
+    svg = _ID.sub(lambda m: f'id="{prefix}{m.group(1)}"', svg)
+    svg = re.sub(r'(url\(#)([^)\s]+)(\))', ref, svg)
+    return re.sub(r'((?:xlink:)?href="#)([^"]+)(")', ref, svg)
+
+
 def inline_svg(svg: str, key: str) -> str:
     """An SVG document as an element to put inside HTML: no XML prolog, sized by CSS from its viewBox,
-    with an id and role."""
-    body = svg[svg.index("<svg"):]
+    ids made unique in the page, with an id and role."""
+    body = _prefix_ids(svg[svg.index("<svg"):], f"{key}-")
     body = re.sub(r'(<svg\b[^>]*?)\s(width|height)="[^"]*"', r"\1", body, count=1)
     body = re.sub(r'(<svg\b[^>]*?)\s(width|height)="[^"]*"', r"\1", body, count=1)
     return body.replace("<svg ", f'<svg id="svg-{key}" role="img" class="chart-svg" ', 1)
