@@ -13,14 +13,21 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("matplotlib", reason="the report needs matplotlib: pip install 'ipwtui[report]'")
-
-from ipwtui.cli import main  # noqa: E402
-from ipwtui.report import ReportError, load, write_html, write_markdown  # noqa: E402
-from ipwtui.report import sections  # noqa: E402
-from support import canned_records  # noqa: E402
+from ipwtui.cli import main
+from ipwtui.report import ReportError, load, write_html, write_markdown
+from ipwtui.report import sections
+from support import canned_records
 
 WALL0 = 1_750_000_000.0
+# the tests that run without matplotlib (the others are skipped with the install hint when it is missing)
+WITHOUT_MATPLOTLIB = {"test_missing_matplotlib_is_one_line_with_the_install_hint",
+                      "test_importing_the_report_package_is_light"}
+
+
+@pytest.fixture(autouse=True)
+def _matplotlib(request):
+    if request.node.originalname not in WITHOUT_MATPLOTLIB:
+        pytest.importorskip("matplotlib", reason="the report needs matplotlib: pip install 'ipwtui[report]'")
 
 
 def write_session(folder: Path, n: int = 14, ids: list[str] | None = None, model: str = "SmolLM2-135M-Instruct",
