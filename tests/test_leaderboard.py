@@ -121,6 +121,17 @@ def test_summary_json_is_used_only_when_not_older_than_the_journal(tmp_path):
     assert load_entry(folder).figures_from == "journal"
 
 
+def test_a_journal_that_grew_is_read_again(tmp_path):
+    folder = write_session(tmp_path / "s", ids=SET_A, status="interrupted")
+    first = load_entry(folder)
+    lines = (folder / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    q = json.loads(next(x for x in lines if '"type": "query"' in x and '"status": "ok"' in x))
+    q.update(query_id="extra", index=99)
+    with open(folder / "journal.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(q) + "\n")
+    assert load_entry(folder).n == first.n + 1
+
+
 def test_nothing_is_written_into_session_folders(root):
     def state():
         return sorted((str(p.relative_to(root)), p.stat().st_mtime_ns) for p in root.rglob("*"))

@@ -273,6 +273,20 @@ def cached_summary(folder: Path) -> dict | None:
     return s
 
 
+# summaries built from journals in this process, by (folder, journal and session.json stamps): the app's
+# reload and gross/net switch do not bootstrap every session again
+_BUILT: dict[tuple, dict] = {}
+_BUILT_MAX = 2000
+
+
+def _stamp(folder: Path) -> tuple | None:
+    try:
+        j, m = (folder / "journal.jsonl").stat(), (folder / "session.json").stat()
+    except OSError:
+        return None
+    return (str(folder.resolve()), j.st_mtime_ns, j.st_size, m.st_mtime_ns, m.st_size)
+
+
 def session_summary(folder: Path, meta: dict) -> tuple[dict, str]:
     """(summary, where it came from): the cached summary.json, or one built from the journal."""
     s = cached_summary(folder)
@@ -281,8 +295,15 @@ def session_summary(folder: Path, meta: dict) -> tuple[dict, str]:
     from .session import Session
     from .summary import build_summary
 
-    journal = Session(folder, meta).read_journal()
-    return build_summary(meta, journal), "journal"
+    key = _stamp(folder)
+    if key is not None and key in _BUILT:
+        return _BUILT[key], "journal"
+    built = build_summary(meta, Session(folder, meta).read_journal())
+    if key is not None:
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.clear()
+        _BUILT[key] = built
+    return built, "journal"
 
 
 def entry_from(folder: Path, meta: dict, summary: dict, view: str = "gross",
