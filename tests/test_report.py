@@ -336,6 +336,20 @@ def test_extra_sections_hook(one, tmp_path, monkeypatch):
     assert md.index("## Routing what-if") < md.index("## Comparison") < md.index("## Session s1")
 
 
+def test_a_fresh_summary_json_is_read_a_stale_one_is_not(one, tmp_path):
+    import os
+
+    built = load([one])[0].summary
+    cached = json.loads(json.dumps(built))
+    cached["metrics"]["gross"]["ipw"] = 123.0
+    (one / "summary.json").write_text(json.dumps(cached), encoding="utf-8")
+    st = (one / "journal.jsonl").stat()
+    os.utime(one / "summary.json", (st.st_atime, st.st_mtime + 5))
+    assert load([one])[0].summary["metrics"]["gross"]["ipw"] == 123.0
+    os.utime(one / "journal.jsonl", (st.st_atime, st.st_mtime + 10))  # journal written after it
+    assert load([one])[0].summary["metrics"]["gross"]["ipw"] == built["metrics"]["gross"]["ipw"]
+
+
 def test_net_view_is_said_everywhere(one, tmp_path):
     html = write_html([one], tmp_path / "r.html", view="net").read_text(encoding="utf-8")
     titles = [s["title"] for s in parse(html).svgs]

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from ..core import fmt
 from ..core.metrics import MIN_QUERIES_FOR_CI
-from ..core.leaderboard import Entry, QuerySet, entry_from, query_set_of, target_of
+from ..core.leaderboard import Entry, QuerySet, cached_summary, entry_from, query_set_of, target_of
 from ..core.record import OK, QueryRecord
 from ..core.sensors.base import ESTIMATED, MODEL_BASED, UNAVAILABLE
 
@@ -148,10 +148,11 @@ def read_power_frame(path: Path):
     data = data[: data.rfind(b"\n") + 1]  # a line cut short by a kill
     if not data.strip():
         return pd.DataFrame(columns=cols)
-    df = pd.read_csv(io.BytesIO(data), names=cols, header=None, skiprows=1, dtype=str,
+    df = pd.read_csv(io.BytesIO(data), names=cols, header=None, skiprows=1, dtype={"domain": str},
                      on_bad_lines="skip", engine="c")
     for c in ("time", "segment", "watts"):
-        df[c] = pd.to_numeric(df[c], errors="coerce")
+        if not pd.api.types.is_numeric_dtype(df[c]):  # a malformed cell somewhere: that column by hand
+            df[c] = pd.to_numeric(df[c], errors="coerce")
     return df.dropna(subset=["time", "segment", "domain"])
 
 
@@ -223,7 +224,8 @@ def load_sessions(folders: Iterable[str | os.PathLike], view: str | None = None)
     out = []
     for k, (s, journal) in enumerate(opened, 1):
         try:
-            summary = build_summary(s.meta, journal)
+            # summary.json when it is not older than the journal (what the run wrote), else built afresh
+            summary = cached_summary(s.folder) or build_summary(s.meta, journal)
             records = [r for r in final_attempts(records_of(journal, include_warmup=False)) if r.status == OK]
             traces, spans, starts, n, origin = power_traces(s.folder, s.meta, summary.get("idle") or {})
         except ReportError:
