@@ -399,14 +399,18 @@ def accuracy_power_chart(sessions: list[ReportSession], key: str, label: str) ->
             ax.set_xlim(0, 1)
         xmax = max([p for p, _ in pts], default=1.0) * 1.3 or 1.0
         ax.set_xlim(0, xmax)
-        ax.set_ylim(0, 1.05)
+        ax.set_ylim(-0.03, 1.05)  # a domain at 0 % stays visible
         ipws = [a / p for p, a in pts if p > 0 and a > 0]
         if ipws:
             for k_ in _nice_steps(min(ipws) / 2.5, max(ipws) * 2.5):
                 xe = min(xmax, 1.05 / k_)
                 ax.plot([0, xe], [0, k_ * xe], color="#9a9a9a", lw=0.7, ls="-", zorder=0)
-                ax.annotate(f"IPW {fmt.num(k_, 2)}/W", (xe, k_ * xe), xytext=(-2, -2), textcoords="offset points",
-                            ha="right", va="top", fontsize=7, color="#777777")
+                # the line's label just outside the plot where the line leaves it, clear of the points
+                top = xe < xmax
+                ax.annotate(f"{fmt.num(k_, 2)}/W", (xe, k_ * xe), xytext=(0, 2) if top else (3, 0),
+                            textcoords="offset points", ha="center" if top else "left",
+                            va="bottom" if top else "center", fontsize=7, color="#777777",
+                            annotation_clip=False)
         ax.set_xlabel(f"mean power per query{_paren('W', view, 'estimate' if est else '')}")
         ax.set_ylabel("accuracy")
         ax.yaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f} %")
@@ -414,7 +418,8 @@ def accuracy_power_chart(sessions: list[ReportSession], key: str, label: str) ->
             fig.legend(loc="outside lower center", ncols=2)
 
     chart = _render(key, title, draw, (8.0, 3.4))
-    cap = ("Grey lines: equal intelligence per watt (accuracy = IPW x power); up and to the left is better. "
+    cap = ("Grey lines: equal intelligence per watt (accuracy = IPW x power), labelled with their IPW where "
+           "they leave the plot; up and to the left is better. "
            "Error bars: the 95 % interval of accuracy, where there are enough queries.")
     if len(sessions) == 1:
         cap += " Hollow points: the session's query domains."
