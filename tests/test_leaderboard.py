@@ -24,7 +24,7 @@ def root(tmp_path) -> Path:
     r = tmp_path / "sessions"
     write_session(r / "m1-a", ids=SET_A, model="m1")  # IPW x1
     write_session(r / "m2-a", ids=SET_A, model="m2", watts_scale=0.5)  # half the power: IPW x2
-    write_session(r / "m3-a", ids=SET_A, model="m3", watts_scale=0.25, status="interrupted")  # IPW x4, partial
+    write_session(r / "m3-a", n=10, ids=SET_A, model="m3", watts_scale=0.25, status="interrupted")  # IPW x4, partial
     write_session(r / "m4-b", ids=SET_B, model="m4", watts_scale=0.7)  # IPW x1/0.7: between m1 and m2
     return r
 
@@ -48,9 +48,9 @@ def test_sessions_are_grouped_by_query_set_and_never_ranked_across(root):
     a, b = board.groups
     assert {e.query_set for e in a.entries} == {query_set_of({"queries_file": "q/quick.jsonl", "query_ids": SET_A})}
     ranks = {e.session: e.rank for e in board.entries}
-    # by IPW within set A, the interrupted session unranked though its IPW is the highest
+    # by IPW within set A, the partial session (10 of 14 queries) unranked though its IPW is the highest
     assert ranks == {"m2-a": 1, "m1-a": 2, "m3-a": None, "m4-b": 1}
-    assert "interrupted" in next(e for e in a.entries if e.session == "m3-a").rank_note
+    assert "10 of 14 queries" in next(e for e in a.entries if e.session == "m3-a").rank_note
     # sorted by IPW, m4-b (between m1 and m2) is never placed among set A's rows
     assert _names(board.entries) == ["m3-a", "m2-a", "m1-a", "m4-b"]
     assert all(e.key[2] == a.query_set.digest for e in a.entries)
@@ -130,6 +130,15 @@ def test_a_journal_that_grew_is_read_again(tmp_path):
     with open(folder / "journal.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(q) + "\n")
     assert load_entry(folder).n == first.n + 1
+
+
+def test_a_session_killed_after_its_last_query_is_ranked(tmp_path):
+    r = tmp_path / "sessions"
+    write_session(r / "done", ids=SET_A)
+    write_session(r / "killed", ids=SET_A, status="running", watts_scale=0.5)  # all 14 queries journalled
+    (g,) = leaderboard(r).groups
+    assert {e.session: e.rank for e in g.entries} == {"killed": 1, "done": 2}
+    assert row_text(g.entries[0])["status"] == "running"
 
 
 def test_nothing_is_written_into_session_folders(root):

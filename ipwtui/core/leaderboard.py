@@ -3,8 +3,8 @@
 Sessions are grouped by **query set** (the query file's name and a digest of the query ids): sessions
 whose query sets differ are never ranked together, each query set is its own table. Inside a query set,
 each row is one session, labelled with its model and its accelerator (or, for a remote session, its
-target). A session is ranked (by IPW) only when it finished every planned query; a partial or running
-session is listed without a rank. Rows whose energy boundaries or qualities differ within a query set are
+target). A session is ranked (by IPW) only when every planned query is done; a partial session is listed
+without a rank. Rows whose energy boundaries or qualities differ within a query set are
 ranked together only with a note saying so.
 
 Figures come from the session's summary.json when it exists and is at least as new as its journal (fast),
@@ -118,8 +118,9 @@ class Entry:
 
     @property
     def complete(self) -> bool:
-        """Finished, with every planned query done: its figures cover the whole query set."""
-        return self.status == "finished" and self.planned > 0 and self.finished >= self.planned
+        """Every planned query done (answered, skipped or errored): its figures cover the whole query set,
+        whatever the session's status says (a run killed after its last query is complete)."""
+        return self.planned > 0 and self.finished >= self.planned
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -199,8 +200,8 @@ def sort_entries(entries: Iterable[Entry], col: str, descending: bool) -> list[E
 
 # ---- as text (the CLI table and the app's screen say the same) ----------------------------------------
 
-TEXT_COLUMNS = ("rank", "session", "model", "target", "status", "n", "accuracy", "ipw", "ipj", "quality",
-                "boundary")
+TEXT_COLUMNS = ("rank", "model", "target", "ipw", "ipj", "accuracy", "n", "quality", "boundary", "status",
+                "session")
 
 
 def _with_ci(v: float | None, ci: tuple[float, float] | None, pct: bool = False) -> str:
@@ -216,9 +217,10 @@ def row_text(e: Entry) -> dict[str, str]:
     """One row's cells as text, keyed by column; an energy figure that is not a measurement is marked."""
     from . import fmt
 
-    if not e.readable:
-        return {"rank": "", "session": e.session, "model": "", "target": "", "status": "unreadable",
-                "n": "", "accuracy": "", "ipw": "", "ipj": "", "quality": "", "boundary": e.error or ""}
+    if not e.readable:  # the reason where a model's name would be: the first cells a person reads
+        return {"rank": "", "session": e.session, "model": f"{e.session}: {e.error or '?'}", "target": "",
+                "status": "unreadable", "n": "", "accuracy": "", "ipw": "", "ipj": "", "quality": "",
+                "boundary": ""}
     mk = fmt.mark(e.quality) if e.quality != UNAVAILABLE else ""
     energy = "" if e.n_with_energy == e.n else f" over {e.n_with_energy} of {e.n}"
     return {
@@ -226,7 +228,7 @@ def row_text(e: Entry) -> dict[str, str]:
         "session": e.session,
         "model": e.model or "?",
         "target": e.target or "?",
-        "status": e.status if e.complete or not e.planned else f"{e.status} ({e.finished}/{e.planned})",
+        "status": e.status if e.complete or not e.planned else f"{e.status} ({e.finished} of {e.planned})",
         "n": str(e.n),
         "accuracy": _with_ci(e.accuracy, e.accuracy_ci, pct=True),
         "ipw": _with_ci(e.ipw, e.ipw_ci) + (mk + energy if e.ipw is not None else ""),
@@ -372,8 +374,8 @@ def _rank(g: Group) -> None:
     for e in g.entries:
         e.rank = None
         if not e.complete:
-            e.rank_note = (f"not ranked: {e.status}, {e.finished} of {e.planned} queries" if e.planned
-                           else f"not ranked: {e.status}")
+            e.rank_note = (f"not ranked: {e.finished} of {e.planned} queries done" if e.planned
+                           else "not ranked: no planned query")
         elif e.ipw is None:
             e.rank_note = "not ranked: IPW is N/A"
         else:
