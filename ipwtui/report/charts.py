@@ -289,7 +289,7 @@ def energy_chart(rs: ReportSession) -> Chart:
         ax.set_ylim(bottom=0 if view == "gross" else None)
 
     chart = _render(f"energy-{rs.number}", title, draw, (8.0, 2.9))
-    cap = [f"{len(have)} answered queries with an energy figure, {view} energy"
+    cap = [f"{len(have):,} answered queries with an energy figure, {view} energy"
            + (" (net of the idle baseline)." if view == "net" else ".")]
     if missing:
         cap.append(f"{missing} answered quer{'y has' if missing == 1 else 'ies have'} no energy (N/A): "

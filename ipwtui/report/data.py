@@ -311,7 +311,7 @@ HEADLINE = (  # name, metrics key, unit, interval key
 def covers(m: dict) -> str:
     """How many queries an energy figure covers: "6 queries", or "3 of 6 queries"."""
     n, k = m.get("n") or 0, m.get("n_with_energy") or 0
-    return f"{k} queries" if k == n else f"{k} of {n} queries"
+    return f"{k:,} queries" if k == n else f"{k:,} of {n:,} queries"
 
 
 def accuracy_cell(m: dict) -> Cell:

@@ -120,22 +120,28 @@ def _with_ci(v: float | None, ci: tuple | None, pct: bool = False) -> str:
 def entry_cells(e: Entry) -> list[str]:
     mk = badge(e.quality)
     rank = str(e.rank) if e.rank is not None else f'<span class="na" title="{_e(e.rank_note)}">–</span>'
-    energy_part = f' <span class="cov">{e.n_with_energy} of {e.n}</span>' if e.n_with_energy != e.n else ""
+    partial = 0 < e.n_with_energy < e.n  # an energy figure over part of the queries says so
+
+    def energy(text: str, v: float | None) -> str:
+        if v is None:
+            return f'<span class="na">{fmt.NA}</span>'
+        cov = f' <span class="cov">over {e.n_with_energy} of {e.n}</span>' if partial else ""
+        return text + mk + cov
+
+    queries = f"{e.n} of {e.planned} answered" if e.planned else f"{e.n} answered"
     return [
-        rank, _e(e.session), _e(e.model), _e(e.target), _e(e.status),
-        f"{e.n} of {e.planned}" if e.planned else str(e.n),
+        rank, _e(e.session), f"{_e(e.model)}<br><span class=\"cov\">on {_e(e.target)}</span>",
+        f"{queries}<br><span class=\"cov\">{_e(e.status)}</span>",
         _with_ci(e.accuracy, e.accuracy_ci, pct=True),
-        _with_ci(e.ipw, e.ipw_ci) + (mk if e.ipw is not None else "") + energy_part,
-        _with_ci(e.ipj, e.ipj_ci) + (mk if e.ipj is not None else ""),
-        na_or(fmt.num(e.mean_power_w, 3, "W")) + (mk if e.mean_power_w is not None else ""),
-        na_or(fmt.num(e.mean_energy_j, 3, "J")) + (mk if e.mean_energy_j is not None else ""),
-        _e(e.quality), _e(e.boundary or fmt.NA),
+        energy(_with_ci(e.ipw, e.ipw_ci), e.ipw), energy(_with_ci(e.ipj, e.ipj_ci), e.ipj),
+        energy(_e(fmt.num(e.mean_power_w, 3, "W")), e.mean_power_w),
+        energy(_e(fmt.num(e.mean_energy_j, 3, "J")), e.mean_energy_j),
+        f"{_e(e.quality)}<br><span class=\"cov\">{_e(e.boundary or fmt.NA)}</span>",
     ]
 
 
-ENTRY_HEAD = ["rank", "session", "model", "accelerator / target", "status", "answered", "accuracy [95 % CI]",
-              "IPW (1/W) [95 % CI]", "IPJ (1/J) [95 % CI]", "mean power", "energy per query", "quality",
-              "boundary"]
+ENTRY_HEAD = ["rank", "session", "model", "queries", "accuracy [95 % CI]", "IPW (1/W) [95 % CI]",
+              "IPJ (1/J) [95 % CI]", "mean power", "energy per query", "quality, boundary"]
 
 
 def comparison(sessions: list[ReportSession]) -> tuple[str, list[Group]]:
