@@ -254,8 +254,8 @@ def energy_chart(rs: ReportSession) -> Chart:
             if ranged:
                 xs = [k for k, _, _ in ranged]
                 ys = [e for _, e, _ in ranged]
-                lo = [max(e - r.server_energy_low_j, 0) for _, e, r in ranged]
-                hi = [max(r.server_energy_high_j - e, 0) for _, e, r in ranged]
+                lo = [max(e - (r.server_energy_low_j or e), 0) for _, e, r in ranged]
+                hi = [max((r.server_energy_high_j or e) - e, 0) for _, e, r in ranged]
                 ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor="#999999", lw=0.8,
                             label="estimate's range")
             for v in ("correct", "wrong", "unscored"):
@@ -269,15 +269,15 @@ def energy_chart(rs: ReportSession) -> Chart:
             ks = np.array([k for k, _, _ in have], dtype=float)
             es = np.array([e for _, e, _ in have], dtype=float)
             m = len(es) // step * step
-            xs = ks[:m].reshape(-1, step).mean(axis=1)
+            centres = ks[:m].reshape(-1, step).mean(axis=1)
             blocks = es[:m].reshape(-1, step)
             if m < len(es):  # the last, shorter run
-                xs = np.append(xs, ks[m:].mean())
+                centres = np.append(centres, ks[m:].mean())
             means = [b.mean() for b in blocks] + ([es[m:].mean()] if m < len(es) else [])
             lows = [b.min() for b in blocks] + ([es[m:].min()] if m < len(es) else [])
             highs = [b.max() for b in blocks] + ([es[m:].max()] if m < len(es) else [])
-            ax.fill_between(xs, lows, highs, color=PALETTE[0], alpha=0.2, lw=0, label="min–max")
-            ax.plot(xs, means, color=PALETTE[0], lw=0.9, label=f"mean of {step} queries{_mark(q)}")
+            ax.fill_between(centres, lows, highs, color=PALETTE[0], alpha=0.2, lw=0, label="min–max")
+            ax.plot(centres, means, color=PALETTE[0], lw=0.9, label=f"mean of {step} queries{_mark(q)}")
             notes.append(f"Downsampled for the plot: {len(have):,} queries drawn as the mean of each "
                          f"{step} consecutive queries, with their min–max band.")
         if have:
@@ -382,7 +382,7 @@ def accuracy_power_chart(sessions: list[ReportSession], key: str, label: str) ->
             ci = m.get("accuracy_ci")
             yerr = [[max(a - ci[0], 0)], [max(ci[1] - a, 0)]] if ci else None
             ax.errorbar([p], [a], yerr=yerr, fmt="o", ms=6, color=PALETTE[k % len(PALETTE)], capsize=3,
-                        label=f"{s.name}: {s.model}{_mark(s.quality)}")
+                        label=f"{s.name if s.model in s.name else f'{s.name}: {s.model}'}{_mark(s.quality)}")
             pts.append((p, a))
             if len(sessions) == 1:
                 for d, st in s.per_domain().items():

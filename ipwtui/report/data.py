@@ -351,6 +351,18 @@ def interval_note(summary: dict) -> str:
     return ""
 
 
+def model_of(meta: dict) -> dict:
+    """The session's model description (a dict even when the session recorded only a name)."""
+    m = meta.get("model")
+    return m if isinstance(m, dict) else {"name": m}
+
+
+def machine_of(meta: dict) -> dict:
+    prov = meta.get("provenance") or {}
+    m = prov.get("machine") if isinstance(prov, dict) else None
+    return m if isinstance(m, dict) else {}
+
+
 def when(ts: Any) -> str:
     import time
 

@@ -17,7 +17,7 @@ from .. import __version__
 from ..core import fmt
 from ..core.leaderboard import Entry, Group, group_entries
 from .charts import Chart, accuracy_power_chart, inline_svg, session_charts
-from .data import Cell, ReportSession, estimate_word, headline_rows, interval_note, is_estimate, when
+from .data import Cell, ReportSession, estimate_word, headline_rows, interval_note, is_estimate, machine_of, model_of, when
 
 CSS = """
 :root { --fg: #1d2329; --muted: #5b6570; --line: #d9dee3; --bg: #ffffff; --soft: #f4f6f8;
@@ -238,8 +238,7 @@ def sensors_table(rs: ReportSession) -> str:
 
 def provenance(rs: ReportSession) -> str:
     meta, prov = rs.meta, rs.meta.get("provenance") or {}
-    model = meta.get("model") if isinstance(meta.get("model"), dict) else {"name": meta.get("model")}
-    machine = prov.get("machine") if isinstance(prov.get("machine"), dict) else {}
+    model, machine = model_of(meta), machine_of(meta)
     qs = rs.query_set
     out = ["<h4>Model</h4>", _kv([("name", model.get("name")), ("quantization", model.get("quantization")),
                                  ("architecture", model.get("architecture")),

@@ -11,7 +11,7 @@ from .. import __version__
 from ..core import fmt
 from ..core.leaderboard import Entry, group_entries
 from .charts import Chart, accuracy_power_chart, session_charts
-from .data import ReportSession, estimate_word, headline_rows, interval_note, is_estimate, when, write_text
+from .data import ReportSession, estimate_word, headline_rows, interval_note, is_estimate, machine_of, model_of, when, write_text
 
 
 def _md(v: object) -> str:
@@ -99,7 +99,7 @@ def session_lines(rs: ReportSession, chart) -> list[str]:
     out += ["### Charts", ""]
     for c in session_charts(rs):
         out += chart(c)
-    drows = [[d, st.n, st.scored, st.correct, fmt.pct(st.accuracy),
+    drows = [[d, str(st.n), str(st.scored), str(st.correct), fmt.pct(st.accuracy),
               fmt.num(st.mean_energy_j, 3, "J") + (_mark(q) if st.mean_energy_j is not None else ""),
               fmt.num(st.mean_power_w, 3, "W") + (_mark(q) if st.mean_power_w is not None else "")]
              for d, st in rs.per_domain().items()]
@@ -112,8 +112,7 @@ def session_lines(rs: ReportSession, chart) -> list[str]:
 
 def provenance_lines(rs: ReportSession) -> list[str]:
     meta, prov = rs.meta, rs.meta.get("provenance") or {}
-    model = meta.get("model") if isinstance(meta.get("model"), dict) else {"name": meta.get("model")}
-    machine = prov.get("machine") if isinstance(prov.get("machine"), dict) else {}
+    model, machine = model_of(meta), machine_of(meta)
     out = [f"- model: {model.get('name') or fmt.NA} ({model.get('quantization') or fmt.NA}), sha256 "
            f"`{model.get('sha256') or fmt.NA}`",
            f"- backend: {meta.get('backend') or fmt.NA}, where: {meta.get('where') or 'local'}, accelerator / "
@@ -126,9 +125,9 @@ def provenance_lines(rs: ReportSession) -> list[str]:
     caps = meta.get("capabilities") or []
     if caps:
         out += _table(["sensor domain", "source", "quality", "boundary", "in the figures", "note"], [
-            [c.get("domain"), c.get("source"), c.get("quality") if c.get("available") else "unavailable",
-             c.get("boundary") or fmt.NA, "yes" if c.get("available") and c.get("domain") in counted else "no",
-             c.get("reason") or ""] for c in caps])
+            [str(c.get("domain")), str(c.get("source")), str(c.get("quality") if c.get("available") else "unavailable"),
+             str(c.get("boundary") or fmt.NA), "yes" if c.get("available") and c.get("domain") in counted else "no",
+             str(c.get("reason") or "")] for c in caps])
     return out
 
 

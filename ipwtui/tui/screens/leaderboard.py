@@ -114,8 +114,8 @@ class LeaderboardScreen(Screen):
             cells = row_text(e)
             rows.append(("unreadable", [cells[c] for c in TEXT_COLUMNS], str(e.folder)))
             self.folders[str(e.folder)] = e.folder
-        for label, cells, key in rows:
-            t.add_row(label, *cells, key=key)
+        for label, texts, key in rows:
+            t.add_row(label, *texts, key=key)
         n = sum(len(g.entries) for g in board.groups)
         sets = len(board.groups)
         status = (f"{n} session{'s' if n != 1 else ''} in {board.root} · {board.view} energy · sorted by "
