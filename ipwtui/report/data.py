@@ -99,6 +99,12 @@ class ReportSession:
         return target_of(self.meta)
 
     @property
+    def heading(self) -> str:
+        """"NAME: MODEL on TARGET" (the model left out when the session's name already says it)."""
+        who = self.name if self.model in self.name else f"{self.name}: {self.model}"
+        return f"{who} on {self.target}"
+
+    @property
     def quality(self) -> str:
         return self.summary.get("energy_quality") or UNAVAILABLE
 

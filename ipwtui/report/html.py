@@ -274,7 +274,7 @@ def session_section(rs: ReportSession) -> str:
     qs = s.get("queries") or {}
     en = s.get("energy") or {}
     est = is_estimate(q)
-    title = f"Session {rs.name}: {rs.model} on {rs.target}" + (f" ({estimate_word(q)})" if est else "")
+    title = f"Session {rs.heading}" + (f" ({estimate_word(q)})" if est else "")
     out = [f'<section class="session" id="session-{rs.number}">', f"<h2>{_e(title)}</h2>",
            f'<p class="muted">{_e(qs.get("ok", 0))} answered, {_e(qs.get("skipped", 0))} skipped, '
            f'{_e(qs.get("errors", 0))} errors, {_e(qs.get("warmup", 0))} warm-up, of {_e(qs.get("planned", 0))} '

@@ -71,7 +71,7 @@ def session_lines(rs: ReportSession, chart) -> list[str]:
     s, m, q = rs.summary, rs.metrics, rs.quality
     qs = s.get("queries") or {}
     en = s.get("energy") or {}
-    out = [f"## Session {rs.name}: {rs.model} on {rs.target}{_mark(q)}", "",
+    out = [f"## Session {rs.heading}{_mark(q)}", "",
            f"{qs.get('ok', 0)} answered, {qs.get('skipped', 0)} skipped, {qs.get('errors', 0)} errors, "
            f"{qs.get('warmup', 0)} warm-up, of {qs.get('planned', 0)} planned · status {s.get('status')} · "
            f"query set {rs.query_set.label} · started {when(rs.meta.get('created'))}", ""]
