@@ -253,6 +253,14 @@ def test_no_network_reference_in_the_html(tmp_path):
     assert "remote api.example.com" in html
 
 
+def test_a_session_without_power_samples_says_na(one, tmp_path):
+    (one / "power.csv").unlink()
+    doc = parse(write_html([one], tmp_path / "r.html").read_text(encoding="utf-8"))
+    power = next(s for s in doc.svgs if s["title"].startswith("Power"))
+    assert "no power samples (N/A)" in " ".join(power["text"])
+    assert len(doc.svgs) == 4
+
+
 def test_long_power_series_are_downsampled_and_say_so(tmp_path):
     folder = write_session(tmp_path / "long", samples=30_000)
     html = write_html([folder], tmp_path / "r.html").read_text(encoding="utf-8")
