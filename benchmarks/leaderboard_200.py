@@ -74,9 +74,11 @@ def main() -> int:
     try:
         root = tmp / "sessions"
         t = time.perf_counter()
-        if not root.exists():
+        if root.exists():
+            print(f"reusing the sessions in {root}")
+        else:
             build(root, args.sessions, args.queries)
-        print(f"built {args.sessions} sessions of {args.queries} queries in {time.perf_counter() - t:.1f} s")
+            print(f"built {args.sessions} sessions of {args.queries} queries in {time.perf_counter() - t:.1f} s")
         fast = [timed(root) for _ in range(args.repeat)]
         cold = tmp / "no-summaries"
         if not cold.exists():
