@@ -121,6 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--json", action="store_true", help="print the new summary as JSON")
     rs.add_argument("--quiet", action="store_true", help="no line per judged query")
     _add_compare(sub)
+    rp = sub.add_parser("report", help="write a shareable report of one or more sessions (HTML, Markdown)",
+                        description="One self-contained HTML file (charts inline, nothing fetched) and/or a "
+                                    "Markdown file with SVG charts beside it. Needs matplotlib: "
+                                    "pip install 'ipwtui[report]'.")
+    rp.add_argument("sessions", nargs="+", metavar="DIR", help="session folder(s)")
+    rp.add_argument("--html", metavar="FILE", help="write the HTML report to FILE")
+    rp.add_argument("--md", metavar="FILE", help="write the Markdown report to FILE (charts: FILE's name-*.svg)")
+    rp.add_argument("--energy", choices=("gross", "net"), default=None,
+                    help="energy view of the report (default: the sessions' own)")
+
+    from .core.leaderboard import COLUMNS, DEFAULT_SORT
+
+    lb = sub.add_parser("leaderboard", help="every past session side by side, ranked within each query set")
+    lb.add_argument("--dir", metavar="DIR", help="sessions folder (default: the data dir)")
+    lb.add_argument("--json", action="store_true", help="machine-readable output")
+    lb.add_argument("--sort", choices=list(COLUMNS), default=DEFAULT_SORT, metavar="COL",
+                    help=f"sort column: {', '.join(COLUMNS)} (default: {DEFAULT_SORT})")
+    lb.add_argument("--reverse", action="store_true", help="sort the other way round")
+    lb.add_argument("--energy", choices=("gross", "net"), default="gross", help="energy view (default: gross)")
     return p
 
 
@@ -205,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
             from .headless import compare_command
 
             return compare_command(args)
+        if args.command == "report":
+            from .headless import report_command
+
+            return report_command(args)
+        if args.command == "leaderboard":
+            from .headless import leaderboard_command
+
+            return leaderboard_command(args)
         from .tui.app import run_app
 
         return run_app(args)

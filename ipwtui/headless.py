@@ -722,4 +722,78 @@ def compare_command(args) -> int:
             con.print(t)
         for n in a["notes"]:
             con.print(f"- {escape(n)}")
+
+# ---- report / leaderboard ------------------------------------------------------------------------
+
+
+def report_command(args) -> int:
+    """``ipwtui report DIR... --html FILE --md FILE``: one report of the sessions given."""
+    from .report import ReportError, load, write_html, write_markdown
+
+    if not args.html and not args.md:
+        return _err("say where to write the report: --html FILE and/or --md FILE")
+    try:
+        sessions = load(args.sessions, view=args.energy)
+        if args.html:
+            print(f"html: {write_html(sessions, args.html)}")
+        if args.md:
+            paths = write_markdown(sessions, args.md)
+            print(f"markdown: {paths[0]} (+ {len(paths) - 1} SVG charts beside it)")
+    except ReportError as e:
+        return _err(str(e))
+    return 0
+
+
+def leaderboard_tables(board) -> list:
+    """One rich table per query set (never ranked together), then the unreadable sessions."""
+    from rich.table import Table
+
+    from .core.leaderboard import COLUMNS, TEXT_COLUMNS, row_text
+
+    arrow = "↓" if board.descending else "↑"
+    out = []
+    for g in board.groups:
+        t = Table(title=f"query set {g.query_set.label}", title_justify="left",
+                  caption="; ".join(g.notes) or None, caption_justify="left")
+        for c in TEXT_COLUMNS:
+            t.add_column(COLUMNS[c][0] + (f" {arrow}" if c == board.sort else ""),
+                         justify="right" if c in ("rank", "n") else "left")
+        for e in g.entries:
+            cells = row_text(e)
+            t.add_row(*(escape(cells[c]) for c in TEXT_COLUMNS))
+        out.append(t)
+    if board.unreadable:
+        t = Table(title="unreadable sessions", title_justify="left")
+        t.add_column("session")
+        t.add_column("why")
+        for e in board.unreadable:
+            t.add_row(escape(e.session), escape(e.error or ""))
+        out.append(t)
+    return out
+
+
+def leaderboard_command(args) -> int:
+    """``ipwtui leaderboard``: every session under the sessions folder, by query set."""
+    from .core.leaderboard import COLUMNS, leaderboard
+    from .core.session import sessions_root
+
+    root = Path(args.dir) if args.dir else sessions_root()
+    if args.dir and not root.is_dir():
+        return _err(f"--dir {args.dir}: not a folder")
+    descending = (not COLUMNS[args.sort][1]) if args.reverse else None  # --reverse: against the default
+    board = leaderboard(root, view=args.energy, sort=args.sort, descending=descending)
+    if args.json:
+        print(json.dumps(board.as_dict(), indent=2, default=str))
+        return 0
+    con = _console()
+    if not board.groups and not board.unreadable:
+        con.print(f"no session in {escape(str(root))}")
+        return 0
+    for t in leaderboard_tables(board):
+        con.print(t)
+    n_sets = len(board.groups)
+    n = sum(len(g.entries) for g in board.groups)
+    con.print(f"{n} session{'s' if n != 1 else ''} in {escape(str(root))}; {board.view} energy"
+              + (f"; {n_sets} query sets: sessions of different sets are never ranked together" if n_sets > 1
+                 else "") + "; ranked by IPW: sessions that ran their whole query set")
     return 0

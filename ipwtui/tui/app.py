@@ -29,6 +29,7 @@ class IpwApp(App):
     BINDINGS = [
         Binding("f1,question_mark", "help", "Keys", id="app.help"),
         Binding("ctrl+o", "sessions", "Sessions", id="app.sessions"),
+        Binding("ctrl+l", "leaderboard", "Leaderboard", id="app.leaderboard", show=False),
         Binding("ctrl+t", "change_theme", "Theme", id="app.theme", show=False),
         Binding("ctrl+e", "export", "Export", id="app.export", show=False),
     ]
@@ -165,6 +166,8 @@ class IpwApp(App):
         yield SystemCommand("Switch model", "Back to the setup screen to pick a model", self.action_switch_model)
         yield SystemCommand("Switch theme", "Pick a theme (kept in the config file)", self.action_change_theme)
         yield SystemCommand("Sessions", "Past sessions: open, export or resume one", self.action_sessions)
+        yield SystemCommand("Leaderboard", "Every past session ranked within its query set",
+                            self.action_leaderboard)
         yield SystemCommand("Keys", "The keys of every screen", self.action_help)
         yield from super().get_system_commands(screen)
 
@@ -219,6 +222,12 @@ class IpwApp(App):
             return
         self.push_screen(SessionsScreen())
 
+    def action_leaderboard(self) -> None:
+        from .screens.leaderboard import LeaderboardScreen
+
+        if not isinstance(self.screen, LeaderboardScreen):
+            self.push_screen(LeaderboardScreen())
+
     def action_help(self) -> None:
         from .screens.dialogs import HelpScreen
 
@@ -228,6 +237,7 @@ class IpwApp(App):
 
     def key_help(self) -> list[tuple[str, list[tuple[str, str]]]]:
         from .screens.dialogs import ExportDialog
+        from .screens.leaderboard import LeaderboardScreen
         from .screens.run import RunScreen
         from .screens.sessions import SessionsScreen, SessionView
         from .screens.setup import SetupScreen
@@ -253,6 +263,7 @@ class IpwApp(App):
             ("Run", rows(RunScreen.BINDINGS)),
             ("Sessions", rows(SessionsScreen.BINDINGS)),
             ("A session", rows(SessionView.BINDINGS)),
+            ("Leaderboard", rows(LeaderboardScreen.BINDINGS)),
             ("Export dialog", rows(ExportDialog.BINDINGS)),
         ]
 
