@@ -722,6 +722,8 @@ def compare_command(args) -> int:
             con.print(t)
         for n in a["notes"]:
             con.print(f"- {escape(n)}")
+    return 0
+
 
 # ---- report / leaderboard ------------------------------------------------------------------------
 

@@ -73,3 +73,20 @@ def test_ci_narrows_with_more_queries():
     big = small * 20
     w = lambda m: m.ipw_ci[1] - m.ipw_ci[0]
     assert w(compute(big)) < w(compute(small))
+
+
+def test_an_estimate_range_widens_the_interval_and_the_interval_holds_the_estimate():
+    from ipwtui.core.metrics import QueryFigures, compute
+
+    # a cited per-query median at the top of its range (0.24 Wh within 0.10-0.24 Wh): every round draws one
+    # point of the range for all queries, from a triangular distribution whose mode is the median
+    def fig(i, ranged):
+        return QueryFigures(correct=i % 4 != 0, energy_j=864.0, latency_s=2.0, counted=True,
+                            energy_low_j=360.0 if ranged else None, energy_high_j=864.0 if ranged else None)
+
+    flat = compute([fig(i, False) for i in range(40)], rounds=2000)
+    ranged = compute([fig(i, True) for i in range(40)], rounds=2000)
+    assert ranged.ipj == flat.ipj  # the figure itself is the central estimate's
+    assert ranged.ipj_ci[0] <= ranged.ipj <= ranged.ipj_ci[1]
+    assert ranged.ipj_ci[1] > flat.ipj_ci[1] * 1.3  # the range reaches down to 360 J: IPJ up to 2.4x
+    assert ranged.energy_range and not flat.energy_range

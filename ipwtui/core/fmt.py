@@ -5,11 +5,13 @@ Unavailable is "N/A", never 0. A figure whose energy is not measured carries a m
 
 from __future__ import annotations
 
-from .sensors.base import ESTIMATED, MEASURED, MODEL_BASED
+from .sensors.base import ESTIMATED, MEASURED, MEASURED_REMOTE, MODEL_BASED
 
 NA = "N/A"
-QUALITY_MARK = {MEASURED: "", MODEL_BASED: " (model-based)", ESTIMATED: " (estimate)"}
-QUALITY_SHORT = {MEASURED: "meas", MODEL_BASED: "model", ESTIMATED: "est", "unavailable": "N/A"}
+QUALITY_MARK = {MEASURED: "", MEASURED_REMOTE: " (measured on the server)", MODEL_BASED: " (model-based)",
+                ESTIMATED: " (estimate)"}
+QUALITY_SHORT = {MEASURED: "meas", MEASURED_REMOTE: "server", MODEL_BASED: "model", ESTIMATED: "est",
+                 "unavailable": "N/A"}
 
 
 def num(v, digits: int = 3, unit: str = "") -> str:

@@ -174,6 +174,29 @@ def _costs(m: Metrics, counted: list[QueryFigures]) -> None:
         m.accuracy_per_dollar = acc / m.cost_per_query
 
 
+def range_mode(x, lo, hi) -> float:
+    """Where an estimate's central value sits in its range, 0 (low) to 1 (high): the mode of the
+    triangular distribution a bootstrap draws the range fraction from, so that the interval is centred
+    on the estimate (a cited median at the top of its range gives an interval reaching below it, not one
+    that misses it). 0.5 when no query has a range."""
+    import numpy as np
+
+    x, lo, hi = (np.asarray(v, dtype=float) for v in (x, lo, hi))
+    ok = hi > lo
+    if not ok.any():
+        return 0.5
+    return float(np.clip(np.median((x[ok] - lo[ok]) / (hi[ok] - lo[ok])), 0.0, 1.0))
+
+
+def range_fractions(u, mode: float):
+    """Uniform draws ``u`` (0..1) mapped to range fractions from the triangular distribution on [0, 1]
+    whose mode is ``mode`` (its inverse distribution function)."""
+    import numpy as np
+
+    u = np.asarray(u, dtype=float)
+    return np.where(u < mode, np.sqrt(u * mode), 1.0 - np.sqrt((1.0 - u) * (1.0 - mode)))
+
+
 def _accuracy(fs: list[QueryFigures]) -> float | None:
     s = [f for f in fs if f.correct is not None]
     return sum(1 for f in s if f.correct) / len(s) if s else None
@@ -191,6 +214,7 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
     lo = np.array([f.energy_low_j if f.energy_low_j is not None else f.energy_j for f in fs], dtype=float)
     hi = np.array([f.energy_high_j if f.energy_high_j is not None else f.energy_j for f in fs], dtype=float)
     ranged = bool(np.any(hi > lo))
+    mode = range_mode(e, lo, hi)
     scored = np.array([f.correct is not None for f in fs], dtype=float)
     correct = np.array([bool(f.correct) for f in fs], dtype=float)
     rng = np.random.default_rng(seed)
@@ -203,7 +227,7 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
         ns = scored[idx].sum(axis=1)
         ok = ns > 0
         if ranged:
-            u = rng.random((k, 1))
+            u = range_fractions(rng.random((k, 1)), mode)
             ek = lo[idx] + u * (hi[idx] - lo[idx])
         else:
             ek = e[idx]

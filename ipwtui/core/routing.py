@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, cast
 
+from .metrics import range_fractions, range_mode
 from .record import ERROR, OK, QueryRecord
 from .summary import final_attempts
 
@@ -433,6 +434,10 @@ def _bootstrap(strategies: list[_Strategy], x: dict, lo, hi, masks: dict, rounds
         done += r
     S = np.concatenate(sums)
     U = np.concatenate(us)
+    # the range fraction of each side from a triangular distribution whose mode is where that side's
+    # central estimate sits in its range (core.metrics.range_mode): the intervals are centred on it
+    for s in range(k):
+        U[:, s] = range_fractions(U[:, s], range_mode(x["energy"][:, s], lo[:, s], hi[:, s]))
 
     def interval(v):
         v = v[np.isfinite(v)]

@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-MEASURED_REMOTE = "measured-remote"
+from ..sensors.base import MEASURED_REMOTE  # noqa: F401  (the quality label of server telemetry)
 
 # what a server-side figure covers (boundary)
 SERVER_ACCELERATOR = "server-accelerator"  # the server's GPUs/accelerators only (DCGM, NVML, ML.ENERGY)
+SERVER_CPU = "server-cpu"  # the server's CPU packages (and DRAM) as RAPL reports them: no accelerator
 SERVER = "server"  # the whole server node: accelerators, host CPU and DRAM, idle share
 SERVER_DATACENTRE = "server+datacentre"  # the node with data-centre overhead (PUE)
 UNSTATED = "unstated"  # the source does not say

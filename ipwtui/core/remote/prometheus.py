@@ -49,10 +49,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..sensors.base import UNAVAILABLE
-from . import MEASURED_REMOTE, SERVER_ACCELERATOR, UNSTATED, RemoteWindow, ServerEnergy
+from . import MEASURED_REMOTE, SERVER_ACCELERATOR, SERVER_CPU, UNSTATED, RemoteWindow, ServerEnergy
 
 SOURCE = "prometheus"
-SERVER_CPU = "server-cpu"  # the server's CPU packages (and DRAM) as RAPL reports them: no accelerator
 SHORT_WINDOW = "short-window"
 TELEMETRY_GAP = "telemetry-gap"
 

@@ -21,12 +21,14 @@ from typing import Protocol
 
 # quality labels (DESIGN.md): how much to trust a figure
 MEASURED = "measured"
+MEASURED_REMOTE = "measured-remote"  # measured by the server's own telemetry, read over the network
 MODEL_BASED = "model-based"
 ESTIMATED = "estimated"
 UNAVAILABLE = "unavailable"
-QUALITIES = (MEASURED, MODEL_BASED, ESTIMATED, UNAVAILABLE)
-# order from most to least trustworthy: a figure combining domains takes the worst of them
-_RANK = {MEASURED: 0, MODEL_BASED: 1, ESTIMATED: 2, UNAVAILABLE: 3}
+QUALITIES = (MEASURED, MEASURED_REMOTE, MODEL_BASED, ESTIMATED, UNAVAILABLE)
+# order from most to least trustworthy: a figure combining domains takes the worst of them (a label this
+# version does not know counts as unavailable)
+_RANK = {MEASURED: 0, MEASURED_REMOTE: 1, MODEL_BASED: 2, ESTIMATED: 3, UNAVAILABLE: 4}
 
 
 def worst_quality(qualities) -> str:
@@ -34,7 +36,7 @@ def worst_quality(qualities) -> str:
     qs = list(qualities)
     if not qs:
         return UNAVAILABLE
-    return max(qs, key=lambda q: _RANK.get(q, 3))
+    return max(qs, key=lambda q: _RANK.get(q, _RANK[UNAVAILABLE]))
 
 
 # ---- boundary: what a figure covers ----------------------------------------------------------------
