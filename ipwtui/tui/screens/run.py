@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Static
 from ...core import events as ev
 from ...core import fmt
 from ...core.metrics import MIN_QUERIES_FOR_CI as MIN_CI
+from ...core.sensors.base import MEASURED, UNAVAILABLE, worst_quality
 from ..gaps import GapOpen
 from ..live import LiveState, PastRecords
 from ..pacing import Pacer, usable_cores
@@ -29,6 +30,7 @@ from ..widgets.figures import Figure, figure_row
 from ..widgets.lines import BarLine, LineText
 from ..widgets.power_graph import PowerGraph, Trace
 from ..widgets.progress import RunProgress
+from ..widgets.responsive import Responsive
 from ..rows import record_cells
 from ..widgets.query_table import QueryTable
 
@@ -56,44 +58,69 @@ def duration(s: float | None) -> str:
     return f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s" if m else f"{sec}s"
 
 
-def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str, bool]]:
-    """(digits text or None, two caption lines, estimate?) of each headline figure, from the core's metrics."""
-    est = quality != "measured"
-    q_word = {"measured": "measured", "model-based": "model-based", "estimated": "ESTIMATE"}.get(
-        quality, "N/A: no energy")
+def coverage(m) -> str:
+    """"over 3 of 6" when an energy figure covers fewer queries than were counted, else ""."""
+    n, k = metric(m, "n") or 0, metric(m, "n_with_energy") or 0
+    return f"over {k} of {n}" if k != n else ""
+
+
+def na_reason(m, view: str) -> str | None:
+    """Why IPW and IPJ are N/A although queries have energy, from the core's notes (None otherwise)."""
+    if metric(m, "ipw") is not None or not metric(m, "n_with_energy"):
+        return None
+    notes = " ".join(metric(m, "notes") or [])
+    if "not positive" in notes:
+        if view == "net":
+            return "net ≤ 0: the idle baseline is at or above the queries' power"
+        return "energy ≤ 0: IPW and IPJ are N/A"
+    if "no scored query" in notes:
+        return "no scored query yet"
+    return None
+
+
+def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str, bool, str | None]]:
+    """(digits text or None, two caption lines, estimate?, quality) of each headline figure, from the
+    core's metrics. The quality of an energy figure goes in its title; the captions say the interval, the
+    unit, gross or net, and how many queries a figure covers when not all of them."""
+    est = quality != MEASURED
     n = metric(m, "n") or 0
+    cover = coverage(m)
+    reason = na_reason(m, view)
 
     def ci_line(key: str) -> str:
         interval = metric(m, key)
-        if interval:
-            return f"95% CI {fmt.ci(interval)}"
+        if interval:  # the numbers first: a narrow box cuts the words, not the interval
+            return f"{fmt.ci(interval)} 95% CI"
+        if reason:
+            return reason
         if n:
             return f"CI after {MIN_CI} queries"
         return "no query yet"
+
+    def detail(*parts: str) -> str:
+        return " · ".join(p for p in (cover, *parts) if p)
 
     acc = metric(m, "accuracy")
     acc_ci = metric(m, "accuracy_ci")
     scored = metric(m, "n_scored") or 0
     correct = metric(m, "n_correct") or 0
     unscored = metric(m, "n_unscored") or 0
-    acc_cap = f"{correct}/{scored} scored" + (f" · {unscored} unscored" if unscored else "")
-    acc_ci_line = f"95% CI [{100 * acc_ci[0]:.0f}, {100 * acc_ci[1]:.0f}] %" if acc_ci else \
+    acc_cap = f"{correct}/{scored} correct" + (f" · {unscored} unscored" if unscored else "")
+    acc_ci_line = f"[{100 * acc_ci[0]:.0f}, {100 * acc_ci[1]:.0f}] 95% CI" if acc_ci else \
         (f"CI after {MIN_CI} queries" if n else "")
     ipw, ipj = metric(m, "ipw"), metric(m, "ipj")
     tot, mw = metric(m, "total_energy_j"), metric(m, "mean_power_w")
+    q = None if quality == UNAVAILABLE else quality
     return {
-        "fig-ipw": (None if ipw is None else fmt.num(ipw, 3), f"{ci_line('ipw_ci')}\nper W · {view} · {q_word}",
-                    est),
-        "fig-ipj": (None if ipj is None else fmt.num(ipj, 3), f"{ci_line('ipj_ci')}\nper J · {view} · {q_word}",
-                    est),
-        "fig-acc": (None if acc is None else f"{100 * acc:.1f}", f"{acc_ci_line}\n{acc_cap}", False),
-        "fig-joules": (None if tot is None else fmt.num(tot, 4), f"J, sum of query windows\n{view} · {q_word}",
-                       est),
-        "fig-watts": (None if mw is None else fmt.num(mw, 3), f"W, mean per query\n{view} · {q_word}", est),
+        "fig-ipw": (None if ipw is None else fmt.num(ipw, 3), f"{ci_line('ipw_ci')}\n{detail('per W', view)}", est, q),
+        "fig-ipj": (None if ipj is None else fmt.num(ipj, 3), f"{ci_line('ipj_ci')}\n{detail('per J', view)}", est, q),
+        "fig-acc": (None if acc is None else f"{100 * acc:.1f}", f"{acc_ci_line}\n{acc_cap}", False, None),
+        "fig-joules": (None if tot is None else fmt.num(tot, 4), f"J in query windows\n{detail(view)}", est, q),
+        "fig-watts": (None if mw is None else fmt.num(mw, 3), f"W, mean per query\n{detail(view)}", est, q),
     }
 
 
-class RunScreen(Screen):
+class RunScreen(Responsive, Screen):
     """A live run (``handle`` given) or a canned one (tests and screenshots: events applied by hand)."""
 
     BINDINGS = [
@@ -120,6 +147,8 @@ class RunScreen(Screen):
         self._in_gap = False  # the last frame was drawn between two queries
         self._rows_at = float("-inf")  # clock of the last flush of finished queries
         self._tick_timer = None
+        self._labels: list[str] = []  # quality labels of the energy the figures use, one per record seen
+        self._labels_seen = 0
 
     # ---- layout ---------------------------------------------------------------------------------
 
@@ -130,15 +159,15 @@ class RunScreen(Screen):
         with Horizontal(id="middle"):
             yield PowerGraph(id="power")
             with Vertical(id="now"):
-                yield LineText(id="throughput")
+                yield LineText(id="throughput", wrap=False)
                 yield BarLine(id="tps-spark")
                 yield LineText(id="question")
-                yield LineText(id="reference")
+                yield LineText(id="reference", wrap=False)
                 yield AnswerView(id="answer")
         yield QueryTable(id="queries", view=self.live.energy_view)
         with Horizontal(id="progress-row"):
             yield RunProgress(id="progress")
-            yield LineText(id="progress-label")
+            yield LineText(id="progress-label", wrap=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -200,6 +229,14 @@ class RunScreen(Screen):
         """The worker has returned: the keys that act on a run go, the status says how it ended."""
         self.refresh_bindings()
         self._update_status()
+
+    def size_changed(self, classes: dict[str, bool]) -> None:
+        """The screen went compact or back: the parts whose text depends on it."""
+        try:
+            self.query_one(Footer).compact = classes["-narrow"]
+        except NoMatches:
+            return
+        self._update_throughput_live()
 
     def on_screen_resume(self) -> None:
         self._flush_events()
@@ -351,11 +388,28 @@ class RunScreen(Screen):
             text += f" · {live.status}"
         self._set("#progress-label", text)
 
+    def figure_quality(self) -> str:
+        """The quality of the energy the figures use: that of the records' energy (a remote query's is
+        the server's), as the session's summary says it; before the first record, the counted domains'."""
+        recs = self.live.all_records
+        if self._labels_seen > len(recs):  # the records were replaced (a resumed session's past ones)
+            self._labels, self._labels_seen = [], 0
+        for r in recs[self._labels_seen:]:
+            if r.counted and r.energy("gross") is not None:
+                self._labels.append(r.energy_label[1])
+        self._labels_seen = len(recs)
+        if self._labels:
+            return worst_quality(set(self._labels))
+        if any(r.remote for r in recs):
+            return UNAVAILABLE
+        return self.live.energy_quality
+
     def _update_figures(self) -> None:
         live = self.live
         m = live.metrics.get(live.energy_view) if live.metrics else None
-        for fid, (text, caption, est) in figure_values(m, live.energy_quality, live.energy_view).items():
-            self.query_one(f"#{fid}", Figure).show(text, caption, est)
+        values = figure_values(m, self.figure_quality(), live.energy_view)
+        for fid, (text, caption, est, quality) in values.items():
+            self.query_one(f"#{fid}", Figure).show(text, caption, est, quality)
 
     def _show_query(self) -> None:
         cur = self.live.current
@@ -392,11 +446,17 @@ class RunScreen(Screen):
         live = self.live
         rate = live.live_rate(self.clock()) if live.in_flight else None
         last = live.records[-1] if live.records else None
-        line = f"streaming now: {fmt.num(rate, 3, 'tok/s')}" if rate is not None else "streaming now: –"
-        if last is not None:
-            src = last.counts_source or fmt.NA
-            line += (f"\nlast query: prefill {fmt.num(last.prefill_tps, 3, 'tok/s')}"
-                     f" · decode {fmt.num(last.decode_tps, 3, 'tok/s')}\n({src}) · bars: decode per query")
+        now = fmt.num(rate, 3, 'tok/s') if rate is not None else "–"
+        if self.compact:  # one line
+            line = f"now {now}"
+            if last is not None:
+                line += f" · last: decode {fmt.num(last.decode_tps, 3, 'tok/s')}"
+        else:
+            line = f"streaming now: {now}"
+            if last is not None:
+                src = last.counts_source or fmt.NA
+                line += (f"\nlast: prefill {fmt.num(last.prefill_tps, 3, 'tok/s')}"
+                         f" · decode {fmt.num(last.decode_tps, 3, 'tok/s')}\n({src}) · bars: decode per query")
         self._set("#throughput", line)
 
     def _update_throughput_done(self, record: dict | None) -> None:
