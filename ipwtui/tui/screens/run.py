@@ -179,6 +179,8 @@ class RunScreen(Responsive, Screen):
         self.query_one("#answer").border_title = "answer"
         self.sub_title = " · ".join(x for x in (self.live.model_name, self.live.accelerator) if x)
         table = self.query_one(QueryTable)
+        if self.live.past_records and not self.live.metrics:
+            self._past_metrics(self.live.past_records)
         if self.live.all_records:
             table.add_records([record_cells(r, self.live.energy_view) for r in self.live.all_records])
         # the rows above already hold every finished query: only later ones may come from events
@@ -193,8 +195,19 @@ class RunScreen(Responsive, Screen):
         (a frame per event would repaint the screen several times per query); the end of the run is
         shown at once."""
         self._pending.append(e)
+        if isinstance(e, PastRecords) and not self.live.records:
+            self._past_metrics(e.records)
         if isinstance(e, (ev.RunFinished, ev.RunFailed)):
             self._flush_events()
+
+    def _past_metrics(self, records: list) -> None:
+        """A resumed session's figures before its first new query: the core's metrics of the records
+        it already has, computed once when they arrive (later ones come with each finished query)."""
+        from ...core.runner import LIVE_BOOTSTRAP_ROUNDS
+        from ...core.summary import session_metrics
+
+        if records:
+            self.live.metrics = session_metrics(records, ci=True, rounds=LIVE_BOOTSTRAP_ROUNDS)
 
     def _flush_events(self, rows_too: bool = True) -> None:
         """Show what the pending events changed. Finished queries (a table row, the figures) are shown
@@ -211,6 +224,7 @@ class RunScreen(Responsive, Screen):
                 if isinstance(e, ev.QueryFinished) and not e.record.warmup]
         if any(isinstance(e, PastRecords) for e in events):
             self.show_past_records()  # every record so far, the new ones included
+            self._update_figures()
         elif rows:
             self.query_one(QueryTable).add_records(rows)
         if any(isinstance(e, ev.QueryFinished) for e in events):
@@ -221,6 +235,7 @@ class RunScreen(Responsive, Screen):
             self._show_query()
         if any(isinstance(e, (ev.RunFinished, ev.RunFailed, ev.SessionStarted)) for e in events):
             self._update_figures()
+            self._update_progress()  # "stopped 3/8", no ETA
             self.refresh_bindings()  # export needs a session folder; pause/skip/stop a running run
         if events:
             self._update_status()
@@ -229,6 +244,7 @@ class RunScreen(Responsive, Screen):
         """The worker has returned: the keys that act on a run go, the status says how it ended."""
         self.refresh_bindings()
         self._update_status()
+        self._update_progress()
 
     def size_changed(self, classes: dict[str, bool]) -> None:
         """The screen went compact or back: the parts whose text depends on it."""
@@ -378,14 +394,19 @@ class RunScreen(Responsive, Screen):
     def _update_progress(self) -> None:
         live = self.live
         self.query_one(RunProgress).update(live.total, live.done)
-        eta = live.eta_seconds() if live.running else None
-        text = f"{live.done}/{live.total or '?'} queries"
-        if live.warmups:
-            text += f" · {live.warmups} warm-up"
-        if live.running and live.total:
-            text += f" · ETA {duration(eta)}"
-        elif live.status:
-            text += f" · {live.status}"
+        count = f"{live.done}/{live.total or '?'}"
+        warm = f" · {live.warmups} warm-up" if live.warmups else ""
+        stopping = live.running and bool(getattr(self.handle, "stop_requested", False))
+        if live.failure:
+            text = f"failed {count} queries{warm}"
+        elif live.status:  # ended: how, and how far; no ETA
+            text = f"{live.status} {count} queries{warm}"
+        elif stopping:
+            text = f"stopping {count} queries{warm} · the current query finishes"
+        else:
+            text = f"{count} queries{warm}"
+            if live.running and live.total:
+                text += f" · ETA {duration(live.eta_seconds())}"
         self._set("#progress-label", text)
 
     def figure_quality(self) -> str:
@@ -468,7 +489,7 @@ class RunScreen(Responsive, Screen):
     def check_action(self, action: str, parameters) -> bool | None:
         running = self.handle is not None and self.handle.active and self.live.running
         if action in ("toggle_pause", "skip", "stop"):
-            return True if running else None
+            return running  # hidden once the run is over: only what still applies is offered
         if action == "export":
             return True if self.live.folder else None
         return True

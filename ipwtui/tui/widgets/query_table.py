@@ -348,6 +348,8 @@ class QueryTable(ScrollView, can_focus=True):
     def _label(self, key: str, label: str) -> str:
         if key == "j":
             label = f"J {self.view}"
+        elif key == "w" and self.view != "gross":
+            label = f"W {self.view}"
         if key == self.sort_column:
             label += " ▼" if self.sort_reverse else " ▲"
         return label
