@@ -425,6 +425,25 @@ class RunScreen(Responsive, Screen):
             return UNAVAILABLE
         return self.live.energy_quality
 
+    def explain_context(self):
+        """The session's labels for the explainer (key i): the core's metrics, nothing computed here."""
+        from .explain import DomainLabel, ExplainContext
+
+        live = self.live
+        quality = self.figure_quality()
+        energy = [r for r in live.all_records if r.counted and r.energy("gross") is not None]
+        backend = getattr(getattr(self.handle, "prep", None), "backend", None)
+        remote = any(r.remote for r in live.all_records) or bool(backend is not None and backend.traits.remote)
+        labels = [r.energy_label for r in energy]
+        joined = lambda i: "+".join(dict.fromkeys(x[i] for x in labels if x[i])) or None  # noqa: E731
+        status = live.failure and "failed" or live.status or ("paused" if getattr(self.handle, "paused", False)
+                                                              else "running")
+        return ExplainContext(
+            view=live.energy_view, metrics=live.metrics.get(live.energy_view) if live.metrics else None,
+            quality=quality, source=joined(0), boundary=joined(2),
+            domains=[DomainLabel(d.name, d.source, d.quality, d.boundary) for d in live.counted_domains],
+            idle_w=dict(live.idle_w), idle_seconds=live.idle_seconds, remote=remote, status=status)
+
     def _update_figures(self) -> None:
         live = self.live
         m = live.metrics.get(live.energy_view) if live.metrics else None

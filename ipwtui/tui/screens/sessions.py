@@ -361,6 +361,12 @@ class SessionView(Responsive, Screen):
             lines.append(f"note: {note}")
         self.query_one("#session-info", Static).update("\n".join(lines))
 
+    def explain_context(self):
+        """The session's labels for the explainer (key i), from its summary."""
+        from .explain import context_from_summary
+
+        return context_from_summary(self.summary, self.view) if self.summary else None
+
     def action_toggle_energy(self) -> None:
         self.view = "net" if self.view == "gross" else "gross"
         self.query_one(QueryTable).set_view(self.view, [record_cells(r, self.view) for r in self.records])

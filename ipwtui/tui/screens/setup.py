@@ -244,6 +244,8 @@ class SetupScreen(Responsive, Screen):
         # models
         self.query_one("#models").display = True
         self.query_one("#model-filter").display = len(self.models) > FILTER_AFTER
+        if not self.query_one("#model-filter").display and self.focused is self.query_one("#model-filter"):
+            self.query_one("#models").focus()  # a hidden filter box keeps no focus (it took the keys typed)
         self._fill_models("")
         problems = list(msg.problems)
         if not self.models:
