@@ -137,3 +137,24 @@ async def test_net_view_shows_net_power_and_why_figures_are_na(env):
         assert ipw.text is None  # N/A, never 0
         assert ipw.caption.startswith("net ≤ 0: the idle baseline is at or above")
         assert screen.query_one("#fig-watts").text == fmt.num(net.mean_power_w, 3)
+
+
+async def test_a_remote_sessions_figures_use_the_servers_energy_and_its_label(env):
+    """A remote query's figures use the server's energy: a server's own telemetry (measured-remote) is
+    not an estimate, whatever this machine's own (client) energy is."""
+    records = canned_records(12, 40)
+    records = [dataclasses.replace(r, where="remote", server_energy_j=3.0 * r.energy_j, server_energy_source="prometheus",
+                                   server_energy_quality="measured-remote", server_energy_boundary="server")
+               for r in records]
+    m = session_metrics(records)["gross"]
+    assert m.ipw is not None
+    app = setup_app(env)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await loaded(pilot)
+        screen = await show_canned(app, pilot, records)
+        ipw = screen.query_one("#fig-ipw")
+        assert ipw.text == fmt.num(m.ipw, 3)
+        assert ipw.border_title == "IPW · server" and not ipw.has_class("-estimate")
+        assert record_cells(records[0])[3].plain == fmt.num(records[0].server_energy_j, 3)  # J: the server's
+        ctx = screen.explain_context()
+        assert ctx.remote and ctx.quality == "measured-remote" and ctx.source == "prometheus"

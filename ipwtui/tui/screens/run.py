@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Static
 from ...core import events as ev
 from ...core import fmt
 from ...core.metrics import MIN_QUERIES_FOR_CI as MIN_CI
+from ...core.remote import MEASURED_REMOTE
 from ...core.sensors.base import MEASURED, UNAVAILABLE, worst_quality
 from ..gaps import GapOpen
 from ..live import LiveState, PastRecords
@@ -82,7 +83,7 @@ def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str
     """(digits text or None, two caption lines, estimate?, quality) of each headline figure, from the
     core's metrics. The quality of an energy figure goes in its title; the captions say the interval, the
     unit, gross or net, and how many queries a figure covers when not all of them."""
-    est = quality != MEASURED
+    est = quality not in (MEASURED, MEASURED_REMOTE)  # a server's own telemetry is measured, not estimated
     n = metric(m, "n") or 0
     cover = coverage(m)
     reason = na_reason(m, view)

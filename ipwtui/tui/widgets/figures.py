@@ -21,8 +21,9 @@ DIGIT_LINES = 3
 CAPTION_LINES = 2
 TITLE_CELLS = 11  # the title column of the one-line form
 VALUE_CELLS = 8  # the value column of the one-line form (right-aligned)
-# what the title says of an energy figure's quality (a measured figure needs no word)
-TITLE_MARK = {"estimated": " ≈ estimate", "model-based": " ≈ model-based"}
+# what the title and the one-line form say of an energy figure's quality (measured needs no word)
+TITLE_MARK = {"estimated": " ≈ estimate", "model-based": " ≈ model-based", "measured-remote": " · server"}
+SHORT_MARK = {"estimated": "est", "model-based": "model", "measured-remote": "server"}
 
 
 class Figure(CachedLines):
@@ -59,8 +60,9 @@ class Figure(CachedLines):
 
     def show(self, text: str | None, caption: str = "", estimate: bool = False,
              quality: str | None = None) -> None:
-        """``text`` None (or N/A) shows N/A, never 0. ``estimate`` marks the figure as an estimate;
-        ``quality`` (an energy figure's) is said in the title when it is not "measured"."""
+        """``text`` None (or N/A) shows N/A, never 0. ``estimate`` gives the figure the estimate look;
+        ``quality`` (an energy figure's) is said in the title when it is not "measured" (a server's
+        telemetry, measured-remote, says " · server")."""
         state = (text, caption, estimate, quality)
         if state == self._state:
             return
@@ -68,8 +70,8 @@ class Figure(CachedLines):
         missing = text is None or text == fmt.NA
         self._text = None if missing else text
         self._caption = caption
-        self._quality = quality if estimate else None
-        mark = TITLE_MARK.get(quality or "", " ≈ estimate" if estimate else "") if estimate else ""
+        self._quality = quality if quality in SHORT_MARK else ("estimated" if estimate else None)
+        mark = TITLE_MARK.get(self._quality or "", "")
         title = self._title + (mark if not missing else "")
         if title != self.border_title:
             self.border_title = title
@@ -91,11 +93,11 @@ class Figure(CachedLines):
     def one_line(self) -> list[tuple[str, str]]:
         """The one-line form as (text, part) pieces: title, value, quality mark, captions."""
         value = fmt.NA if self._text is None else self._text
-        mark = fmt.QUALITY_SHORT.get(self._quality or "", "") if self._text is not None else ""
+        mark = SHORT_MARK.get(self._quality or "", "") if self._text is not None else ""
         captions = " · ".join(c for c in self._caption.split("\n") if c)
         return [(f"{self._title:<{TITLE_CELLS}}", "title"),
                 (f"{value:>{VALUE_CELLS}}", "na" if self._text is None else "digits"),
-                (f" {mark:<5}" if mark else " " * 6, "title"),
+                (f" {mark:<6}" if mark else " " * 7, "title"),
                 (captions, "caption")]
 
     def build_lines(self, width: int, height: int) -> list[Strip]:
