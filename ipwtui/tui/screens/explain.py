@@ -111,7 +111,7 @@ def _session_text(ctx: ExplainContext) -> str:
     m = ctx.metrics
     lines = []
     idle = ", ".join(f"{k} {fmt.num(v, 3, 'W')}" for k, v in ctx.idle_w.items() if v is not None)
-    idle_s = f", median over {ctx.idle_seconds:g} s before the run" if ctx.idle_seconds else ""
+    idle_s = f", median over {fmt.num(ctx.idle_seconds, 2)} s before the run" if ctx.idle_seconds else ""
     if ctx.view == "net":
         lines.append("On screen: net energy, each query's energy less the idle baseline × its latency "
                      f"(idle: {idle or fmt.NA}{idle_s}). g switches to gross.")
