@@ -1,4 +1,5 @@
-"""Snapshots of the screens at a fixed terminal size, with fixed data (no clock, no machine probe)."""
+"""Snapshots of the screens at fixed terminal sizes (80x24, 120x36, 160x48), with fixed data (no clock, no
+machine probe). tests/test_tui_layout.py checks that what must be seen is on screen at these sizes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from ipwtui.core.settings import RunSettings
 from ipwtui.tui.app import IpwApp
 from support import canned_records, canned_run, scripted_sensors, write_queries
 
-SIZE = (140, 44)
+SIZES = [(80, 24), (120, 36), (160, 48)]
+size_param = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 SNAP_SESSIONS = Path("/tmp/ipwtui-snapshot/sessions")
 
 
@@ -61,11 +63,13 @@ async def setup_loaded(pilot):
     await pilot.pause(0.2)
 
 
-def test_setup_screen(env, snap_compare):
-    assert snap_compare(make_app(env), terminal_size=SIZE, run_before=setup_loaded)
+@size_param
+def test_setup_screen(env, snap_compare, size):
+    assert snap_compare(make_app(env), terminal_size=size, run_before=setup_loaded)
 
 
-def test_run_screen_mid_run(env, snap_compare):
+@size_param
+def test_run_screen_mid_run(env, snap_compare, size):
     from ipwtui.tui.screens.run import RunScreen
 
     async def push_canned(pilot):
@@ -75,10 +79,11 @@ def test_run_screen_mid_run(env, snap_compare):
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.redraws >= 2)
         await pilot.pause(0.3)
 
-    assert snap_compare(make_app(env, backend="fake"), terminal_size=SIZE, run_before=push_canned)
+    assert snap_compare(make_app(env, backend="fake"), terminal_size=size, run_before=push_canned)
 
 
-def test_export_dialog(env, snap_compare):
+@pytest.mark.parametrize("size", SIZES[:2], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_export_dialog(env, snap_compare, size):
     from ipwtui.tui.screens.dialogs import ExportDialog
 
     async def push_dialog(pilot):
@@ -86,7 +91,7 @@ def test_export_dialog(env, snap_compare):
         pilot.app.push_screen(ExportDialog("/data/sessions/20250101-120000-SmolLM2-135M-Instruct"))
         await pilot.pause(0.3)
 
-    assert snap_compare(make_app(env), terminal_size=SIZE, run_before=push_dialog)
+    assert snap_compare(make_app(env), terminal_size=size, run_before=push_dialog)
 
 
 def write_session(root: Path, name: str, status: str, n_done: int, planned: int, created: float):
@@ -105,7 +110,8 @@ def write_session(root: Path, name: str, status: str, n_done: int, planned: int,
     return folder
 
 
-def test_sessions_screen(env, snap_compare):
+@pytest.mark.parametrize("size", [(80, 24), (140, 44)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_sessions_screen(env, snap_compare, size):
     from ipwtui.tui.screens.sessions import SessionsScreen
 
     shutil.rmtree(SNAP_SESSIONS, ignore_errors=True)
@@ -119,7 +125,28 @@ def test_sessions_screen(env, snap_compare):
         await pilot.pause(0.2)
 
     try:
-        assert snap_compare(make_app(env, sessions_dir=SNAP_SESSIONS), terminal_size=SIZE,
+        assert snap_compare(make_app(env, sessions_dir=SNAP_SESSIONS), terminal_size=size,
                             run_before=open_sessions)
+    finally:
+        shutil.rmtree(SNAP_SESSIONS.parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_session_view(env, snap_compare, size):
+    from ipwtui.tui.screens.sessions import SessionView
+
+    shutil.rmtree(SNAP_SESSIONS, ignore_errors=True)
+    folder = write_session(SNAP_SESSIONS, "20250102-093000-SmolLM2-135M-Instruct", "interrupted", 12, 40,
+                           1_735_810_200)
+
+    async def open_view(pilot):
+        await setup_loaded(pilot)
+        view = SessionView(folder)
+        pilot.app.push_screen(view)
+        await wait_until(pilot, lambda: view.summary is not None)
+        await pilot.pause(0.3)
+
+    try:
+        assert snap_compare(make_app(env, sessions_dir=SNAP_SESSIONS), terminal_size=size, run_before=open_view)
     finally:
         shutil.rmtree(SNAP_SESSIONS.parent, ignore_errors=True)

@@ -30,6 +30,8 @@ class IpwApp(App):
         Binding("f1,question_mark", "help", "Keys", id="app.help"),
         Binding("ctrl+o", "sessions", "Sessions", id="app.sessions"),
         Binding("ctrl+l", "leaderboard", "Leaderboard", id="app.leaderboard", show=False),
+        Binding("i,f2", "explain", "About IPW", id="app.explain", tooltip="What IPW and IPJ are, and how this "
+                "session's figures are computed"),
         Binding("ctrl+t", "change_theme", "Theme", id="app.theme", show=False),
         Binding("ctrl+e", "export", "Export", id="app.export", show=False),
     ]
@@ -169,6 +171,8 @@ class IpwApp(App):
         yield SystemCommand("Leaderboard", "Every past session ranked within its query set",
                             self.action_leaderboard)
         yield SystemCommand("Keys", "The keys of every screen", self.action_help)
+        yield SystemCommand("About IPW", "What IPW and IPJ are, and how this session's figures are computed",
+                            self.action_explain)
         yield from super().get_system_commands(screen)
 
     def setup_screen(self):
@@ -234,6 +238,14 @@ class IpwApp(App):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.key_help()))
+
+    def action_explain(self) -> None:
+        """The explainer, with the labels of the session on screen (a run, or a past session's view)."""
+        from .screens.explain import ExplainScreen
+
+        if not isinstance(self.screen, ExplainScreen):
+            context = getattr(self.screen, "explain_context", None)
+            self.push_screen(ExplainScreen(context() if callable(context) else None))
 
     def key_help(self) -> list[tuple[str, list[tuple[str, str]]]]:
         from .screens.dialogs import ExportDialog

@@ -12,7 +12,8 @@ def _num(v, digits: int = 3) -> Cell:
 
 
 def record_cells(rec: QueryRecord, view: str = "gross") -> list[Cell]:
-    """The row of one query record. Thread-safe (no widget involved)."""
+    """The row of one query record, its energy and power in ``view`` (gross, or net of the idle baseline:
+    the same energy the figures use, the server's for a remote query). Thread-safe (no widget involved)."""
     correct = rec.correct
     sym = fmt.correct_symbol(correct)
     ok_style = "bold" if correct is not None else "dim"
@@ -26,7 +27,7 @@ def record_cells(rec: QueryRecord, view: str = "gross") -> list[Cell]:
         cell(sym, {True: 0, False: 1}.get(correct, 2), style=ok_style, justify="center"),
         cell(rec.domain, rec.domain, justify="left"),
         _num(rec.energy(view)),
-        _num(rec.avg_power_w),
+        _num(rec.power(view)),
         cell(q_text, quality, justify="left"),
         _num(rec.latency_s),
         _num(rec.ttft_s),

@@ -12,13 +12,15 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from ..widgets.responsive import Responsive
+
 EXPORT_FORMATS = [
     ("CSV + JSON: queries.csv, samples.csv, summary.json", "csv+json"),
     ("CSV + JSON + Markdown report (report.md)", "csv+json+report"),
 ]
 
 
-class ErrorDialog(ModalScreen[None]):
+class ErrorDialog(Responsive, ModalScreen[None]):
     """A problem, in one or a few lines, with nothing behind it lost. Enter or Escape closes it."""
 
     BINDINGS = [
@@ -42,7 +44,7 @@ class ErrorDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ExportDialog(ModalScreen[dict | None]):
+class ExportDialog(Responsive, ModalScreen[dict | None]):
     """Choose a folder and a format. The dialog only asks: it posts ``Chosen`` and the app writes the
     files, then calls ``show_problem`` (the dialog stays, with what was typed) or ``done``."""
 
@@ -111,7 +113,7 @@ class ExportDialog(ModalScreen[dict | None]):
         self.dismiss(paths)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Responsive, ModalScreen[None]):
     """Every key of the app, by screen."""
 
     BINDINGS = [Binding("escape,f1,question_mark", "close", "Close", id="help.close")]

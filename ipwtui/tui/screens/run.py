@@ -21,6 +21,8 @@ from textual.widgets import Footer, Header, Static
 from ...core import events as ev
 from ...core import fmt
 from ...core.metrics import MIN_QUERIES_FOR_CI as MIN_CI
+from ...core.remote import MEASURED_REMOTE
+from ...core.sensors.base import MEASURED, UNAVAILABLE, worst_quality
 from ..gaps import GapOpen
 from ..live import LiveState, PastRecords
 from ..pacing import Pacer, usable_cores
@@ -29,6 +31,7 @@ from ..widgets.figures import Figure, figure_row
 from ..widgets.lines import BarLine, LineText
 from ..widgets.power_graph import PowerGraph, Trace
 from ..widgets.progress import RunProgress
+from ..widgets.responsive import Responsive
 from ..rows import record_cells
 from ..widgets.query_table import QueryTable
 
@@ -56,44 +59,69 @@ def duration(s: float | None) -> str:
     return f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s" if m else f"{sec}s"
 
 
-def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str, bool]]:
-    """(digits text or None, two caption lines, estimate?) of each headline figure, from the core's metrics."""
-    est = quality != "measured"
-    q_word = {"measured": "measured", "model-based": "model-based", "estimated": "ESTIMATE"}.get(
-        quality, "N/A: no energy")
+def coverage(m) -> str:
+    """"over 3 of 6" when an energy figure covers fewer queries than were counted, else ""."""
+    n, k = metric(m, "n") or 0, metric(m, "n_with_energy") or 0
+    return f"over {k} of {n}" if k != n else ""
+
+
+def na_reason(m, view: str) -> str | None:
+    """Why IPW and IPJ are N/A although queries have energy, from the core's notes (None otherwise)."""
+    if metric(m, "ipw") is not None or not metric(m, "n_with_energy"):
+        return None
+    notes = " ".join(metric(m, "notes") or [])
+    if "not positive" in notes:
+        if view == "net":
+            return "net ≤ 0: the idle baseline is at or above the queries' power"
+        return "energy ≤ 0: IPW and IPJ are N/A"
+    if "no scored query" in notes:
+        return "no scored query yet"
+    return None
+
+
+def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str, bool, str | None]]:
+    """(digits text or None, two caption lines, estimate?, quality) of each headline figure, from the
+    core's metrics. The quality of an energy figure goes in its title; the captions say the interval, the
+    unit, gross or net, and how many queries a figure covers when not all of them."""
+    est = quality not in (MEASURED, MEASURED_REMOTE)  # a server's own telemetry is measured, not estimated
     n = metric(m, "n") or 0
+    cover = coverage(m)
+    reason = na_reason(m, view)
 
     def ci_line(key: str) -> str:
         interval = metric(m, key)
-        if interval:
-            return f"95% CI {fmt.ci(interval)}"
+        if interval:  # the numbers first: a narrow box cuts the words, not the interval
+            return f"{fmt.ci(interval)} 95% CI"
+        if reason:
+            return reason
         if n:
             return f"CI after {MIN_CI} queries"
         return "no query yet"
+
+    def detail(*parts: str) -> str:
+        return " · ".join(p for p in (cover, *parts) if p)
 
     acc = metric(m, "accuracy")
     acc_ci = metric(m, "accuracy_ci")
     scored = metric(m, "n_scored") or 0
     correct = metric(m, "n_correct") or 0
     unscored = metric(m, "n_unscored") or 0
-    acc_cap = f"{correct}/{scored} scored" + (f" · {unscored} unscored" if unscored else "")
-    acc_ci_line = f"95% CI [{100 * acc_ci[0]:.0f}, {100 * acc_ci[1]:.0f}] %" if acc_ci else \
+    acc_cap = f"{correct}/{scored} correct" + (f" · {unscored} unscored" if unscored else "")
+    acc_ci_line = f"[{100 * acc_ci[0]:.0f}, {100 * acc_ci[1]:.0f}] 95% CI" if acc_ci else \
         (f"CI after {MIN_CI} queries" if n else "")
     ipw, ipj = metric(m, "ipw"), metric(m, "ipj")
     tot, mw = metric(m, "total_energy_j"), metric(m, "mean_power_w")
+    q = None if quality == UNAVAILABLE else quality
     return {
-        "fig-ipw": (None if ipw is None else fmt.num(ipw, 3), f"{ci_line('ipw_ci')}\nper W · {view} · {q_word}",
-                    est),
-        "fig-ipj": (None if ipj is None else fmt.num(ipj, 3), f"{ci_line('ipj_ci')}\nper J · {view} · {q_word}",
-                    est),
-        "fig-acc": (None if acc is None else f"{100 * acc:.1f}", f"{acc_ci_line}\n{acc_cap}", False),
-        "fig-joules": (None if tot is None else fmt.num(tot, 4), f"J, sum of query windows\n{view} · {q_word}",
-                       est),
-        "fig-watts": (None if mw is None else fmt.num(mw, 3), f"W, mean per query\n{view} · {q_word}", est),
+        "fig-ipw": (None if ipw is None else fmt.num(ipw, 3), f"{ci_line('ipw_ci')}\n{detail('per W', view)}", est, q),
+        "fig-ipj": (None if ipj is None else fmt.num(ipj, 3), f"{ci_line('ipj_ci')}\n{detail('per J', view)}", est, q),
+        "fig-acc": (None if acc is None else f"{100 * acc:.1f}", f"{acc_ci_line}\n{acc_cap}", False, None),
+        "fig-joules": (None if tot is None else fmt.num(tot, 4), f"J in query windows\n{detail(view)}", est, q),
+        "fig-watts": (None if mw is None else fmt.num(mw, 3), f"W, mean per query\n{detail(view)}", est, q),
     }
 
 
-class RunScreen(Screen):
+class RunScreen(Responsive, Screen):
     """A live run (``handle`` given) or a canned one (tests and screenshots: events applied by hand)."""
 
     BINDINGS = [
@@ -120,6 +148,8 @@ class RunScreen(Screen):
         self._in_gap = False  # the last frame was drawn between two queries
         self._rows_at = float("-inf")  # clock of the last flush of finished queries
         self._tick_timer = None
+        self._labels: list[str] = []  # quality labels of the energy the figures use, one per record seen
+        self._labels_seen = 0
 
     # ---- layout ---------------------------------------------------------------------------------
 
@@ -130,15 +160,15 @@ class RunScreen(Screen):
         with Horizontal(id="middle"):
             yield PowerGraph(id="power")
             with Vertical(id="now"):
-                yield LineText(id="throughput")
+                yield LineText(id="throughput", wrap=False)
                 yield BarLine(id="tps-spark")
                 yield LineText(id="question")
-                yield LineText(id="reference")
+                yield LineText(id="reference", wrap=False)
                 yield AnswerView(id="answer")
         yield QueryTable(id="queries", view=self.live.energy_view)
         with Horizontal(id="progress-row"):
             yield RunProgress(id="progress")
-            yield LineText(id="progress-label")
+            yield LineText(id="progress-label", wrap=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -150,6 +180,8 @@ class RunScreen(Screen):
         self.query_one("#answer").border_title = "answer"
         self.sub_title = " · ".join(x for x in (self.live.model_name, self.live.accelerator) if x)
         table = self.query_one(QueryTable)
+        if self.live.past_records and not self.live.metrics:
+            self._past_metrics(self.live.past_records)
         if self.live.all_records:
             table.add_records([record_cells(r, self.live.energy_view) for r in self.live.all_records])
         # the rows above already hold every finished query: only later ones may come from events
@@ -164,8 +196,19 @@ class RunScreen(Screen):
         (a frame per event would repaint the screen several times per query); the end of the run is
         shown at once."""
         self._pending.append(e)
+        if isinstance(e, PastRecords) and not self.live.records:
+            self._past_metrics(e.records)
         if isinstance(e, (ev.RunFinished, ev.RunFailed)):
             self._flush_events()
+
+    def _past_metrics(self, records: list) -> None:
+        """A resumed session's figures before its first new query: the core's metrics of the records
+        it already has, computed once when they arrive (later ones come with each finished query)."""
+        from ...core.runner import LIVE_BOOTSTRAP_ROUNDS
+        from ...core.summary import session_metrics
+
+        if records:
+            self.live.metrics = session_metrics(records, ci=True, rounds=LIVE_BOOTSTRAP_ROUNDS)
 
     def _flush_events(self, rows_too: bool = True) -> None:
         """Show what the pending events changed. Finished queries (a table row, the figures) are shown
@@ -182,6 +225,7 @@ class RunScreen(Screen):
                 if isinstance(e, ev.QueryFinished) and not e.record.warmup]
         if any(isinstance(e, PastRecords) for e in events):
             self.show_past_records()  # every record so far, the new ones included
+            self._update_figures()
         elif rows:
             self.query_one(QueryTable).add_records(rows)
         if any(isinstance(e, ev.QueryFinished) for e in events):
@@ -192,6 +236,7 @@ class RunScreen(Screen):
             self._show_query()
         if any(isinstance(e, (ev.RunFinished, ev.RunFailed, ev.SessionStarted)) for e in events):
             self._update_figures()
+            self._update_progress()  # "stopped 3/8", no ETA
             self.refresh_bindings()  # export needs a session folder; pause/skip/stop a running run
         if events:
             self._update_status()
@@ -200,6 +245,15 @@ class RunScreen(Screen):
         """The worker has returned: the keys that act on a run go, the status says how it ended."""
         self.refresh_bindings()
         self._update_status()
+        self._update_progress()
+
+    def size_changed(self, classes: dict[str, bool]) -> None:
+        """The screen went compact or back: the parts whose text depends on it."""
+        try:
+            self.query_one(Footer).compact = classes["-narrow"]
+        except NoMatches:
+            return
+        self._update_throughput_live()
 
     def on_screen_resume(self) -> None:
         self._flush_events()
@@ -341,21 +395,62 @@ class RunScreen(Screen):
     def _update_progress(self) -> None:
         live = self.live
         self.query_one(RunProgress).update(live.total, live.done)
-        eta = live.eta_seconds() if live.running else None
-        text = f"{live.done}/{live.total or '?'} queries"
-        if live.warmups:
-            text += f" · {live.warmups} warm-up"
-        if live.running and live.total:
-            text += f" · ETA {duration(eta)}"
-        elif live.status:
-            text += f" · {live.status}"
+        count = f"{live.done}/{live.total or '?'}"
+        warm = f" · {live.warmups} warm-up" if live.warmups else ""
+        stopping = live.running and bool(getattr(self.handle, "stop_requested", False))
+        if live.failure:
+            text = f"failed {count} queries{warm}"
+        elif live.status:  # ended: how, and how far; no ETA
+            text = f"{live.status} {count} queries{warm}"
+        elif stopping:
+            text = f"stopping {count} queries{warm} · the current query finishes"
+        else:
+            text = f"{count} queries{warm}"
+            if live.running and live.total:
+                text += f" · ETA {duration(live.eta_seconds())}"
         self._set("#progress-label", text)
+
+    def figure_quality(self) -> str:
+        """The quality of the energy the figures use: that of the records' energy (a remote query's is
+        the server's), as the session's summary says it; before the first record, the counted domains'."""
+        recs = self.live.all_records
+        if self._labels_seen > len(recs):  # the records were replaced (a resumed session's past ones)
+            self._labels, self._labels_seen = [], 0
+        for r in recs[self._labels_seen:]:
+            if r.counted and r.energy("gross") is not None:
+                self._labels.append(r.energy_label[1])
+        self._labels_seen = len(recs)
+        if self._labels:
+            return worst_quality(set(self._labels))
+        if any(r.remote for r in recs):
+            return UNAVAILABLE
+        return self.live.energy_quality
+
+    def explain_context(self):
+        """The session's labels for the explainer (key i): the core's metrics, nothing computed here."""
+        from .explain import DomainLabel, ExplainContext
+
+        live = self.live
+        quality = self.figure_quality()
+        energy = [r for r in live.all_records if r.counted and r.energy("gross") is not None]
+        backend = getattr(getattr(self.handle, "prep", None), "backend", None)
+        remote = any(r.remote for r in live.all_records) or bool(backend is not None and backend.traits.remote)
+        labels = [r.energy_label for r in energy]
+        joined = lambda i: "+".join(dict.fromkeys(x[i] for x in labels if x[i])) or None  # noqa: E731
+        status = live.failure and "failed" or live.status or ("paused" if getattr(self.handle, "paused", False)
+                                                              else "running")
+        return ExplainContext(
+            view=live.energy_view, metrics=live.metrics.get(live.energy_view) if live.metrics else None,
+            quality=quality, source=joined(0), boundary=joined(2),
+            domains=[DomainLabel(d.name, d.source, d.quality, d.boundary) for d in live.counted_domains],
+            idle_w=dict(live.idle_w), idle_seconds=live.idle_seconds, remote=remote, status=status)
 
     def _update_figures(self) -> None:
         live = self.live
         m = live.metrics.get(live.energy_view) if live.metrics else None
-        for fid, (text, caption, est) in figure_values(m, live.energy_quality, live.energy_view).items():
-            self.query_one(f"#{fid}", Figure).show(text, caption, est)
+        values = figure_values(m, self.figure_quality(), live.energy_view)
+        for fid, (text, caption, est, quality) in values.items():
+            self.query_one(f"#{fid}", Figure).show(text, caption, est, quality)
 
     def _show_query(self) -> None:
         cur = self.live.current
@@ -392,11 +487,17 @@ class RunScreen(Screen):
         live = self.live
         rate = live.live_rate(self.clock()) if live.in_flight else None
         last = live.records[-1] if live.records else None
-        line = f"streaming now: {fmt.num(rate, 3, 'tok/s')}" if rate is not None else "streaming now: –"
-        if last is not None:
-            src = last.counts_source or fmt.NA
-            line += (f"\nlast query: prefill {fmt.num(last.prefill_tps, 3, 'tok/s')}"
-                     f" · decode {fmt.num(last.decode_tps, 3, 'tok/s')}\n({src}) · bars: decode per query")
+        now = fmt.num(rate, 3, 'tok/s') if rate is not None else "–"
+        if self.compact:  # one line
+            line = f"now {now}"
+            if last is not None:
+                line += f" · last: decode {fmt.num(last.decode_tps, 3, 'tok/s')}"
+        else:
+            line = f"streaming now: {now}"
+            if last is not None:
+                src = last.counts_source or fmt.NA
+                line += (f"\nlast: prefill {fmt.num(last.prefill_tps, 3, 'tok/s')}"
+                         f" · decode {fmt.num(last.decode_tps, 3, 'tok/s')}\n({src}) · bars: decode per query")
         self._set("#throughput", line)
 
     def _update_throughput_done(self, record: dict | None) -> None:
@@ -408,7 +509,7 @@ class RunScreen(Screen):
     def check_action(self, action: str, parameters) -> bool | None:
         running = self.handle is not None and self.handle.active and self.live.running
         if action in ("toggle_pause", "skip", "stop"):
-            return True if running else None
+            return running  # hidden once the run is over: only what still applies is offered
         if action == "export":
             return True if self.live.folder else None
         return True

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
 from ...core import fmt
 from ..widgets.figures import Figure, figure_row
 from ..widgets.power_graph import PowerGraph, Trace
+from ..widgets.responsive import Responsive
 from ..rows import record_cells
 from ..widgets.query_table import QueryTable
 from .run import TABLE_KEY, figure_values
@@ -47,7 +48,7 @@ class SessionsLoaded(Message):
         self.root = root
 
 
-class SessionsScreen(Screen):
+class SessionsScreen(Responsive, Screen):
     BINDINGS = [
         Binding("enter", "open", "Open", id="sessions.open"),
         Binding("r", "resume", "Resume", id="sessions.resume"),
@@ -192,7 +193,7 @@ def power_traces(session) -> list[Trace]:
     return out
 
 
-class SessionView(Screen):
+class SessionView(Responsive, Screen):
     """One past session: figures and bookkeeping from its summary, its table and its power graph."""
 
     BINDINGS = [
@@ -311,17 +312,18 @@ class SessionView(Screen):
         if q != "measured":
             energy = f"[reverse] ESTIMATE [/reverse] {energy}" if self.summary else energy
         resumable = " · resumable (r)" if status != "finished" else ""
+        # what a small screen must not cut comes first: how it ended, and whether the energy is an estimate
         self.query_one("#session-status", Static).update(
-            f"[b]{status}[/b]{resumable}  ·  {model} · {meta.get('accelerator', '?')}  ·  {energy}  ·  "
-            f"on screen: {self.view}")
+            f"[b]{status}[/b]{resumable}  ·  {energy}  ·  on screen: {self.view}  ·  "
+            f"{model} · {meta.get('accelerator', '?')}")
 
     def _figures(self) -> None:
         if not self.summary:
             return
         m = (self.summary.get("metrics") or {}).get(self.view)
         q = self.summary.get("energy_quality") or "unavailable"
-        for fid, (text, caption, est) in figure_values(m, q, self.view).items():
-            self.query_one(f"#{fid}", Figure).show(text, caption, est)
+        for fid, (text, caption, est, quality) in figure_values(m, q, self.view).items():
+            self.query_one(f"#{fid}", Figure).show(text, caption, est, quality)
 
     def _info(self) -> None:
         s = self.summary or {}
@@ -349,6 +351,12 @@ class SessionView(Screen):
         for note in m.get("notes") or []:
             lines.append(f"note: {note}")
         self.query_one("#session-info", Static).update("\n".join(lines))
+
+    def explain_context(self):
+        """The session's labels for the explainer (key i), from its summary."""
+        from .explain import context_from_summary
+
+        return context_from_summary(self.summary, self.view) if self.summary else None
 
     def action_toggle_energy(self) -> None:
         self.view = "net" if self.view == "gross" else "gross"

@@ -33,6 +33,7 @@ from textual.widgets.option_list import Option
 
 from ...core import fmt
 from ...core.settings import SettingError, spec
+from ..widgets.responsive import Responsive
 
 FILTER_AFTER = 6  # show the model filter box when more models than this are found
 OTHER_FILE = "__file__"
@@ -138,7 +139,7 @@ class QueryInfoReady(Message):
         self.info = info
 
 
-class SetupScreen(Screen):
+class SetupScreen(Responsive, Screen):
     BINDINGS = [
         Binding("ctrl+r", "start", "Run", id="setup.run"),
         Binding("ctrl+f", "focus_filter", "Filter models", id="setup.filter", show=False),
@@ -181,7 +182,7 @@ class SetupScreen(Screen):
                                      sp.show(sp.default), type="integer" if sp.kind is int else "number")
                     field_in.tooltip = f"{sp.help}; {sp.rule()} ({sp.flag})"
                     yield field_in
-            with Vertical(classes="field"):
+            with Vertical(classes="field", id="energy-field"):
                 yield Label("energy on screen")
                 with RadioSet(id="set-energy"):
                     yield RadioButton("gross", value=s.energy_view != "net", id="energy-gross")
@@ -247,6 +248,8 @@ class SetupScreen(Screen):
         # models
         self.query_one("#models").display = True
         self.query_one("#model-filter").display = len(self.models) > FILTER_AFTER
+        if not self.query_one("#model-filter").display and self.focused is self.query_one("#model-filter"):
+            self.query_one("#models").focus()  # a hidden filter box keeps no focus (it took the keys typed)
         self._fill_models("")
         problems = list(msg.problems)
         if not self.models:

@@ -7,10 +7,21 @@ from __future__ import annotations
 
 import textwrap
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
+
+
+ELLIPSIS = "…"
+
+
+def fit(text: str, cells: int) -> str:
+    """``text`` cut to ``cells`` cells, an ellipsis saying it was cut."""
+    if cell_len(text) <= cells:
+        return text
+    return set_cell_size(text, cells - 1) + ELLIPSIS if cells > 1 else set_cell_size(text, max(cells, 0))
 
 
 def refresh_rows(widget: Widget, rows: list[int], width: int) -> None:
@@ -70,7 +81,8 @@ class CachedLines(Widget):
 
 
 class LineText(CachedLines):
-    """Plain text in a box of fixed size, wrapped at its width; lines that do not fit are cut."""
+    """Plain text in a box of fixed size, wrapped at its width (or, with ``wrap=False``, one line per
+    paragraph). Text that does not fit is cut, and an ellipsis says so."""
 
     DEFAULT_CSS = """
     LineText {
@@ -78,9 +90,10 @@ class LineText(CachedLines):
     }
     """
 
-    def __init__(self, text: str = "", *, id: str | None = None) -> None:
+    def __init__(self, text: str = "", *, id: str | None = None, wrap: bool = True) -> None:
         super().__init__(id=id)
         self._text = text
+        self.wrap = wrap
 
     @property
     def text(self) -> str:
@@ -93,14 +106,20 @@ class LineText(CachedLines):
             self.content_changed()
 
     def wrapped(self, width: int) -> list[str]:
+        width = max(width, 1)
+        if not self.wrap:
+            return [fit(para, width) for para in self._text.split("\n")]
         out: list[str] = []
         for para in self._text.split("\n"):
-            out += textwrap.wrap(para, width=max(width, 1), break_long_words=True, break_on_hyphens=False) or [""]
+            out += textwrap.wrap(para, width=width, break_long_words=True, break_on_hyphens=False) or [""]
         return out
 
     def build_lines(self, width: int, height: int) -> list[Strip]:
         style = self.rich_style
-        rows = self.wrapped(width)[:height]
+        rows = self.wrapped(width)
+        if len(rows) > height > 0:  # more than fits: the last line shown says so
+            rows = rows[:height]
+            rows[-1] = fit(rows[-1].rstrip() + ELLIPSIS, width)
         rows += [""] * (height - len(rows))
         return [Strip([Segment(r, style)]).crop(0, width).extend_cell_length(width, style) for r in rows]
 

@@ -26,7 +26,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ...core import fmt
-from .lines import refresh_rows
+from .lines import fit, refresh_rows
 
 LINE_VARS = ("primary", "accent", "success", "secondary", "warning", "error")
 Y_LABEL = "power (W)"
@@ -74,13 +74,6 @@ def tick_text(v: float, step: float) -> str:
     """A tick value with as many decimals as its step needs."""
     digits = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
     return f"{v:.{digits}f}"
-
-
-def fit(text: str, cells: int) -> str:
-    """``text`` cut to ``cells`` cells, an ellipsis saying it was cut."""
-    if cell_len(text) <= cells:
-        return text
-    return set_cell_size(text, cells - 1) + "…" if cells > 1 else set_cell_size(text, max(cells, 0))
 
 
 @lru_cache(maxsize=8)
@@ -380,7 +373,9 @@ class PowerGraph(Widget):
         if not entries or width < 12 or height < 1:
             return []
         boxed = height >= 3 * (len(entries) + 2)  # a box only when it leaves the lines most of the plot
-        entries = entries[:len(entries) if boxed else height]
+        # unboxed, it takes at most a third of a small plot's rows (the traces come first, the idle
+        # baselines after them: a short plot names its measured lines)
+        entries = entries[:len(entries) if boxed else max(1, height // 3)]
         inner = min(max(cell_len(lab) for _s, lab in entries) + len(MARKER) + 3, width - 2 * boxed)
         rows = []
         for style, lab in entries:  # " ━━ label " in inner cells

@@ -17,7 +17,7 @@ class RunProgress(OneLine):
     DEFAULT_CSS = """
     RunProgress {
         & > .run-progress--done { color: $primary; }
-        & > .run-progress--todo { color: $panel-lighten-2; }
+        & > .run-progress--todo { color: $foreground-muted; }
         & > .run-progress--percent { color: $foreground; }
     }
     """
@@ -45,5 +45,6 @@ class RunProgress(OneLine):
         n_done = 0 if f is None else int(round(f * bar_w))
         done, todo, percent = (self.get_component_rich_style(f"run-progress--{k}")
                                for k in ("done", "todo", "percent"))
-        return Strip([Segment("━" * n_done, done), Segment("━" * (bar_w - n_done), todo),
+        # done and to do differ in weight as well as colour (a heavy line, then a light one)
+        return Strip([Segment("━" * n_done, done), Segment("─" * (bar_w - n_done), todo),
                       Segment(" " + label, percent)]).apply_style(self.rich_style)

@@ -5,12 +5,13 @@ a run and every frame it costs is UI-thread CPU taken from the model's decode th
 fixed widths, so a row is drawn once, as one strip of a few segments, and kept: a new row, a cursor move
 or a scroll redraws only from that cache, and a 10,000-query session is added in one call and costs only
 its visible rows. Cells carry the raw value they show, so sorting orders numbers as numbers and puts N/A
-last.
+last. When the table is narrower than its columns (an 80-column terminal), the columns get one space
+between them instead of two and a few narrower widths; a cell that does not fit ends in an ellipsis.
 """
 
 from __future__ import annotations
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -21,6 +22,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
+
+from .lines import fit
 
 
 
@@ -51,6 +54,9 @@ COLUMNS = [
     ("status", "status", 7),
 ]
 COLUMN_KEYS = [c[0] for c in COLUMNS]
+# narrower widths for a narrow table (with one space after each column instead of one on each side, the
+# table fits 77 cells: an 80-column terminal less the border and a one-cell scrollbar)
+NARROW_WIDTHS = {"n": 4, "ok": 1, "domain": 9, "j": 9}
 
 
 def _sort_key(cell):
@@ -122,7 +128,9 @@ class QueryTable(ScrollView, can_focus=True):
         self._cache: dict[tuple[int, str], Strip] = {}  # (id of a row's cell list, look) -> strip
         self._looks: dict = {}  # component styles, until the next style update
         self._cell_styles: dict[str, Style] = {}
-        self._widths = [w + 2 for _k, _l, w in COLUMNS]  # one space of padding on each side
+        self.narrow = False  # the narrow column layout (see set_narrow)
+        self._cols = [w for _k, _l, w in COLUMNS]  # text cells of each column
+        self._widths = [w + 2 for w in self._cols]  # with one space of padding on each side
         self._total_width = sum(self._widths)
 
     def on_mount(self) -> None:
@@ -253,7 +261,21 @@ class QueryTable(ScrollView, can_focus=True):
         self.move_cursor(len(self._rows) - 1, user=True)
 
     def on_resize(self, event: events.Resize) -> None:
+        wide = sum(w + 2 for _k, _l, w in COLUMNS)
+        self.set_narrow(self.scrollable_content_region.width < wide)
         self._scroll_to_cursor()
+
+    def set_narrow(self, narrow: bool) -> None:
+        """The narrow layout (one space between columns, narrower #, ✓, domain and J) or the wide one."""
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        self._cols = [NARROW_WIDTHS.get(k, w) if narrow else w for k, _l, w in COLUMNS]
+        self._widths = [w + (1 if narrow else 2) for w in self._cols]
+        self._total_width = sum(self._widths)
+        self._cache.clear()
+        self.virtual_size = Size(self._total_width, len(self._rows) + 1)
+        self.refresh()
 
     def on_click(self, event: events.Click) -> None:
         at = event.get_content_offset(self)
@@ -326,6 +348,8 @@ class QueryTable(ScrollView, can_focus=True):
     def _label(self, key: str, label: str) -> str:
         if key == "j":
             label = f"J {self.view}"
+        elif key == "w" and self.view != "gross":
+            label = f"W {self.view}"
         if key == self.sort_column:
             label += " ▼" if self.sort_reverse else " ▲"
         return label
@@ -370,11 +394,12 @@ class QueryTable(ScrollView, can_focus=True):
             return strip
         base = self._look(look)
         segments = []
-        for (_k, _l, w), cell in zip(COLUMNS, cells):
+        left = "" if self.narrow else " "
+        for w, cell in zip(self._cols, cells):
             text = cell.plain if isinstance(cell, Text) else str(cell)
             justify = getattr(cell, "justify", "left") or "left"
             if cell_len(text) > w:
-                text = set_cell_size(text, w)
+                text = fit(text, w)
             gap = w - cell_len(text)
             if justify == "right":
                 text = " " * gap + text
@@ -384,7 +409,7 @@ class QueryTable(ScrollView, can_focus=True):
                 text += " " * gap
             spec = cell.style if isinstance(cell, Text) else ""
             style = self._combined(look, spec) if spec else base
-            segments.append(Segment(f" {text} ", style))
+            segments.append(Segment(f"{left}{text} ", style))
         strip = Strip(segments, self._total_width)
         if len(self._cache) >= CACHE_MAX:
             self._cache.clear()
