@@ -538,6 +538,7 @@ def rescore_command(args) -> int:
               f"{mg.get('n_unscored')} unscored)")
     for k, p in outcome.paths.items():
         con.print(f"  {k}: {escape(str(p))}")
+    return 0
 
 
 # ---- compare -----------------------------------------------------------------------------------
