@@ -25,20 +25,24 @@ def _add_setting(g, sp) -> None:
     g.add_argument(sp.flag, dest=sp.name, metavar=metavar, default=None, help=sp.help + shown)
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+MODEL_HELP = ("a GGUF file (llama.cpp; default: the bundled SmolLM2-135M-Instruct), an MLX model folder or a "
+              "repository id in the Hugging Face cache (mlx), or the model a server serves (openai; or "
+              "--remote-model)")
+
+
+def _add_run_options(p: argparse.ArgumentParser, one_target: bool = True) -> None:
     from .core.settings import specs
 
     g = p.add_argument_group("what to run")
-    g.add_argument("--model", metavar="PATH|NAME",
-                   help="model to run: a GGUF file (llama.cpp; default: the bundled SmolLM2-135M-Instruct), an MLX "
-                        "model folder or a repository id in the Hugging Face cache (mlx), or the model a server "
-                        "serves (openai; or --remote-model)")
+    if one_target:
+        g.add_argument("--model", metavar="PATH|NAME", help=f"model to run: {MODEL_HELP}")
     g.add_argument("--queries", metavar="FILE|NAME",
                    help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick, "
                         "open (open questions, for --judge) (default: mixed)")
-    g.add_argument("--backend", default="llama.cpp", metavar="NAME",
-                   help=f"inference backend: {', '.join(_backend_names())} (fake: a scripted stand-in for "
-                        "demos and tests) (default: llama.cpp)")
+    if one_target:
+        g.add_argument("--backend", default="llama.cpp", metavar="NAME",
+                       help=f"inference backend: {', '.join(_backend_names())} (fake: a scripted stand-in for "
+                            "demos and tests) (default: llama.cpp)")
     groups = {"what": g, "measurement": p.add_argument_group("measurement"),
               "engine": p.add_argument_group("engine"),
               "remote": p.add_argument_group("remote backends (openai)")}
@@ -121,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--json", action="store_true", help="print the new summary as JSON")
     rs.add_argument("--quiet", action="store_true", help="no line per judged query")
     _add_compare(sub)
+    _add_duel(sub)
     rp = sub.add_parser("report", help="write a shareable report of one or more sessions (HTML, Markdown)",
                         description="One self-contained HTML file (charts inline, nothing fetched) and/or a "
                                     "Markdown file with SVG charts beside it. Needs matplotlib: "
@@ -164,6 +169,28 @@ def _add_judge_options(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument("--judge-timeout", metavar="S", help="seconds one judge call may take (default: 300)")
     g.add_argument("--judge-server-energy", metavar="NAME",
                    help="a remote judge's server energy: none, ecologits, cited:ID or prometheus (default: none)")
+
+
+def _add_duel(sub) -> None:
+    d = sub.add_parser("duel", help="each query to two targets (local and cloud, or any two), side by side",
+                       description="Send every query to two targets, one after the other, the first side "
+                                   "alternating from query to query so that a drift of the machine favours "
+                                   "neither; each side goes into its own session (the two name each other), "
+                                   "then both are compared, with the routing what-if when one side is remote. "
+                                   "The settings below apply to both sides; --a-base-url / --b-base-url give "
+                                   "a side its own server.")
+    for side, default in (("a", "llama.cpp"), ("b", "openai")):
+        g = d.add_argument_group(f"side {side.upper()}")
+        g.add_argument(f"--{side}", metavar="BACKEND", default=default,
+                       help=f"side {side.upper()}'s backend: {', '.join(_backend_names())} (default: {default})")
+        g.add_argument(f"--{side}-model", metavar="PATH|NAME", help=f"side {side.upper()}'s model: {MODEL_HELP}")
+        g.add_argument(f"--{side}-base-url", metavar="URL",
+                       help=f"side {side.upper()}'s OpenAI-compatible server (default: --base-url)")
+    _add_run_options(d, one_target=False)
+    o = d.add_argument_group("output")
+    o.add_argument("--out", metavar="DIR", help="folder for the two sessions (default: the data dir's sessions)")
+    o.add_argument("--json", action="store_true", help="print the two summaries and the comparison as JSON")
+    o.add_argument("--quiet", action="store_true", help="no line per finished query")
 
 
 def _add_compare(sub) -> None:
@@ -220,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             from .headless import rescore_command
 
             return rescore_command(args)
+        if args.command == "duel":
+            from .headless import duel_command
+
+            return duel_command(args)
         if args.command == "compare":
             from .headless import compare_command
 

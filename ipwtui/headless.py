@@ -800,3 +800,93 @@ def leaderboard_command(args) -> int:
               + (f"; {n_sets} query sets: sessions of different sets are never ranked together" if n_sets > 1
                  else "") + "; ranked by IPW: sessions that ran their whole query set")
     return 0
+
+
+# ---- duel ----------------------------------------------------------------------------------------
+
+
+class _SideLines:
+    """The duel's live lines: each finished query, marked with its side."""
+
+    def __init__(self, console, view: str, per_query: bool):
+        self.console, self.view, self.per_query = console, view, per_query
+        self.done = {"A": 0, "B": 0}
+
+    def __call__(self, side: str, e) -> None:
+        from .core import events as ev
+
+        if isinstance(e, ev.SessionStarted):
+            self.console.print(f"side {side}: session {escape(e.folder)}")
+        elif isinstance(e, ev.Phase) and e.name in ("loading", "idle", "stopping", "settling", "retrying"):
+            self.console.print(f"side {side}: {escape(e.name)} {escape(e.detail)}")
+        elif isinstance(e, ev.Notice):
+            self.console.print(f"[yellow]side {side}: {escape(e.message)}[/yellow]")
+        elif isinstance(e, ev.SensorFault) and side == "A":
+            self.console.print(f"[yellow]sensor {escape(e.sensor)} failed: {escape(e.message)}[/yellow]")
+        elif isinstance(e, ev.QueryFinished) and not e.record.warmup:
+            self.done[side] += 1
+            if self.per_query:
+                self.console.print(f"{side} " + query_line(e.record, self.view), markup=False)
+
+
+def duel_command(args) -> int:
+    from .core.compare import CompareError, compare, plain, route
+    from .core.settings import SettingError
+    from .runs import Duel, RunError, RunRequest
+
+    try:
+        settings, _ = settings_from_args(args)
+        sides = {}
+        for side in ("a", "b"):
+            url = getattr(args, f"{side}_base_url")
+            s = settings.replace(base_url=url) if url else settings
+            sides[side.upper()] = RunRequest(backend=getattr(args, side), model=getattr(args, f"{side}_model"),
+                                             queries=args.queries, settings=s, sessions_root=args.out)
+    except SettingError as e:
+        return _err(str(e))
+    con = _console(stderr=args.json)
+    lines = _SideLines(con, settings.energy_view, per_query=not args.quiet)
+    duel = Duel(sides["A"], sides["B"], listener=lines)
+    old = signal.signal(signal.SIGTERM, _sigterm)
+    interrupted = False
+    outcome = None
+    try:
+        outcome = duel.execute()
+    except RunError as e:
+        if e.stage != "run" or not duel.prepared:
+            return _err(str(e))
+        con.print(f"[red]{escape(str(e))}[/red]")
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    if len(duel.prepared) < 2:
+        return 130 if interrupted else 1
+    folders = [str(duel.prepared[s].session.folder) for s in ("A", "B")]
+    try:
+        c = compare(folders)
+        r = route(c)
+    except CompareError as e:
+        return _err(f"{e} (both sessions are kept: {', '.join(folders)})")
+    data = plain({"sides": {s: f for s, f in zip(("A", "B"), folders)},
+                  "compare": c.as_dict(), "routing": r})
+    if args.json:
+        print(json.dumps(data, indent=2, allow_nan=False))
+    else:
+        for t in compare_tables(data["compare"]):
+            con.print(t)
+        for n in data["compare"]["notes"]:
+            con.print(f"- {escape(n)}")
+        for a in data["routing"]["analyses"]:
+            for t in routing_tables(a):
+                con.print(t)
+        if data["routing"]["note"]:
+            con.print(escape(data["routing"]["note"]))
+        for s, f in zip(("A", "B"), folders):
+            con.print(f"side {s}: {escape(f)}")
+    status = outcome.status if outcome is not None else "interrupted"
+    if interrupted or status != "finished":
+        print(f"ipwtui: duel {'interrupted' if interrupted else status}; each side's session can be finished "
+              f"with ipwtui run --resume DIR ({', '.join(folders)})", file=sys.stderr)
+        return 130 if interrupted else 0
+    return 0

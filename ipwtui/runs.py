@@ -550,3 +550,124 @@ def _quietly(fn: Callable, *args: Any) -> None:
         fn(*args)
     except Exception:
         pass
+
+
+# ---- a duel: each query to two targets -----------------------------------------------------------
+
+
+@dataclass
+class DuelOutcome:
+    status: str  # "finished", "stopped", "interrupted"
+    sides: dict[str, Outcome]  # "A", "B"
+
+
+class Duel:
+    """A duel run, start to end: two requests over the same queries (one per side), one sensor set, two
+    sessions that name each other. Controls act on both sides, at any time."""
+
+    def __init__(self, a: RunRequest, b: RunRequest, listener: Callable[[str, object], None] | None = None,
+                 sensor_factory: Callable[[], SensorSet] | None = None,
+                 backend_factory: Callable[[Prepared], Backend] | None = None,
+                 between_queries: Callable[[], None] | None = None):
+        self.requests = {"A": a, "B": b}
+        self.listener = listener or (lambda side, e: None)
+        self.sensor_factory = sensor_factory
+        self.backend_factory = backend_factory
+        self.between_queries = between_queries
+        self.prepared: dict[str, Prepared] = {}
+        self.duel: Any = None  # the DuelRunner once both sides are loaded
+        self._lock = threading.Lock()
+        self._stop = False
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop = True
+            d = self.duel
+        if d is not None:
+            d.stop()
+
+    def pause(self) -> None:
+        if self.duel is not None:
+            self.duel.pause()
+
+    def resume(self) -> None:
+        if self.duel is not None:
+            self.duel.resume()
+
+    def skip(self) -> None:
+        if self.duel is not None:
+            self.duel.skip()
+
+    def execute(self) -> DuelOutcome:
+        """Prepare both sides, load both, run the duel, close everything. RunError (one line) as Run."""
+        from .core.duel import DuelRunner
+        from .workloads.scoring import score_answer
+
+        a_req, b_req = self.requests["A"], self.requests["B"]
+        if a_req.resume or b_req.resume:
+            raise RunError("a duel starts new sessions: resume each side's session on its own with --resume")
+        sensor_set = self.sensor_factory() if self.sensor_factory is not None else \
+            probe_sensors(a_req.settings, a_req.sysfs_root)
+        # both sides read the same queries: parsed once
+        qpath, queries, warnings = load_query_list(a_req.queries, a_req.settings.max_queries) \
+            if a_req.query_list is None else (Path(a_req.queries or ""), a_req.query_list, [])
+        try:
+            for side, req in (("A", a_req), ("B", b_req)):
+                req = RunRequest(**{**req.__dict__, "queries": str(qpath), "query_list": queries})
+                self.prepared[side] = prepare(req, sensor_set=sensor_set, backend_factory=self.backend_factory)
+                self.prepared[side].warnings = warnings
+        except BaseException:
+            for p in self.prepared.values():
+                _quietly(p.session.close, "failed")
+            sensor_set.close()
+            raise
+        preps = self.prepared
+        runners = {}
+        try:
+            for side, other in (("A", "B"), ("B", "A")):
+                meta = preps[side].session.meta
+                meta["duel"] = {"side": side, "partner": str(preps[other].session.folder),
+                                "order": "alternating: side A first on even queries, side B on odd ones"}
+                preps[side].session.set_status("running")
+            for side in ("A", "B"):
+                prep = preps[side]
+                self.listener(side, ev.Phase("loading", f"loading {prep.model.name or 'the model'}"))
+                try:
+                    info = prep.backend.load()
+                except Exception as e:
+                    msg = str(e) if isinstance(e, BackendError) else f"{type(e).__name__}: {e}"
+                    for p in preps.values():
+                        _quietly(p.session.close, "failed")
+                    raise RunError(f"side {side}: {msg}", "load") from None
+                finish_provenance(prep, info)
+                r = Runner(prep.session, prep.backend, sensor_set.sensors, prep.queries, prep.settings,
+                           scorer=score_answer, model_name=prep.model.name, server_energy=prep.server_energy,
+                           coster=prep.coster)
+                r.between_queries = self.between_queries
+                runners[side] = r
+            duel = DuelRunner(runners["A"], runners["B"], listener=self.listener)
+            with self._lock:
+                self.duel = duel
+                if self._stop:
+                    duel.stop()
+            try:
+                sa, sb = duel.run()
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as e:
+                raise RunError(f"the duel stopped on a fault: {type(e).__name__}: {e}; every finished query is "
+                               f"kept in both sessions", "run") from None
+            sides = {}
+            for side, summary in (("A", sa), ("B", sb)):
+                prep = preps[side]
+                sides[side] = Outcome(runners[side].status, prep.session.folder, summary,
+                                      len(prep.session.done_ids()), len(prep.queries))
+            return DuelOutcome(duel.status, sides)
+        finally:
+            for prep in preps.values():
+                _quietly(prep.backend.close)
+                if prep.server_energy is not None:
+                    _quietly(prep.server_energy.close)
+                if prep.session.meta.get("status") == "running" and not runners:
+                    _quietly(prep.session.close, "interrupted")
+            sensor_set.close()

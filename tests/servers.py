@@ -29,6 +29,13 @@ REQUIRE_ENV = "IPWTUI_REQUIRE_SERVERS"
 LOOPBACK = "127.0.0.1"
 
 
+def unavailable(message: str) -> None:
+    """Skip the test for a missing program or package (fail it when IPWTUI_REQUIRE_SERVERS=1: CI)."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{message}; {REQUIRE_ENV}=1 requires it", pytrace=False)
+    pytest.skip(message)
+
+
 def require_binary(name: str, apt: str | None = None, hint: str | None = None) -> str:
     """The path of an executable, or skip the test (fail it when IPWTUI_REQUIRE_SERVERS=1) with how to
     install it."""

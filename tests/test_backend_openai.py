@@ -494,20 +494,6 @@ def test_the_key_never_leaks_into_the_session_the_exports_or_the_errors(tmp_path
 # ---- the real server: llama-cpp-python's own, on loopback -------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def llama():
-    from llama_server import Unavailable, start_llama_server
-
-    try:
-        srv = start_llama_server()
-    except Unavailable as e:
-        pytest.skip(str(e))
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.mark.model
 def test_real_server_lists_checks_and_streams(llama):
     s = RunSettings(base_url=llama.base_url, api_key_env=KEY_ENV)

@@ -443,20 +443,6 @@ def test_cli_without_a_cloud_side_says_why_there_is_no_routing(tmp_path, capsys)
 # ---- end to end: a local run and a "cloud" run on a real OpenAI-compatible server -----------------------------
 
 
-@pytest.fixture(scope="module")
-def llama():
-    from llama_server import Unavailable, start_llama_server
-
-    try:
-        srv = start_llama_server()
-    except Unavailable as e:
-        pytest.skip(str(e))
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.mark.model
 def test_compare_a_local_run_and_a_cloud_run_end_to_end(tmp_path, llama, capsys):
     """The fake backend locally; llama-cpp-python's own server on loopback as the cloud, its server energy

@@ -536,20 +536,6 @@ def test_the_open_set_is_bundled_and_loads_as_judge_queries():
 # ---- a real judge over HTTP ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def llama():
-    from llama_server import Unavailable, start_llama_server
-
-    try:
-        srv = start_llama_server()
-    except Unavailable as e:
-        pytest.skip(str(e))
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.mark.model
 def test_a_real_judge_over_http(tmp_path, llama, env):
     """SmolLM2-135M as the judge: its verdicts may be unparseable, and then unscorable with the reason is the
