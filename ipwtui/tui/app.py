@@ -16,7 +16,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from .controller import RunEnded, RunEvent, RunHandle, RunProblem
+from .controller import DuelEnded, DuelEvent, RunEnded, RunEvent, RunHandle, RunProblem
 from .live import LiveState
 from .themes import DEFAULT_THEME, FALLBACK_THEME, discover_themes
 
@@ -65,7 +65,8 @@ class IpwApp(App):
         self.model_finder = model_finder
         self.query_sets = query_sets
         self.initial_settings = settings or RunSettings()
-        self.handle: RunHandle | None = None
+        self.handle: RunHandle | None = None  # the run going now (or a DuelHandle)
+        self.duel_screen = None
         self.live: LiveState | None = None
         self.run_screen = None
         self._theme_problems: list[str] = []
@@ -329,6 +330,70 @@ class IpwApp(App):
         self.call_from_thread(dialog.done, written)
 
     # ---- runs -----------------------------------------------------------------------------------
+
+    def start_duel(self, a, b) -> None:
+        """A duel of two requests over the same queries (the setup screen's duel mode)."""
+        from .controller import DuelHandle
+        from .screens.duel import DuelScreen
+
+        if self.handle is not None and self.handle.active:
+            self.notify("a run is going already", severity="warning", timeout=3)
+            return
+        from .. import backends
+
+        names = {"A": getattr(a.model, "name", None) or str(a.model or a.backend),
+                 "B": getattr(b.model, "name", None) or str(b.model or b.backend)}
+        remote = {"A": backends.engine(a.backend).where == "remote", "B": backends.engine(b.backend).where == "remote"}
+        handle = DuelHandle(a, b, self.post_message, sessions_dir=self.sessions_dir,
+                            sensor_factory=self.sensor_factory, backend_factory=self.backend_factory)
+        self.handle = handle
+        screen = DuelScreen(handle, names, remote, energy_view=a.settings.energy_view)
+        self.duel_screen = screen
+        self.push_screen(screen)
+        handle.worker = self.run_worker(handle.work, thread=True, group="run", name="duel", exit_on_error=False)
+
+    @on(DuelEvent)
+    def _duel_event(self, msg) -> None:
+        if msg.handle is not self.handle or self.duel_screen is None:
+            return
+        try:
+            self.duel_screen.on_duel_event(msg.side, msg.event)
+        except Exception as err:  # a display problem must never stop the duel
+            self.log.error(f"duel screen: {err!r}")
+        e = msg.event
+        from ..core import events as ev
+
+        if isinstance(e, ev.SensorFault) and msg.side == "A":
+            self.notify(f"{e.sensor}: {e.message}. Its samples are N/A from now on.", title="Sensor failed",
+                        severity="warning", timeout=10, markup=False)
+
+    @on(DuelEnded)
+    def _duel_ended(self, msg) -> None:
+        msg.handle.shown_ended = True
+        if msg.handle is not self.handle:
+            return
+        if msg.problem and msg.stage in ("prepare", "load"):
+            from .screens.dialogs import ErrorDialog
+
+            if self.duel_screen is not None and self.screen is self.duel_screen:
+                self.pop_screen()
+            self.push_screen(ErrorDialog("Cannot start the duel", msg.problem))
+            return
+        if self.duel_screen is not None:
+            self.duel_screen.on_duel_ended(msg.problem)
+        folders = msg.handle.folders
+        self.notify(f"side A: {folders.get('A')}\nside B: {folders.get('B')}\npress c to compare them",
+                    title=f"Duel {msg.handle.status or 'ended'}", timeout=10, markup=False)
+
+    def compare_sessions(self, folders: list[str]) -> None:
+        """The compare screen on these sessions (from a duel, or sessions marked in the list)."""
+        try:
+            from .screens.compare import CompareScreen
+        except ImportError:
+            self.notify("ipwtui compare " + " ".join(folders), title="Compare them with", timeout=10,
+                        markup=False)
+            return
+        self.push_screen(CompareScreen(folders))
 
     def start_run(self, request) -> RunHandle | None:
         """Start a run (a new session or a resumed one) and show the run screen."""

@@ -45,6 +45,22 @@ class RunEnded(Message):
         self.handle = handle
 
 
+def sampled_series(sampler, window_s: float | None, origin: float | None):
+    """(domain, times, watts) copies of a sampler's recent samples, and the series' time origin."""
+    if sampler is None:
+        return [], origin
+    out = []
+    for s in list(sampler.series.values()):
+        last = s.last_t
+        if last is None:
+            continue
+        if origin is None:
+            origin = s.t[0]
+        ts, ws = s.tail(None if window_s is None else last - window_s)
+        out.append((s.domain, ts, ws))
+    return out, origin
+
+
 class RunHandle:
     """The controls and data sources of one run, shared by the worker thread and the UI thread."""
 
@@ -147,17 +163,120 @@ class RunHandle:
 
     def power_series(self, window_s: float | None = 130.0):
         """(domain, seconds from the first sample, watts) copies of the sampler's recent samples."""
-        r = self.runner
-        sampler = getattr(r, "sampler", None)
-        if sampler is None:
-            return []
-        out = []
-        for s in list(sampler.series.values()):
-            last = s.last_t
-            if last is None:
-                continue
-            if self.series_origin is None:
-                self.series_origin = s.t[0]
-            ts, ws = s.tail(None if window_s is None else last - window_s)
-            out.append((s.domain, ts, ws))
-        return out
+        series, self.series_origin = sampled_series(getattr(self.runner, "sampler", None), window_s,
+                                                    self.series_origin)
+        return series
+
+
+# ---- a duel ----------------------------------------------------------------------------------------
+
+
+class DuelEvent(Message):
+    """A core event of one side of a duel, for the UI thread."""
+
+    def __init__(self, handle: "DuelHandle", side: str, event) -> None:
+        super().__init__()
+        self.handle = handle
+        self.side = side
+        self.event = event
+
+
+class DuelEnded(Message):
+    """The duel's worker has returned (both sessions closed), or it could not start (``problem``)."""
+
+    def __init__(self, handle: "DuelHandle", problem: str | None = None, stage: str = "") -> None:
+        super().__init__()
+        self.handle = handle
+        self.problem = problem
+        self.stage = stage
+
+
+class DuelHandle:
+    """One duel's controls and data sources (``ipwtui.runs.Duel`` on a worker thread): the token pieces of
+    each side in its own buffer, the events tagged with their side."""
+
+    def __init__(self, a, b, post: Callable[[Message], object], sessions_dir=None, sensor_factory=None,
+                 backend_factory=None) -> None:
+        from ..runs import Duel
+
+        for req in (a, b):
+            if sessions_dir is not None and not req.sessions_root:
+                req.sessions_root = str(sessions_dir)
+        self.post = post
+        self.buffers = {"A": TokenBuffer(), "B": TokenBuffer()}
+        self._stop = False
+        self._paused = False
+        self.gate = FrameGate(stopped=lambda: self._stop)
+        self.duel = Duel(a, b, listener=self.listener, sensor_factory=sensor_factory,
+                         backend_factory=backend_factory, between_queries=self.gate.between_queries)
+        self.worker = None
+        self.ended = threading.Event()
+        self.shown_ended = False
+        self.series_origin: float | None = None
+        self.status: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return not self.shown_ended
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        self._paused = True
+        self.duel.pause()
+
+    def resume(self) -> None:
+        self._paused = False
+        self.duel.resume()
+
+    def skip(self) -> None:
+        self.duel.skip()
+
+    def stop(self) -> None:
+        self._stop = True
+        self.duel.stop()
+
+    folder = None  # a duel has two sessions: see ``folders``
+
+    @property
+    def folders(self) -> dict[str, str]:
+        return {side: str(p.session.folder) for side, p in self.duel.prepared.items()}
+
+    @property
+    def prep(self):
+        """Side A's (the local side's) preparation: its backend says whether the cores are saturated."""
+        return self.duel.prepared.get("A")
+
+    def listener(self, side: str, e) -> None:
+        if isinstance(e, ev.Token):
+            self.buffers[side].push(e.text, e.t)
+            return
+        if isinstance(e, ev.QueryStarted):
+            self.buffers[side].new_query()
+        elif isinstance(e, (ev.SessionStarted, ev.IdleMeasured)) and side == "A":
+            self.gate.start_count()
+        self.post(DuelEvent(self, side, e))
+
+    def work(self) -> None:
+        from ..runs import RunError
+
+        problem, stage = None, ""
+        try:
+            out = self.duel.execute()
+            self.status = out.status
+        except RunError as e:
+            problem, stage = str(e), e.stage
+        except BaseException as e:  # the last line of defence: no traceback on the user's screen
+            problem, stage = f"{type(e).__name__}: {e}", "run"
+        finally:
+            self.ended.set()
+            self.post(DuelEnded(self, problem, stage))
+
+    def power_series(self, window_s: float | None = 130.0):
+        """The shared sampler's recent samples (both sides run on the same sensors)."""
+        duel = self.duel.duel
+        sampler = getattr(duel.a if duel is not None else None, "sampler", None)
+        series, self.series_origin = sampled_series(sampler, window_s, self.series_origin)
+        return series

@@ -121,6 +121,24 @@ def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str
     }
 
 
+def live_traces(data, origin: float | None) -> list[Trace]:
+    """The power graph's traces from a sampler's (domain, times, watts) copies, in seconds from ``origin``
+    (the earliest sample when None). N/A samples are left out, never drawn as 0."""
+    if origin is None:
+        starts = [ts[0] for _, ts, _ in data if ts]
+        origin = min(starts) if starts else 0.0
+    traces = []
+    for dom, ts, ws in data:
+        x = np.asarray(ts, dtype=float) - origin
+        try:
+            y = np.asarray(ws, dtype=float)
+        except TypeError:
+            y = np.array([np.nan if w is None else w for w in ws], dtype=float)
+        keep = np.isfinite(y)
+        traces.append(Trace(dom.name, x[keep], y[keep], dom.source, dom.quality))
+    return traces
+
+
 class RunScreen(Responsive, Screen):
     """A live run (``handle`` given) or a canned one (tests and screenshots: events applied by hand)."""
 
@@ -337,22 +355,7 @@ class RunScreen(Responsive, Screen):
 
     def _redraw_graph(self) -> None:
         graph = self.query_one(PowerGraph)
-        traces = []
-        origin = None
-        data = self._series()
-        for dom, ts, ws in data:
-            if ts:
-                origin = ts[0] if origin is None else min(origin, ts[0])
-        if self.handle is not None and self.handle.series_origin is not None:
-            origin = self.handle.series_origin
-        for dom, ts, ws in data:
-            x = np.asarray(ts, dtype=float) - (origin or 0.0)
-            try:
-                y = np.asarray(ws, dtype=float)
-            except TypeError:  # N/A samples (None) are left out, never drawn as 0
-                y = np.array([np.nan if w is None else w for w in ws], dtype=float)
-            keep = np.isfinite(y)
-            traces.append(Trace(dom.name, x[keep], y[keep], dom.source, dom.quality))
+        traces = live_traces(self._series(), getattr(self.handle, "series_origin", None))
         idle = {k: v for k, v in self.live.idle_w.items()}
         note = None if traces else "waiting for the first samples"
         graph.draw(traces, idle, note=note)

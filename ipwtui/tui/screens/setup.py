@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
@@ -39,6 +39,25 @@ FILTER_AFTER = 6  # show the model filter box when more models than this are fou
 OTHER_FILE = "__file__"
 # the settings the form shows, from the settings model (label, help, default, rule); energy_view is a switch
 FORM_SETTINGS = ("max_queries", "warmup", "max_tokens", "idle_seconds", "sample_hz")
+# the remote target's fields (the openai backend), from the settings model
+REMOTE_SETTINGS = ("base_url", "remote_model", "api_key_env", "prometheus_url", "prometheus_query")
+# what the run is: a model on this machine, a remote server, or a duel of the two
+MODE_LOCAL, MODE_REMOTE, MODE_DUEL = "local", "remote", "duel"
+MODES = ((MODE_LOCAL, "local model"), (MODE_REMOTE, "remote server"), (MODE_DUEL, "duel: local vs remote"))
+
+
+def server_energy_choices() -> list[tuple[str, str]]:
+    """The server-energy sources a remote run can use: none, EcoLogits, Prometheus, each cited figure."""
+    out = [("none: the server's energy is N/A", "none"), ("ecologits: an estimate with a range", "ecologits"),
+           ("prometheus: the server's own telemetry", "prometheus")]
+    try:
+        from ...core.remote.estimate import cited_table
+
+        for e in cited_table().entries.values():
+            out.append((f"cited:{e.id}: {e.what} (estimate, {e.boundary})", f"cited:{e.id}"))
+    except Exception:  # the cited table is part of the package: if it cannot load, the others still work
+        pass
+    return out
 
 
 @dataclass
@@ -161,10 +180,27 @@ class SetupScreen(Responsive, Screen):
         yield Header()
         with Horizontal(id="setup-top"):
             with Vertical(id="models-pane", classes="pane"):
+                yield Select([(label, mode) for mode, label in MODES], value=MODE_LOCAL, allow_blank=False,
+                             id="run-mode")
                 yield Input(placeholder="filter models…", id="model-filter")
                 yield OptionList(id="models")
                 yield LoadingIndicator(id="models-loading")
                 yield Static("", id="model-problems", markup=False)
+                with VerticalScroll(id="remote-target"):
+                    for name in REMOTE_SETTINGS:
+                        sp = spec(name)
+                        yield Label(sp.label, classes="remote-label")
+                        field_in = Input(sp.show(getattr(s, name)), id=f"set-{name}", classes="remote-field",
+                                         placeholder=sp.blank if sp.optional else sp.show(sp.default))
+                        field_in.tooltip = f"{sp.help} ({sp.flag})"
+                        yield field_in
+                    yield Label(spec("server_energy").label, classes="remote-label")
+                    choices = server_energy_choices()
+                    yield Select(choices, value=s.server_energy if s.server_energy in {v for _, v in choices}
+                                 else "none", allow_blank=False, id="set-server_energy")
+                    with Horizontal(id="remote-check-row"):
+                        yield Button("Check", id="remote-check")
+                        yield Static("", id="remote-status", markup=False)
             with Vertical(id="accel-pane", classes="pane"):
                 yield OptionList(id="accelerators")
                 yield LoadingIndicator(id="accel-loading")
@@ -203,7 +239,93 @@ class SetupScreen(Responsive, Screen):
         self.query_one("#model-filter").display = False
         self.query_one("#models").display = False
         self.query_one("#accelerators").display = False
+        self.mode = MODE_REMOTE if self.app.backend_kind == "openai" else MODE_LOCAL
+        self.remote_ok: tuple | None = None  # the remote target last checked and found ready
+        self.query_one("#run-mode", Select).value = self.mode
+        self._show_mode()
         self._load()
+
+    # ---- the remote target (openai) -------------------------------------------------------------
+
+    @on(Select.Changed, "#run-mode")
+    def _mode_changed(self, event: Select.Changed) -> None:
+        if event.value in (MODE_LOCAL, MODE_REMOTE, MODE_DUEL) and event.value != self.mode:
+            self.mode = str(event.value)
+            self._show_mode()
+            self._update_summary()
+
+    def _show_mode(self) -> None:
+        local = self.mode != MODE_REMOTE
+        self.query_one("#remote-target").display = self.mode != MODE_LOCAL
+        self.query_one("#models").display = local and self.loaded
+        self.query_one("#model-filter").display = local and self.loaded and len(self.models) > FILTER_AFTER
+        self.query_one("#models-pane").border_title = {MODE_LOCAL: "model", MODE_REMOTE: "remote target",
+                                                       MODE_DUEL: "duel: model (A) · remote (B)"}[self.mode]
+
+    def _remote_settings(self, base):
+        """The form's remote target over ``base`` settings (SettingError with the model's message)."""
+        values = {name: spec(name).parse(self.query_one(f"#set-{name}", Input).value) for name in REMOTE_SETTINGS}
+        values["server_energy"] = str(self.query_one("#set-server_energy", Select).value)
+        return base.replace(**values)
+
+    @on(Input.Changed, ".remote-field")
+    @on(Select.Changed, "#set-server_energy")
+    def _remote_changed(self, event) -> None:
+        self.remote_ok = None
+        self._update_summary()
+
+    @on(Button.Pressed, "#remote-check")
+    def action_check_remote(self) -> None:
+        settings, bad = self._read_settings()
+        if bad:
+            self._remote_status(f"✗ {bad}")
+            return
+        self._remote_status("checking…")
+        self._check_remote(settings, then_start=False)
+
+    def _remote_status(self, text: str) -> None:
+        self.query_one("#remote-status", Static).update(text)
+
+    @work(thread=True, exclusive=True, group="remote-check", exit_on_error=False)
+    def _check_remote(self, settings, then_start: bool) -> None:
+        """One request to the server (it answers and serves the model), and the server-energy source's own
+        check (a Prometheus query that returns samples): never on the UI thread."""
+        from ... import backends
+
+        problem = None
+        try:
+            problem = backends.engine("openai").check(settings, settings.remote_model)
+            if problem is None and settings.server_energy != "none":
+                from ...runs import RunError, server_energy_source
+                from ...core.backend import ModelRef
+
+                try:
+                    src = server_energy_source(settings, ModelRef(name=settings.remote_model or "", format="remote"))
+                    if src is not None:
+                        src.close()
+                except RunError as e:
+                    problem = str(e)
+        except Exception as e:  # a check never crashes the screen
+            problem = f"{type(e).__name__}: {e}"
+        self.app.call_from_thread(self._checked, settings, problem, then_start)
+
+    def _checked(self, settings, problem: str | None, then_start: bool) -> None:
+        if problem:
+            self.remote_ok = None
+            self._remote_status(f"✗ {problem}")
+            if then_start:
+                self.notify(problem, title="The remote target is not ready", severity="error", timeout=8,
+                            markup=False)
+            return
+        self.remote_ok = self._remote_key(settings)
+        self._remote_status(f"✓ {settings.remote_model} at {settings.base_url} answers")
+        self._update_summary()
+        if then_start:
+            self.action_start()
+
+    @staticmethod
+    def _remote_key(settings) -> tuple:
+        return tuple(getattr(settings, n) for n in REMOTE_SETTINGS + ("server_energy",))
 
     # ---- loading (worker) -----------------------------------------------------------------------
 
@@ -286,6 +408,7 @@ class SetupScreen(Responsive, Screen):
             chosen = default
         self._set_query_info(chosen)
         self.loaded = True
+        self._show_mode()
         self._update_summary()
         missing = self._missing_initial_model(msg.problems)
         if missing:
@@ -397,12 +520,18 @@ class SetupScreen(Responsive, Screen):
     # ---- start ----------------------------------------------------------------------------------
 
     def _update_summary(self) -> None:
-        ok = self.loaded and self.picked_model is not None and self.picked_accelerator is not None \
+        local_ok = self.mode == MODE_REMOTE or self.picked_model is not None
+        ok = self.loaded and local_ok and self.picked_accelerator is not None \
             and self.query_info is not None and not self.query_info.error
         self.query_one("#start", Button).disabled = not ok
+        self.query_one("#start", Button).label = "Duel" if self.mode == MODE_DUEL else "Run"
         parts = []
-        if self.picked_model is not None:
+        if self.mode != MODE_REMOTE and self.picked_model is not None:
             parts.append(self.picked_model.name)
+        if self.mode != MODE_LOCAL:
+            remote = self.query_one("#set-remote_model", Input).value.strip() or "?"
+            parts.append(("vs " if self.mode == MODE_DUEL else "") + f"{remote} (remote"
+                         + (", checked)" if self.remote_ok else ")"))
         parts.append(self.picked_accelerator or "no accelerator")
         if self.query_info and not self.query_info.error:
             parts.append(f"{self.query_info.name} ({self.query_info.count})")
@@ -416,6 +545,11 @@ class SetupScreen(Responsive, Screen):
             view = "net" if self.query_one("#energy-net", RadioButton).value else "gross"
             s = self.app.initial_settings.replace(accelerator=self.picked_accelerator or "cpu",
                                                   energy_view=view, **values)
+            if self.mode != MODE_LOCAL:
+                s = self._remote_settings(s)
+                if not s.base_url or not s.remote_model:
+                    return None, (f"the remote target needs {spec('base_url').label} ({spec('base_url').flag}) and "
+                                  f"{spec('remote_model').label} ({spec('remote_model').flag})")
         except SettingError as e:
             return None, str(e)
         return s, None
@@ -426,7 +560,7 @@ class SetupScreen(Responsive, Screen):
             self.notify("still looking for models and sensors…", timeout=3)
             return
         problem = None
-        if self.picked_model is None:
+        if self.picked_model is None and self.mode != MODE_REMOTE:
             problem = "pick a model"
         elif self.picked_accelerator is None:
             problem = "no accelerator with a power domain: see the accelerator list for why"
@@ -439,11 +573,22 @@ class SetupScreen(Responsive, Screen):
         if problem:
             self.notify(problem, title="Cannot start", severity="error", timeout=6, markup=False)
             return
+        if self.mode != MODE_LOCAL and self.remote_ok != self._remote_key(settings):
+            # the remote target is checked with one request before the run starts
+            self._remote_status("checking…")
+            self._check_remote(settings, then_start=True)
+            return
         from ...runs import RunRequest
 
-        req = RunRequest(model=self.picked_model, queries=self.query_info.path,
-                         query_list=self.query_info.queries, backend=self.app.backend_kind, settings=settings)
-        self.app.start_run(req)
+        query = dict(queries=self.query_info.path, query_list=self.query_info.queries, settings=settings)
+        local = RunRequest(model=self.picked_model, backend=self.app.backend_kind, **query)
+        remote = RunRequest(model=settings.remote_model, backend="openai", **query)
+        if self.mode == MODE_LOCAL:
+            self.app.start_run(local)
+        elif self.mode == MODE_REMOTE:
+            self.app.start_run(remote)
+        else:
+            self.app.start_duel(local, remote)
 
     @on(Button.Pressed, "#open-sessions")
     def _sessions(self) -> None:
