@@ -49,7 +49,7 @@ def make_app(env, backend="llama", sessions_dir=None):
                   settings=RunSettings())
 
 
-async def wait_until(pilot, cond, timeout=10.0):
+async def wait_until(pilot, cond, timeout=60.0):
     t0 = time.monotonic()
     while not cond():
         if time.monotonic() - t0 > timeout:
@@ -121,7 +121,9 @@ def test_sessions_screen(env, snap_compare, size):
     async def open_sessions(pilot):
         await setup_loaded(pilot)
         await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(pilot.app.screen, SessionsScreen) and pilot.app.screen.folders)
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, SessionsScreen) and pilot.app.screen.folders
+                         and pilot.app.screen.query_one("#sessions-table").row_count == 2)
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.2)
 
     try:
@@ -143,7 +145,9 @@ def test_session_view(env, snap_compare, size):
         await setup_loaded(pilot)
         view = SessionView(folder)
         pilot.app.push_screen(view)
-        await wait_until(pilot, lambda: view.summary is not None)
+        await wait_until(pilot, lambda: view.summary is not None and view.traces
+                         and view.query_one("#queries").row_count == 12)
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
 
     try:
