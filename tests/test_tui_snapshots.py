@@ -145,7 +145,7 @@ def test_session_view(env, snap_compare, size):
         await setup_loaded(pilot)
         view = SessionView(folder)
         pilot.app.push_screen(view)
-        await wait_until(pilot, lambda: view.summary is not None and view.traces
+        await wait_until(pilot, lambda: view.summary is not None
                          and view.query_one("#queries").row_count == 12)
         await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
