@@ -210,6 +210,23 @@ def make_coster(settings: RunSettings, remote: bool):
     return api, table.describe()
 
 
+def _default_accelerator(settings: RunSettings, sensor_set: SensorSet, given: bool) -> tuple[RunSettings, str]:
+    """The default accelerator (cpu) where it has no power domain and another one has (an Apple SoC): that
+    one, said in a note. An accelerator the user gave is kept as given (and checked)."""
+    from .core.sensors import accelerators
+
+    if given or any(d.accelerator == settings.accelerator for d in sensor_set.domains()):
+        return settings, ""
+    usable = [g["accelerator"] for g in accelerators(sensor_set.capabilities) if g["usable"]]
+    # a whole-machine figure (a battery) is never picked for a device: it is chosen only by name
+    usable = [a for a in usable if a != "machine"]
+    if not usable:
+        return settings, ""
+    chosen = usable[0]
+    return settings.replace(accelerator=chosen), (f"accelerator {settings.accelerator!r} has no power domain here: "
+                                                  f"{chosen!r} is counted ({spec('accelerator').flag} to choose)")
+
+
 def _check_accelerator(settings: RunSettings, sensor_set: SensorSet) -> None:
     domains = sensor_set.domains()
     if settings.energy_domains != "all" and not any(d.accelerator == settings.accelerator for d in domains):
@@ -248,6 +265,9 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
     coster, prices = make_coster(settings, remote)
     if sensor_set is None:
         sensor_set = probe_sensors(settings, req.sysfs_root)
+    settings, note = _default_accelerator(settings, sensor_set, "accelerator" in req.given)
+    if note:
+        warnings = warnings + [note]
     try:
         _check_accelerator(settings, sensor_set)
     except RunError:

@@ -248,3 +248,19 @@ def test_a_failing_observer_never_stops_the_run(tmp_path):
     assert summary["queries"]["finished"] == 2
     seg = [x for x in r.session.read_journal() if x.get("type") == "segment"][-1]
     assert seg["observer"] == {"error": "ZeroDivisionError: division by zero"}
+
+
+def test_the_default_accelerator_follows_the_machine_and_a_given_one_is_kept(tmp_path):
+    """On an Apple SoC the CPU estimate is not used (the SoC's energy is measured): a run that names no
+    accelerator counts the SoC and says so; one that names cpu is refused with what is available."""
+    from ipwtui.core.sensors.base import SensorSet
+    from ipwtui.runs import RunError, RunRequest, prepare
+
+    soc = ScriptedSensor(lambda t: 7.0, domain="soc", accelerator="soc")
+    ss = SensorSet(sensors=[soc], capabilities=soc.probe())
+    prep = prepare(RunRequest(backend="fake", queries="quick", sessions_root=str(tmp_path / "a")), sensor_set=ss)
+    assert prep.settings.accelerator == "soc" and any("'soc' is counted" in w for w in prep.warnings)
+    prep.session.close("interrupted")
+    with pytest.raises(RunError, match="available: soc"):
+        prepare(RunRequest(backend="fake", queries="quick", sessions_root=str(tmp_path / "b"),
+                           given=frozenset({"accelerator"})), sensor_set=ss)

@@ -130,7 +130,8 @@ def accelerator_prompt(g: dict) -> Text:
     else:
         t.append("  unavailable")
     for c in g["available"]:
-        t.append(f"\n  ✓ {c.domain}: {c.source}, {c.quality}")
+        period = f", every {fmt.num(c.period_s, 2, 's')}" if c.period_s else ""
+        t.append(f"\n  ✓ {c.domain}: {c.source}, {c.quality}, {c.boundary}{period}")
         if not c.in_total:
             t.append(" (nested, not summed)")
         if c.reason:
