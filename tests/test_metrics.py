@@ -1,4 +1,4 @@
-"""IPW and IPJ exactly as DESIGN.md defines them."""
+"""IPW and IPJ exactly as the README defines them (What the numbers mean)."""
 
 import pytest
 

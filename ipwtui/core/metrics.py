@@ -1,6 +1,6 @@
 """IPW, IPJ and everything derived from per-query records: the one module that computes them.
 
-Definitions (DESIGN.md), for the queries i that were measured (not warm-up, not skipped, no error):
+Definitions (docs/architecture.md and README.md, "What the numbers mean"), for the queries i that were measured (not warm-up, not skipped, no error):
   a   = correct / scored          (unscorable answers are counted, not in the denominator)
   P_i = E_i / L_i                 (mean power of the query's window)
   IPW = a / mean_i(P_i)           IPJ = a / mean_i(E_i)

@@ -5,7 +5,7 @@ timestamped with ``time.monotonic()`` and carries a cumulative energy in joules 
 counter; the sensor unwraps wraparound itself so the value only grows) and/or an instantaneous or averaged
 power in watts.
 
-Every domain carries three labels (DESIGN.md): ``source`` (which interface), ``quality`` (how much to
+Every domain carries three labels (docs/architecture.md): ``source`` (which interface), ``quality`` (how much to
 trust it) and ``boundary`` (what the figure covers). Figures with different boundaries are never added
 together: a GPU board and a battery's whole-machine draw answer different questions.
 
@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# quality labels (DESIGN.md): how much to trust a figure
+# quality labels (docs/architecture.md): how much to trust a figure
 MEASURED = "measured"
 MEASURED_REMOTE = "measured-remote"  # measured by the server's own telemetry, read over the network
 MODEL_BASED = "model-based"
