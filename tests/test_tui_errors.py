@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from ipwtui.core.settings import RunSettings
 from ipwtui.core.session import Session
-from ipwtui.tui.app import IpwApp
-from support import fake_backend_factory, scripted_sensors, write_queries
+from support import fake_backend_factory, scripted_sensors, make_app
 from ipwtui.tui.screens.dialogs import ErrorDialog
 
 from support import wait_until as wait_for
@@ -14,10 +13,10 @@ SIZE = (160, 48)
 
 
 def app_with(env, backend_factory, sensor_factory=None, n=4):
-    q = write_queries(env / "q.jsonl", n=n)
-    return IpwApp(backend="fake", backend_factory=backend_factory,
-                  sensor_factory=sensor_factory or scripted_sensors(), sessions_dir=env / "sessions",
-                  queries=str(q), settings=RunSettings(idle_seconds=0, warmup=0, sample_hz=50, max_tokens=64))
+    """The app with this backend (and sensors), no idle baseline and no warm-up."""
+    kw = {"sensor_factory": sensor_factory} if sensor_factory else {}
+    return make_app(env, n=n, backend_factory=backend_factory,
+                    settings=RunSettings(idle_seconds=0, warmup=0, sample_hz=50, max_tokens=64), **kw)
 
 
 async def start(app, pilot):

@@ -8,19 +8,16 @@ from pathlib import Path
 
 from ipwtui.core.settings import RunSettings
 from ipwtui.core.session import Session
-from ipwtui.tui.app import IpwApp
-from support import fake_backend_factory, scripted_sensors, write_queries
+from support import fake_backend_factory, make_app
 from support import wait_until as wait_for
 
 SIZE = (160, 48)
 
 
-def make_app(tmp_path, n=6, words=60, tps=150.0, **kw):
-    qfile = write_queries(tmp_path / "tiny.jsonl", n=n)
-    settings = kw.pop("settings", None) or RunSettings(idle_seconds=0.3, warmup=1, sample_hz=50, max_tokens=400)
-    return IpwApp(backend="fake", backend_factory=kw.pop("backend_factory", None) or fake_backend_factory(words, tps),
-                  sensor_factory=kw.pop("sensor_factory", None) or scripted_sensors(),
-                  sessions_dir=tmp_path / "sessions", queries=str(qfile), settings=settings, **kw)
+def make_flow_app(tmp_path, n=6, words=60, tps=150.0, settings=None, **kw):
+    """The app of these flows: an idle baseline and a warm-up query, long answers."""
+    return make_app(tmp_path, n=n, words=words, tps=tps, **kw,
+                    settings=settings or RunSettings(idle_seconds=0.3, warmup=1, sample_hz=50, max_tokens=400))
 
 
 def slow_tail_backend(words=60, tps=150.0, long_words=3000):
@@ -35,7 +32,7 @@ def slow_tail_backend(words=60, tps=150.0, long_words=3000):
 
 
 async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
-    app = make_app(env, backend_factory=slow_tail_backend(),
+    app = make_flow_app(env, backend_factory=slow_tail_backend(),
                    settings=RunSettings(idle_seconds=0.3, warmup=1, sample_hz=50, max_tokens=4000))
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()

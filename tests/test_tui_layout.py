@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from ipwtui.tui.rows import record_cells
-from support import canned_records, canned_run, scripted_sensors, wait_until, write_queries
+from support import canned_records, canned_run, screenshot_app, wait_until
 
 SIZES = [(80, 24), (100, 30), (120, 36), (160, 48)]
 
@@ -34,13 +34,7 @@ def table_header_and_rows(screen, table, rows: int) -> None:
 
 
 def setup_app(env):
-    from ipwtui.core.settings import RunSettings
-    from ipwtui.tui.app import IpwApp
-    from test_tui_snapshots import fixed_models
-
-    q = write_queries(env / "sample.jsonl", n=12)
-    return IpwApp(backend="fake", sensor_factory=scripted_sensors(), model_finder=fixed_models,
-                  query_sets=lambda: [q], sessions_dir=env / "sessions", settings=RunSettings())
+    return screenshot_app(env, backend="fake")
 
 
 async def loaded(pilot) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from ipwtui.core.settings import RunSettings
 from ipwtui.core.session import Session
-from ipwtui.tui.app import IpwApp
 
+from support import make_app
 from support import wait_until as wait_for
 
 SIZE = (160, 48)
@@ -31,8 +31,8 @@ async def test_real_default_model_end_to_end(tmp_path, monkeypatch):
         {"id": "t2", "domain": "facts", "kind": "exact", "prompt": "What is the capital of France?",
          "answer": "Paris"},
     ]) + "\n")
-    app = IpwApp(sessions_dir=tmp_path / "sessions", queries=str(q),
-                 settings=RunSettings(idle_seconds=0.5, warmup=0, sample_hz=20, max_tokens=8))
+    app = make_app(tmp_path, backend="llama.cpp", backend_factory=None, sensor_factory=None, queries=str(q),
+                   settings=RunSettings(idle_seconds=0.5, warmup=0, sample_hz=20, max_tokens=8))
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")

@@ -11,8 +11,7 @@ from ipwtui.core.settings import RunSettings
 from ipwtui.core.sensors.base import SensorSet
 from ipwtui.core.sensors.scripted import ScriptedSensor
 from ipwtui.core.session import Session
-from ipwtui.tui.app import IpwApp
-from support import fake_backend_factory, write_queries
+from support import fake_backend_factory, make_app, write_queries
 
 from support import wait_until as wait_for
 
@@ -48,10 +47,9 @@ async def test_pick_model_with_filter_and_accelerator(env):
     names = ["alpha-1b", "bravo-3b", "charlie-7b", "delta-8b", "echo-1b", "foxtrot-2b", "golf-9b", "hotel-4b"]
     models = [describe(gguf(models_dir / f"{n}.Q4_K_M.gguf", n), "models dir") for n in names]
     q = write_queries(env / "q.jsonl", n=3)
-    app = IpwApp(backend="llama", backend_factory=fake_backend_factory(5, 400.0),
-                 sensor_factory=two_accelerators(), model_finder=lambda: (models, ["bad.gguf: not a GGUF"]),
-                 sessions_dir=env / "sessions", queries=str(q),
-                 settings=RunSettings(idle_seconds=0, warmup=0, sample_hz=50, max_tokens=32))
+    app = make_app(env, backend="llama", backend_factory=fake_backend_factory(5, 400.0),
+                   sensor_factory=two_accelerators(), model_finder=lambda: (models, ["bad.gguf: not a GGUF"]),
+                   queries=str(q), settings=RunSettings(idle_seconds=0, warmup=0, sample_hz=50, max_tokens=32))
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
@@ -89,8 +87,7 @@ async def test_bad_query_file_is_a_message_not_a_crash(env):
     bad = env / "bad.jsonl"
     bad.write_text('{"id": "a", "prompt": "x", "answer": "1"}\n{not json\n')
     q = write_queries(env / "q.jsonl", n=2)
-    app = IpwApp(backend="fake", backend_factory=fake_backend_factory(), sensor_factory=two_accelerators(),
-                 sessions_dir=env / "sessions", queries=str(q), query_sets=lambda: [q])
+    app = make_app(env, sensor_factory=two_accelerators(), queries=str(q), query_sets=lambda: [q])
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
@@ -123,8 +120,7 @@ async def test_bad_query_file_is_a_message_not_a_crash(env):
 
 async def test_settings_are_checked(env):
     q = write_queries(env / "q.jsonl", n=2)
-    app = IpwApp(backend="fake", backend_factory=fake_backend_factory(), sensor_factory=two_accelerators(),
-                 sessions_dir=env / "sessions", queries=str(q))
+    app = make_app(env, sensor_factory=two_accelerators(), queries=str(q))
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
@@ -144,8 +140,7 @@ async def test_no_sensor_for_any_accelerator(env):
                        fix="sudo chmod o+r /sys/class/powercap/intel-rapl:0/energy_uj")])
 
     q = write_queries(env / "q.jsonl", n=2)
-    app = IpwApp(backend="fake", backend_factory=fake_backend_factory(), sensor_factory=nothing,
-                 sessions_dir=env / "sessions", queries=str(q))
+    app = make_app(env, sensor_factory=nothing, queries=str(q))
     async with app.run_test(size=SIZE) as pilot:
         setup = app.setup_screen()
         await wait_for(pilot, lambda: setup.loaded, what="setup loaded")

