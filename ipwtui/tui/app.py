@@ -331,17 +331,36 @@ class IpwApp(App):
 
     def on_export_dialog_chosen(self, msg) -> None:
         """The export dialog's choice: the files are written off the UI thread."""
-        self._write_export(msg.dialog, msg.session_folder, msg.dest, msg.report)
+        self._write_export(msg.dialog, msg.session_folder, msg.dest, msg.report,
+                           html=getattr(msg, "format", "") == "csv+json+html")
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _write_export(self, dialog, session_folder: str, dest: str, report: bool) -> None:
+    def _write_export(self, dialog, session_folder: str, dest: str, report: bool, html: bool = False) -> None:
+        """The export files (with the Markdown report, or the HTML report: report.html through
+        ``report.write_html``), written on a worker thread; any failure is the dialog's message."""
         from ..core.export import export_session
         from ..core.session import SessionError
+        from ..report import ReportError
 
+        if html:
+            from .screens.dialogs import html_report_problem
+
+            problem = html_report_problem()
+            if problem:  # before anything is written
+                self.call_from_thread(dialog.show_problem, problem, "pick another format.")
+                return
         try:
             paths = export_session(session_folder, Path(dest).expanduser(), report=report)
+            if html:
+                from ..report import write_html
+
+                paths["report"] = write_html([session_folder], Path(dest).expanduser() / "report.html")
         except SessionError as e:
             self.call_from_thread(dialog.show_problem, str(e))
+            return
+        except ReportError as e:  # the CSV and JSON files are written; the report is not
+            self.call_from_thread(dialog.show_problem, str(e), "queries.csv, samples.csv and summary.json were "
+                                  "written; pick another format or folder.")
             return
         except Exception as e:  # anything else is still a message, never a traceback
             self.call_from_thread(dialog.show_problem, f"{type(e).__name__}: {e}")
