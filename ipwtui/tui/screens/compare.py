@@ -39,7 +39,7 @@ from ..widgets.scatter import ESTIMATE_MARK, MEASURED_MARK, Scatter, ScatterPoin
 PAPER_ALPHAS = (0.6, 0.8)  # the routers the paper reports
 ALPHA_STEPS = tuple(round(0.1 * i, 1) for i in range(1, 11))
 DEFAULT_ALPHA = 0.8
-CELL_MAX = 30  # a side-by-side cell is cut (with an ellipsis) beyond this; the notes say it all
+CELL_MAX = 26  # a side-by-side cell is cut (with an ellipsis) beyond this; the notes say it all
 # what a figure whose energy is not measured carries (the query table's words)
 QUALITY_WORD = {"estimated": " est", "model-based": " model", "measured-remote": " server"}
 KEY_LINE = ("est = estimate · model = model-based · server = measured on the server · N/A = not available "
@@ -188,7 +188,7 @@ ROUTING_COLUMNS = ("strategy", "local share", "accuracy [95 % CI]", "J per query
 def routing_head(a: dict) -> str:
     cov = ", ".join(f"{k} {fmt.pct(v)}" for k, v in (a.get("coverage") or {}).items()) or fmt.NA
     ref = a.get("reference") or {}
-    return (f"Routing what-if: local {', '.join(a['local'])} vs cloud {a['cloud']} · {a['joined']} queries "
+    return (f"Routing what-if: local side {', '.join(a['local'])} · cloud side {a['cloud']} · {a['joined']} queries "
             f"joined · local coverage: {cov}; any local right: {fmt.pct(a.get('best_of_local_coverage'))}; "
             f"cloud accuracy: {fmt.pct(a.get('cloud_accuracy'))} · the paper's coverage: "
             f"{fmt.pct(ref.get('coverage'))} (theirs)")
@@ -292,6 +292,8 @@ class CompareScreen(Responsive, Screen):
         self._fill_notes()
         await self._fill_routing()
         self._status()
+        if self.loads == 1:
+            self.query_one("#compare-table", DataTable).focus()
 
     # ---- parts ---------------------------------------------------------------------------------------
 
@@ -329,7 +331,7 @@ class CompareScreen(Responsive, Screen):
         points = chart_points(ch)
         shown = {p.label for p in points}
         left = [f["label"] for f in cd["sessions"] if f["label"] not in shown]
-        legend = f"{MEASURED_MARK} measured  {ESTIMATE_MARK} estimate  │ accuracy 95 % CI  ─ energy range  ⋰ IPW = a/P"
+        legend = f"{MEASURED_MARK} measured  {ESTIMATE_MARK} estimate  │ accuracy 95 % CI  ─ power range  ⋰ IPW = a/P"
         if any(p.flag for p in points):
             legend += f"  {NOT_COMPARABLE.strip()} not comparable"
         if left:
@@ -369,7 +371,8 @@ class CompareScreen(Responsive, Screen):
                 t.add_row(*(text(c) for c in cells), key=key)
             widgets.append(t)
             ref = a.get("reference") or {}
-            foot = [f"paper's = {ref.get('label', 'the paper')}; their setup: {ref.get('setup', '?')}"]
+            label = str(ref.get("label", "the paper's figures")).removeprefix("reference: ")
+            foot = [f"paper's rows: {label}; their setup: {ref.get('setup', '?')}"]
             foot += [f"• {x}" for x in a.get("notes") or []]
             widgets.append(Static("\n".join(foot), classes="routing-notes", markup=False))
         await box.mount_all(widgets)

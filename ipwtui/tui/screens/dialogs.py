@@ -27,7 +27,11 @@ def html_report_problem() -> str | None:
     """Why the HTML report cannot be written here (its charts need matplotlib), or None."""
     import importlib.util
 
-    if importlib.util.find_spec("matplotlib") is None:
+    try:
+        missing = importlib.util.find_spec("matplotlib") is None  # looked up, not imported (cheap)
+    except (ImportError, ValueError):  # a broken or blocked install
+        missing = True
+    if missing:
         from ...report.charts import INSTALL_HINT
 
         return f"The HTML report needs matplotlib, which is not installed: {INSTALL_HINT}"
