@@ -71,7 +71,7 @@ def side_by_side(figs: list[dict]) -> list[tuple[str, str, list[str]]]:
 
     def qs(f) -> str:
         s = f["query_set"]
-        return f"{s['file'] or fmt.NA} · {s['n']} q · #{s['digest'][:6]}"
+        return f"{s['file'] or fmt.NA}, {s['n']} q, #{s['digest'][:6]}"
 
     def queries(f) -> str:
         q = f["queries"]

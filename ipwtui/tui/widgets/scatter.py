@@ -211,6 +211,8 @@ class Scatter(CachedLines):
         colour = owner.reshape(ph, 4, pw, 2).max(axis=(1, 3)).tolist()
         taken = [[False] * pw for _ in range(ph)]  # cells holding text (labels never overlap)
 
+        markers: set[tuple[int, int]] = set()  # cells of the markers: no text ever covers one
+
         def put(text: str, r: int, c: int, part: int, force: bool = False) -> bool:
             n = cell_len(text)
             if r < 0 or r >= ph or c < 0 or c + n > pw:
@@ -218,20 +220,34 @@ class Scatter(CachedLines):
             if not force and any(taken[r][c:c + n]):
                 return False
             for j, ch in enumerate(text):
+                if (r, c + j) in markers:
+                    continue
                 chars[r][c + j] = ch
                 colour[r][c + j] = part
                 taken[r][c + j] = True
             self.placed.append(Placed(text, r, c))
             return True
 
+        def near(r: int, c: int, n: int):
+            """Where a label of n cells may go: right of its marker, left of it, then the rows above and
+            below, further and further."""
+            yield r, c + 2
+            yield r, c - 1 - n
+            for d in (1, 2, 3):
+                for rr in (r - d, r + d):
+                    yield rr, c + 1
+                    yield rr, c - n
+                    yield rr, min(max(c - n // 2, 0), max(pw - n, 0))
+
         # markers first (they must show), then point labels, then line labels where room is left
         for r, c, i, p in marks:
             put(ESTIMATE_MARK if p.estimate else MEASURED_MARK, r, c, 2 + i, force=True)
+            markers.add((r, c))
         for r, c, i, p in marks:
-            text = fit(p.label + p.flag, max(4, pw // 2))
+            text = fit(p.label + p.flag, max(6, pw // 2))
             n = cell_len(text)
-            spots = [(r, c + 2), (r, c - 1 - n), (r - 1, c + 1), (r + 1, c + 1), (r - 1, c - n), (r + 1, c - n)]
-            if not any(put(text, rr, cc, 2 + i) for rr, cc in spots):
+            if not any(put(text, rr, cc, 2 + i) for rr, cc in near(r, c, n)):
+                # no free room: over the dots beside the marker (markers and other labels are kept)
                 put(text, r, min(max(c + 2, 0), max(pw - n, 0)), 2 + i, force=True)
         for k, px, py in line_ends:
             text = f"{self.line_prefix}{fmt.num(k, 2)}"
