@@ -331,7 +331,8 @@ class CompareScreen(Responsive, Screen):
         points = chart_points(ch)
         shown = {p.label for p in points}
         left = [f["label"] for f in cd["sessions"] if f["label"] not in shown]
-        legend = f"{MEASURED_MARK} measured  {ESTIMATE_MARK} estimate  │ accuracy 95 % CI  ─ power range  ⋰ IPW = a/P"
+        legend = (f"{MEASURED_MARK} measured  {ESTIMATE_MARK} estimate  │ accuracy 95 % CI  ─ power range  "
+                  "⋰ IPW = a/P")
         if any(p.flag for p in points):
             legend += f"  {NOT_COMPARABLE.strip()} not comparable"
         if left:

@@ -169,7 +169,7 @@ class Scatter(CachedLines):
             if xe <= x0:
                 continue
             c0 = 0  # every line starts at the plot's left edge
-            ce = int(math.floor(float(px_of(xe))))
+            ce = math.floor(float(px_of(xe)))
             if ce <= c0:
                 continue
             px = np.arange(c0, ce + 1, dtype=float)
@@ -190,16 +190,16 @@ class Scatter(CachedLines):
                 continue
             pid = 2 + i
             px, py = float(px_of(p.x)), float(py_of(min(max(p.y, 0.0), 1.0)))
-            c, r = int(round(min(max(px, 0), cols - 1))), int(round(min(max(py, 0), rows - 1)))
+            c, r = round(min(max(px, 0), cols - 1)), round(min(max(py, 0), rows - 1))
             if p.y_ci:
                 lo, hi = sorted(float(v) for v in p.y_ci)
-                ra, rb = int(round(float(py_of(min(hi, 1.0))))), int(round(float(py_of(max(lo, 0.0)))))
+                ra, rb = round(float(py_of(min(hi, 1.0)))), round(float(py_of(max(lo, 0.0))))
                 owner[max(ra, 0):min(rb, rows - 1) + 1, c] = pid
             if p.x_range:
                 lo, hi = sorted(float(v) for v in p.x_range)
                 if not self.log_x or lo > 0:
-                    ca = int(round(min(max(float(px_of(lo)), 0), cols - 1)))
-                    cb = int(round(min(max(float(px_of(hi)), 0), cols - 1)))
+                    ca = round(min(max(float(px_of(lo)), 0), cols - 1))
+                    cb = round(min(max(float(px_of(hi)), 0), cols - 1))
                     owner[r, ca:cb + 1] = pid
             marks.append((r // 4, c // 2, i, p))
 
@@ -273,7 +273,7 @@ class Scatter(CachedLines):
             emit([Segment(fit(self.y_label, w), label)])
         tick_row: dict[int, str] = {}
         for v, s in zip(yticks, ylabels):
-            tick_row.setdefault(int(round(float(py_of(v)))) // 4, s)
+            tick_row.setdefault(round(float(py_of(v))) // 4, s)
         for r in range(ph):
             mark = "┤" if r in tick_row else "│"
             segs = [Segment(f"{tick_row.get(r, ''):>{lw}} {mark}", axis)]
@@ -288,7 +288,7 @@ class Scatter(CachedLines):
         room = max(1, pw // 7)
         xt = self._x_ticks(x0, x1, max(2, min(6, room)))
         step = (xt[1] - xt[0]) if len(xt) > 1 else (x1 - x0)
-        tcols = [int(round(float(px_of(v)))) // 2 for v in xt]
+        tcols = [round(float(px_of(v))) // 2 for v in xt]
         line = ["─"] * pw
         for c in tcols:
             if 0 <= c < pw:
