@@ -68,9 +68,9 @@ class Scatter(CachedLines):
         & > .scatter--point-0 { color: $primary; text-style: bold; }
         & > .scatter--point-1 { color: $accent; text-style: bold; }
         & > .scatter--point-2 { color: $success; text-style: bold; }
-        & > .scatter--point-3 { color: $secondary; text-style: bold; }
-        & > .scatter--point-4 { color: $warning; text-style: bold; }
-        & > .scatter--point-5 { color: $error; text-style: bold; }
+        & > .scatter--point-3 { color: $warning; text-style: bold; }
+        & > .scatter--point-4 { color: $error; text-style: bold; }
+        & > .scatter--point-5 { color: $foreground; text-style: bold; }
     }
     """
 
