@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -39,7 +40,7 @@ from ..widgets.scatter import ESTIMATE_MARK, MEASURED_MARK, Scatter, ScatterPoin
 PAPER_ALPHAS = (0.6, 0.8)  # the routers the paper reports
 ALPHA_STEPS = tuple(round(0.1 * i, 1) for i in range(1, 11))
 DEFAULT_ALPHA = 0.8
-CELL_MAX = 26  # a side-by-side cell is cut (with an ellipsis) beyond this; the notes say it all
+CELL_MAX = 24  # a side-by-side cell is cut (with an ellipsis) beyond this; the notes say it all
 # what a figure whose energy is not measured carries (the query table's words)
 QUALITY_WORD = {"estimated": " est", "model-based": " model", "measured-remote": " server"}
 KEY_LINE = ("est = estimate · model = model-based · server = measured on the server · N/A = not available "
@@ -75,7 +76,7 @@ def side_by_side(figs: list[dict]) -> list[tuple[str, str, list[str]]]:
 
     def queries(f) -> str:
         q = f["queries"]
-        return f"{q['answered']} ans · {q['scored']} scored · {q['errors']} err"
+        return f"{q['answered']} answered · {q['errors']} err"
 
     def client(f) -> str:
         c = f.get("client_energy")
@@ -95,7 +96,8 @@ def side_by_side(figs: list[dict]) -> list[tuple[str, str, list[str]]]:
     row("query_set", "query set", qs)
     row("comparable", "comparable", lambda f: "yes" if f["comparable"] else "NO: other queries (notes)")
     row("queries", "queries", queries)
-    row("accuracy", "accuracy", lambda f: fmt.pct(f["accuracy"]))
+    row("accuracy", "accuracy", lambda f: fmt.pct(f["accuracy"]) + (
+        f" ({f['queries']['correct']}/{f['queries']['scored']})" if f["accuracy"] is not None else ""))
     row("accuracy_ci", "  95 % CI", lambda f: pct_ci(f["accuracy_ci"]))
     row("ipw", "IPW (1/W)", energy("ipw"))
     row("ipw_ci", "  95 % CI", interval("ipw_ci"))
@@ -229,6 +231,7 @@ class CompareScreen(Responsive, Screen):
         self.data: dict | None = None  # {"compare": ..., "routing": ...} as plain data, once loaded
         self.error: str | None = None
         self.loads = 0  # loads finished (for tests)
+        self._table_need = 0  # the side-by-side table's width without its border
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -279,21 +282,22 @@ class CompareScreen(Responsive, Screen):
     async def _loaded(self, msg: CompareLoaded) -> None:
         for w in self.query("#compare-loading"):
             w.remove()
-        self.loads += 1
         self.error = msg.error
         if msg.error or msg.data is None:
             self.data = None
             self._status()
             self.notify(msg.error or "?", title="Compare", severity="error", markup=False)
-            return
-        self.data = msg.data
-        self._fill_table()
-        self._fill_chart()
-        self._fill_notes()
-        await self._fill_routing()
-        self._status()
-        if self.loads == 1:
-            self.query_one("#compare-table", DataTable).focus()
+        else:
+            first = self.data is None
+            self.data = msg.data
+            self._fill_table()
+            self._fill_chart()
+            self._fill_notes()
+            await self._fill_routing()
+            self._status()
+            if first:
+                self.query_one("#compare-table", DataTable).focus()
+        self.loads += 1  # (last: a test waiting for a load sees it whole)
 
     # ---- parts ---------------------------------------------------------------------------------------
 
@@ -316,14 +320,34 @@ class CompareScreen(Responsive, Screen):
         t = self.query_one("#compare-table", DataTable)
         cursor = t.cursor_row
         t.clear(columns=True)
-        t.add_column(text("figure"), key="figure")
-        for i, f in enumerate(figs):
-            t.add_column(text(fit(f["label"] + ("" if f["comparable"] else NOT_COMPARABLE), CELL_MAX)),
-                         key=f"s{i}")
-        for key, label, cells in side_by_side(figs):
-            t.add_row(text(label), *(text(fit(c, CELL_MAX)) for c in cells), key=key)
+        heads = ["figure"] + [fit(f["label"] + ("" if f["comparable"] else NOT_COMPARABLE), CELL_MAX) for f in figs]
+        rows = [[label] + [fit(c, CELL_MAX) for c in cells] for _key, label, cells in side_by_side(figs)]
+        for i, h in enumerate(heads):
+            t.add_column(text(h), key="figure" if i == 0 else f"s{i - 1}")
+        for (key, _label, _cells), cells in zip(side_by_side(figs), rows):
+            t.add_row(*(text(c) for c in cells), key=key)
+        # the width the columns need: the widest text of each, and the cell padding on both sides
+        self._table_need = sum(max(cell_len(r[i]) for r in [heads, *rows]) + 2 * t.cell_padding
+                               for i in range(len(heads)))
         if t.row_count:
             t.move_cursor(row=min(cursor, t.row_count - 1))
+        self._size_table()
+
+    def _size_table(self) -> None:
+        """Side by side with the chart, the table takes the width its columns need (up to two thirds of
+        the screen); stacked (narrow screens), the whole width."""
+        t = self.query_one("#compare-table", DataTable)
+        if self.has_class("-narrow") or not self._table_need:
+            t.styles.width = None
+            return
+        need = self._table_need + 4  # the border and the scrollbar
+        t.styles.width = max(40, min(need, self.app.size.width * 2 // 3))
+
+    def size_changed(self, classes: dict[str, bool]) -> None:
+        self._size_table()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._size_table)
 
     def _fill_chart(self) -> None:
         cd = self.data["compare"]  # type: ignore[index]

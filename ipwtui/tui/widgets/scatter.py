@@ -163,7 +163,7 @@ class Scatter(CachedLines):
 
         # -- dots: the iso lines (owner 1), then each point's intervals (owner 2 + its index)
         owner = np.zeros((rows, cols), dtype=np.int16)
-        line_ends: list[tuple[float, float, float]] = []  # (k, px, py) where each line leaves the plot
+        line_pts: list[tuple[float, np.ndarray, np.ndarray]] = []  # (k, px, py) of each line drawn
         for k in self.lines:
             xe = min(x1, 1.0 / k)
             if xe <= x0:
@@ -183,7 +183,7 @@ class Scatter(CachedLines):
             px, xs = px[keep], xs[keep]
             py = py_of(np.minimum(k * xs, 1.0))
             owner[line_dots(px, py, rows, cols)] = 1
-            line_ends.append((k, float(px[-1]), float(py[-1])))
+            line_pts.append((k, px, py))
         marks: list[tuple[int, int, int, ScatterPoint]] = []  # (cell row, cell col, index, point)
         for i, p in enumerate(self.points):
             if p.x is None or p.y is None or (self.log_x and p.x <= 0):
@@ -209,22 +209,26 @@ class Scatter(CachedLines):
         text = BRAILLE[bits].tobytes().decode("utf-32-le")
         chars = [list(text[r * pw:(r + 1) * pw]) for r in range(ph)]
         colour = owner.reshape(ph, 4, pw, 2).max(axis=(1, 3)).tolist()
-        taken = [[False] * pw for _ in range(ph)]  # cells holding text (labels never overlap)
+        # cells holding text, or a point's interval: a label goes elsewhere when it can
+        taken = [[v >= 2 for v in row] for row in colour]
+        texts = [[False] * pw for _ in range(ph)]  # cells holding text: never covered but by force
 
         markers: set[tuple[int, int]] = set()  # cells of the markers: no text ever covers one
 
-        def put(text: str, r: int, c: int, part: int, force: bool = False) -> bool:
+        def put(text: str, r: int, c: int, part: int, force: bool = False, over_dots: bool = False) -> bool:
+            """Write ``text`` at cell (r, c) if it fits and covers nothing it must not: no text, no
+            interval (``over_dots``: intervals may be covered; ``force``: anything but a marker)."""
             n = cell_len(text)
             if r < 0 or r >= ph or c < 0 or c + n > pw:
                 return False
-            if not force and any(taken[r][c:c + n]):
+            if not force and any((texts if over_dots else taken)[r][c:c + n]):
                 return False
             for j, ch in enumerate(text):
                 if (r, c + j) in markers:
                     continue
                 chars[r][c + j] = ch
                 colour[r][c + j] = part
-                taken[r][c + j] = True
+                taken[r][c + j] = texts[r][c + j] = True
             self.placed.append(Placed(text, r, c))
             return True
 
@@ -249,12 +253,18 @@ class Scatter(CachedLines):
             if not any(put(text, rr, cc, 2 + i) for rr, cc in near(r, c, n)):
                 # no free room: over the dots beside the marker (markers and other labels are kept)
                 put(text, r, min(max(c + 2, 0), max(pw - n, 0)), 2 + i, force=True)
-        for k, px, py in line_ends:
+        for k, px, py in line_pts:
+            # where the line leaves the plot, else further back along it, beside the line
             text = f"{self.line_prefix}{fmt.num(k, 2)}"
             n = cell_len(text)
-            r, c = int(py) // 4, int(px) // 2
-            spots = [(r, c + 1), (r, c - n), (r + 1, c - n), (r + 1, c - n - 2), (r + 2, c - n), (r - 1, c - n)]
-            any(put(text, rr, cc, 1) for rr, cc in spots if 0 <= cc)
+            for at in range(len(px) - 1, -1, -4):
+                r, c = int(py[at]) // 4, int(px[at]) // 2
+                spots = [(r, c + 1), (r, c - n)] + ([(r + 1, c - n), (r + 1, c - n - 2)] if at == len(px) - 1 else [])
+                if any(put(text, rr, cc, 1) for rr, cc in spots if 0 <= cc):
+                    break
+            else:  # no free room beside it: over an interval's dots at its end (never over text)
+                r, c = int(py[-1]) // 4, int(px[-1]) // 2
+                any(put(text, r, cc, 1, over_dots=True) for cc in (c + 1, c - n, max(0, min(c - n // 2, pw - n))))
         if not marks and self.note:
             t = fit(self.note, pw - 2)
             put(t, ph // 2, max(0, (pw - cell_len(t)) // 2), 0, force=True)
