@@ -157,17 +157,19 @@ async def test_the_routing_table_is_the_cores_and_labels_the_papers_rows(env):
         for i, s in enumerate(a["strategies"]):
             cells = rows[f"s{i}"]
             assert cells[0].startswith("all-cloud" if s["name"] == "all-cloud" else strategy_name(s))
-            assert cells[1] == fmt.pct(s["local_share"])
+            assert cells[3] == fmt.pct(s["local_share"])
             assert cells[2].startswith(fmt.pct(s["accuracy"]))
+            assert cells[6] == fmt.num(s["energy_per_query"], 4, "J") + " est"
             if s["name"] != "all-cloud":
                 # the savings are estimates (the cloud's energy is one): marked so, with the core's interval
                 lo, hi = s["energy_savings_ci"]
-                assert cells[4] == f"{100 * s['energy_savings']:+.1f} % est [{100 * lo:.1f}, {100 * hi:.1f}]"
+                assert cells[1] == f"{100 * s['energy_savings']:+.1f} % est [{100 * lo:.1f}, {100 * hi:.1f}]"
+                assert cells[4] == "N/A"  # the local session has no cost: no cost saving, never 0
         # the paper's figures: in rows of their own, labelled as the paper's, with the paper's numbers
         for name, v in PAPER_REFERENCE["savings"].items():
             cells = rows[f"paper:{name}"]
             assert cells[0] == f"paper's {name}"
-            assert cells[4] == f"{100 * v['energy']:+.1f} %" and cells[5] == f"{100 * v['cost']:+.1f} %"
+            assert cells[1] == f"{100 * v['energy']:+.1f} %" and cells[4] == f"{100 * v['cost']:+.1f} %"
         foot = " ".join(str(w.render()) for w in screen.query(".routing-notes"))
         assert "paper's rows: " + PAPER_REFERENCE["label"].removeprefix("reference: ") in foot
         assert "not this comparison's" in foot and PAPER_REFERENCE["setup"] in foot

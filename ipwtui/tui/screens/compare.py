@@ -30,7 +30,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from ...core import fmt
 from ..widgets.lines import fit
@@ -168,23 +168,23 @@ def routing_rows(a: dict, chosen: float) -> list[tuple[str, list[str]]]:
         e = r["energy_per_query"]
         joules = fmt.num(e, 4, "J") + (mk if e is not None else "")
         if r["name"] == "all-cloud":  # the baseline the savings are measured against
-            rows.append((f"s{i}", ["all-cloud (baseline)", fmt.pct(r["local_share"]), acc(r), joules,
-                                   "–", "–", "–"]))
+            rows.append((f"s{i}", ["all-cloud (baseline)", "–", acc(r), fmt.pct(r["local_share"]), "–", "–",
+                                   joules]))
             continue
-        rows.append((f"s{i}", [name, fmt.pct(r["local_share"]), acc(r), joules,
-                               saving(r["energy_savings"], r["energy_savings_ci"], mk),
-                               saving(r["cost_savings"], r["cost_savings_ci"]),
-                               saving(r["latency_savings"], r["latency_savings_ci"])]))
+        rows.append((f"s{i}", [name, saving(r["energy_savings"], r["energy_savings_ci"], mk), acc(r),
+                               fmt.pct(r["local_share"]), saving(r["cost_savings"], r["cost_savings_ci"]),
+                               saving(r["latency_savings"], r["latency_savings_ci"]), joules]))
     ref = a.get("reference") or {}
     for name, v in (ref.get("savings") or {}).items():
         share = fmt.pct(ref.get("oracle_local_share")) if name == "oracle" else "not given"
-        rows.append((f"paper:{name}", [f"paper's {name}", share, "not given", "not given",
-                                       f"{100 * v['energy']:+.1f} %", f"{100 * v['cost']:+.1f} %", "not given"]))
+        rows.append((f"paper:{name}", [f"paper's {name}", f"{100 * v['energy']:+.1f} %", "not given", share,
+                                       f"{100 * v['cost']:+.1f} %", "not given", "not given"]))
     return rows
 
 
-ROUTING_COLUMNS = ("strategy", "local share", "accuracy [95 % CI]", "J per query", "energy saved [CI]",
-                   "cost saved [CI]", "latency saved [CI]")
+# the savings first: on a small screen they are what shows without scrolling sideways
+ROUTING_COLUMNS = ("strategy", "energy saved [CI]", "accuracy [95 % CI]", "local share", "cost saved [CI]",
+                   "latency saved [CI]", "J per query")
 
 
 def routing_head(a: dict) -> str:
@@ -232,6 +232,7 @@ class CompareScreen(Responsive, Screen):
         self.error: str | None = None
         self.loads = 0  # loads finished (for tests)
         self._table_need = 0  # the side-by-side table's width without its border
+        self.loading_now = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -256,8 +257,8 @@ class CompareScreen(Responsive, Screen):
     # ---- loading -----------------------------------------------------------------------------------
 
     def action_reload(self) -> None:
-        if not self.query("#compare-loading"):
-            self.mount(LoadingIndicator(id="compare-loading"), before=self.query_one("#compare-body"))
+        self.loading_now = True
+        self.query_one("#compare-body").loading = True
         self._status()
         self._load(list(self.folders), self.like_for_like, self.alpha)
 
@@ -280,8 +281,8 @@ class CompareScreen(Responsive, Screen):
 
     @on(CompareLoaded)
     async def _loaded(self, msg: CompareLoaded) -> None:
-        for w in self.query("#compare-loading"):
-            w.remove()
+        self.loading_now = False
+        self.query_one("#compare-body").loading = False
         self.error = msg.error
         if msg.error or msg.data is None:
             self.data = None
@@ -305,11 +306,11 @@ class CompareScreen(Responsive, Screen):
         like = "on" if self.like_for_like else "off"
         head = (f"{len(self.folders)} sessions · gross energy · like for like: {like} (l) · router alpha "
                 f"{self.alpha:g} (a/A)")
-        if self.error:
-            head = f"cannot compare: {self.error}"
-        elif self.data is None:
+        if self.loading_now:
             head += " · comparing…"
-        else:
+        elif self.error:
+            head = f"cannot compare: {self.error}"
+        elif self.data is not None:
             errs = self.data["compare"]["errors"]
             if errs:
                 head += f" · {len(errs)} folder{'s' if len(errs) != 1 else ''} not read (notes)"
