@@ -30,6 +30,9 @@ class IpwApp(App):
         Binding("f1,question_mark", "help", "Keys", id="app.help"),
         Binding("ctrl+o", "sessions", "Sessions", id="app.sessions"),
         Binding("ctrl+l", "leaderboard", "Leaderboard", id="app.leaderboard", show=False),
+        Binding("ctrl+g", "compare", "Compare sessions", id="app.compare", show=False,
+                tooltip="Sessions side by side, the accuracy-power chart and the routing what-if: mark "
+                        "sessions (m) in Sessions, then compare them"),
         Binding("i,f2", "explain", "About IPW", id="app.explain", tooltip="What IPW and IPJ are, and how this "
                 "session's figures are computed"),
         Binding("ctrl+t", "change_theme", "Theme", id="app.theme", show=False),
@@ -171,6 +174,8 @@ class IpwApp(App):
         yield SystemCommand("Sessions", "Past sessions: open, export or resume one", self.action_sessions)
         yield SystemCommand("Leaderboard", "Every past session ranked within its query set",
                             self.action_leaderboard)
+        yield SystemCommand("Compare sessions", "Two or more sessions side by side, accuracy against power, "
+                            "the routing what-if (mark them with m in Sessions)", self.action_compare)
         yield SystemCommand("Keys", "The keys of every screen", self.action_help)
         yield SystemCommand("About IPW", "What IPW and IPJ are, and how this session's figures are computed",
                             self.action_explain)
@@ -233,6 +238,23 @@ class IpwApp(App):
         if not isinstance(self.screen, LeaderboardScreen):
             self.push_screen(LeaderboardScreen())
 
+    def action_compare(self) -> None:
+        """Compare the sessions marked in the sessions list; without two marked, the list and how to mark."""
+        from .screens.sessions import SessionsScreen
+
+        scr = self.screen
+        if isinstance(scr, SessionsScreen) and len(scr.marked_folders) >= 2:
+            self.open_compare(scr.marked_folders)
+            return
+        if not isinstance(scr, SessionsScreen):
+            self.push_screen(SessionsScreen())
+        self.notify("mark two or more sessions with m, then press c to compare them", timeout=6)
+
+    def open_compare(self, folders) -> None:
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(list(folders)))
+
     def action_help(self) -> None:
         from .screens.dialogs import HelpScreen
 
@@ -249,6 +271,7 @@ class IpwApp(App):
             self.push_screen(ExplainScreen(context() if callable(context) else None))
 
     def key_help(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        from .screens.compare import CompareScreen
         from .screens.dialogs import ExportDialog
         from .screens.leaderboard import LeaderboardScreen
         from .screens.run import RunScreen
@@ -277,6 +300,7 @@ class IpwApp(App):
             ("Sessions", rows(SessionsScreen.BINDINGS)),
             ("A session", rows(SessionView.BINDINGS)),
             ("Leaderboard", rows(LeaderboardScreen.BINDINGS)),
+            ("Compare", rows(CompareScreen.BINDINGS)),
             ("Export dialog", rows(ExportDialog.BINDINGS)),
         ]
 
@@ -308,17 +332,36 @@ class IpwApp(App):
 
     def on_export_dialog_chosen(self, msg) -> None:
         """The export dialog's choice: the files are written off the UI thread."""
-        self._write_export(msg.dialog, msg.session_folder, msg.dest, msg.report)
+        self._write_export(msg.dialog, msg.session_folder, msg.dest, msg.report,
+                           html=getattr(msg, "format", "") == "csv+json+html")
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _write_export(self, dialog, session_folder: str, dest: str, report: bool) -> None:
+    def _write_export(self, dialog, session_folder: str, dest: str, report: bool, html: bool = False) -> None:
+        """The export files (with the Markdown report, or the HTML report: report.html through
+        ``report.write_html``), written on a worker thread; any failure is the dialog's message."""
         from ..core.export import export_session
         from ..core.session import SessionError
+        from ..report import ReportError
 
+        if html:
+            from .screens.dialogs import html_report_problem
+
+            problem = html_report_problem()
+            if problem:  # before anything is written
+                self.call_from_thread(dialog.show_problem, problem, "pick another format.")
+                return
         try:
             paths = export_session(session_folder, Path(dest).expanduser(), report=report)
+            if html:
+                from ..report import write_html
+
+                paths["report"] = write_html([session_folder], Path(dest).expanduser() / "report.html")
         except SessionError as e:
             self.call_from_thread(dialog.show_problem, str(e))
+            return
+        except ReportError as e:  # the CSV and JSON files are written; the report is not
+            self.call_from_thread(dialog.show_problem, str(e), "queries.csv, samples.csv and summary.json were "
+                                  "written; pick another format or folder.")
             return
         except Exception as e:  # anything else is still a message, never a traceback
             self.call_from_thread(dialog.show_problem, f"{type(e).__name__}: {e}")

@@ -17,7 +17,25 @@ from ..widgets.responsive import Responsive
 EXPORT_FORMATS = [
     ("CSV + JSON: queries.csv, samples.csv, summary.json", "csv+json"),
     ("CSV + JSON + Markdown report (report.md)", "csv+json+report"),
+    ("CSV + JSON + HTML report (report.html, with charts)", "csv+json+html"),
 ]
+HTML_FORMAT = "csv+json+html"
+EXPORT_NOTE = "Writes the files into the folder (made if missing); the session itself is not changed."
+
+
+def html_report_problem() -> str | None:
+    """Why the HTML report cannot be written here (its charts need matplotlib), or None."""
+    import importlib.util
+
+    try:
+        missing = importlib.util.find_spec("matplotlib") is None  # looked up, not imported (cheap)
+    except (ImportError, ValueError):  # a broken or blocked install
+        missing = True
+    if missing:
+        from ...report.charts import INSTALL_HINT
+
+        return f"The HTML report needs matplotlib, which is not installed: {INSTALL_HINT}"
+    return None
 
 
 class ErrorDialog(Responsive, ModalScreen[None]):
@@ -56,12 +74,14 @@ class ExportDialog(Responsive, ModalScreen[dict | None]):
     class Chosen(Message):
         """The user's choice: write the session's export into ``dest`` (with a report when asked)."""
 
-        def __init__(self, dialog: "ExportDialog", session_folder: str, dest: str, report: bool) -> None:
+        def __init__(self, dialog: "ExportDialog", session_folder: str, dest: str, report: bool,
+                     format: str | None = None) -> None:
             super().__init__()
             self.dialog = dialog
             self.session_folder = session_folder
             self.dest = dest
-            self.report = report
+            self.report = report  # the Markdown report
+            self.format = format or ("csv+json+report" if report else "csv+json")
 
     def __init__(self, session_folder: str, dest: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
@@ -76,14 +96,21 @@ class ExportDialog(Responsive, ModalScreen[dict | None]):
             yield Input(self.dest, id="export-dir", placeholder="destination folder")
             yield Label("Format", classes="field-label")
             yield Select(EXPORT_FORMATS, value=EXPORT_FORMATS[0][1], allow_blank=False, id="export-format")
-            yield Static("Writes the files into the folder (made if missing); the session itself is not "
-                         "changed.", id="export-error", markup=False)
+            yield Static(EXPORT_NOTE, id="export-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", id="export-ok", variant="primary")
                 yield Button("Cancel", id="export-cancel")
 
     def on_mount(self) -> None:
         self.query_one("#export-dir", Input).focus()
+
+    @on(Select.Changed, "#export-format")
+    def _format_changed(self, event: Select.Changed) -> None:
+        """Say at once when the chosen format cannot be written here (the HTML report without matplotlib)."""
+        note = self.query_one("#export-error", Static)
+        problem = html_report_problem() if event.value == HTML_FORMAT else None
+        note.update(problem or EXPORT_NOTE)
+        note.set_class(problem is not None, "-error")
 
     @on(Button.Pressed, "#export-cancel")
     def action_cancel(self) -> None:
@@ -98,13 +125,13 @@ class ExportDialog(Responsive, ModalScreen[dict | None]):
             return
         self.query_one("#export-ok", Button).disabled = True
         self.query_one("#export-error", Static).update("writing…")
-        report = str(self.query_one("#export-format", Select).value).endswith("+report")
-        self.post_message(self.Chosen(self, self.session_folder, dest, report))
+        format = str(self.query_one("#export-format", Select).value)
+        self.post_message(self.Chosen(self, self.session_folder, dest, format.endswith("+report"), format))
 
-    def show_problem(self, message: str) -> None:
+    def show_problem(self, message: str, advice: str = "pick another folder.") -> None:
         """The export failed: say why; the dialog stays, with what was typed."""
         self.query_one("#export-error", Static).update(f"{message}\nNothing was lost: the session is unchanged; "
-                                                       "pick another folder.")
+                                                       f"{advice}")
         self.query_one("#export-error", Static).add_class("-error")
         self.query_one("#export-ok", Button).disabled = False
         self.app.bell()  # the message is in the dialog (a toast could cover its buttons)

@@ -53,6 +53,9 @@ class SessionsScreen(Responsive, Screen):
         Binding("enter", "open", "Open", id="sessions.open"),
         Binding("r", "resume", "Resume", id="sessions.resume"),
         Binding("e", "export", "Export", id="sessions.export"),
+        Binding("m", "mark", "Mark", id="sessions.mark", tooltip="Mark or unmark a session to compare"),
+        Binding("c", "compare", "Compare", id="sessions.compare",
+                tooltip="Compare the marked sessions side by side (two or more)"),
         Binding("f5", "reload", "Reload", id="sessions.reload"),
         Binding("escape", "back", "Back", id="sessions.back"),
     ]
@@ -61,6 +64,9 @@ class SessionsScreen(Responsive, Screen):
         super().__init__()
         self.folders: dict[str, Path] = {}
         self.metas: dict[str, dict] = {}
+        self.names: dict[str, str] = {}  # each row's session cell, unmarked
+        self.marked: list[str] = []  # the keys of the marked sessions, in the order marked
+        self.root_line = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -105,16 +111,36 @@ class SessionsScreen(Responsive, Screen):
         t.clear()
         self.folders = {}
         self.metas = {}
+        self.names = {}
         for folder, row, meta in msg.rows:
             key = str(folder)
             self.folders[key] = folder
             self.metas[key] = meta
+            self.names[key] = row[0]
             t.add_row(*row, key=key)
+        self.marked = [k for k in self.marked if k in self.folders]  # marks kept across a reload
+        for k in self.marked:
+            self._show_mark(k)
         n = len(msg.rows)
-        self.query_one("#sessions-root", Static).update(
-            f"{n} session{'s' if n != 1 else ''} in {msg.root}" if n else
-            f"no session yet in {msg.root}: run one from the setup screen")
+        self.root_line = (f"{n} session{'s' if n != 1 else ''} in {msg.root}" if n else
+                          f"no session yet in {msg.root}: run one from the setup screen")
+        self._root_status()
         t.focus()
+
+    def _root_status(self) -> None:
+        line = self.root_line
+        if self.marked:
+            k = len(self.marked)
+            line = (f"{k} marked" + (" · c compares them" if k > 1 else " · mark one more to compare") +
+                    f" · {line}")
+        self.query_one("#sessions-root", Static).update(line)
+
+    def _show_mark(self, key: str) -> None:
+        from rich.text import Text
+
+        name = self.names.get(key, "")
+        cell = Text("✓ " + name) if key in self.marked else Text(name)
+        self.query_one(DataTable).update_cell(key, "session", cell, update_width=True)
 
     @property
     def selected_folder(self) -> Path | None:
@@ -143,6 +169,33 @@ class SessionsScreen(Responsive, Screen):
         folder = self.selected_folder
         if folder is not None:
             self.app.open_export(str(folder))
+
+    def action_mark(self) -> None:
+        """Mark the session under the cursor to compare it (again: unmark it), then move down."""
+        folder = self.selected_folder
+        if folder is None:
+            return
+        key = str(folder)
+        if key in self.marked:
+            self.marked.remove(key)
+        else:
+            self.marked.append(key)
+        self._show_mark(key)
+        self._root_status()
+        t = self.query_one(DataTable)
+        if t.cursor_row < t.row_count - 1:
+            t.move_cursor(row=t.cursor_row + 1)
+
+    @property
+    def marked_folders(self) -> list[Path]:
+        return [self.folders[k] for k in self.marked if k in self.folders]
+
+    def action_compare(self) -> None:
+        folders = self.marked_folders
+        if len(folders) < 2:
+            self.notify("mark two or more sessions with m, then press c to compare them", timeout=4)
+            return
+        self.app.open_compare(folders)
 
     def action_back(self) -> None:
         self.app.pop_screen()
