@@ -233,26 +233,31 @@ class _Progress:
 
 
 def query_line(r: "QueryRecord", view: str) -> str:
-    """One line per finished query: verdict, id, energy (with its quality), power, latency, speed."""
-    q = fmt.QUALITY_SHORT.get(r.energy_quality or "unavailable", "")
+    """One line per finished query: verdict, id, the query's energy with its quality (a remote query's is
+    the server's, then this machine's while it waited), its mean power, latency, speed."""
     if r.warmup:
         verdict = "warm-up"
     else:
         verdict = fmt.correct_symbol(r.correct) if r.status == "ok" else r.status
-    flags = ",".join(r.energy_flags)
-    return (f"{verdict:>2} {r.query_id} [{r.domain}]  {fmt.num(r.energy(view), 3, 'J')} ({q})  "
-            f"{fmt.num(r.avg_power_w, 3, 'W')}  {fmt.num(r.latency_s, 3, 's')}  "
-            f"{fmt.num(r.decode_tps, 3, 'tok/s')}  pred {r.prediction!s} ref {r.reference!s}"
-            + (f"  [{flags}]" if flags else "") + (f"  {r.error}" if r.error else ""))
+    _, quality, _ = r.energy_label
+
+    def energy(j, q) -> str:
+        return fmt.num(j, 3, "J") + (f" ({fmt.QUALITY_SHORT.get(q, q)})" if j is not None else "")
+
+    e = energy(r.energy(view), quality)
+    if r.remote:
+        e = f"server {e}, client {energy(r.client_energy(view), r.energy_quality)}"
+    flags = ",".join(r.energy_flags + r.server_energy_flags)
+    return (f"{verdict:>2} {r.query_id} [{r.domain}]  {e}  {fmt.num(r.power(view), 3, 'W')}  "
+            f"{fmt.num(r.latency_s, 3, 's')}  {fmt.num(r.decode_tps, 3, 'tok/s')}  pred {r.prediction!s} "
+            f"ref {r.reference!s}" + (f"  [{flags}]" if flags else "") + (f"  {r.error}" if r.error else ""))
 
 
 def summary_tables(summary: dict, view: str):
     from rich.table import Table
 
-    from .core.summary import figure_rows
+    from .core.summary import bookkeeping_rows, figure_rows
 
-    q = summary.get("energy_quality")
-    mk = fmt.mark(q)
     t = Table(title=f"ipwtui summary: {(summary.get('model') or {}).get('name', '?')}", title_justify="left")
     t.add_column("figure")
     for e in ("gross", "net"):
@@ -263,15 +268,12 @@ def summary_tables(summary: dict, view: str):
                          f"{qs['warmup']} warm-up", "")
     for row in figure_rows(summary):
         t.add_row(*row)
-    en = summary.get("energy") or {}
-    tot = Table(title="energy bookkeeping (gross)", title_justify="left")
+    title, parts = bookkeeping_rows(summary)
+    tot = Table(title=title, title_justify="left")
     tot.add_column("part")
-    tot.add_column("J")
-    tot.add_row("counted query windows", fmt.num(en.get("counted_j"), 4))
-    tot.add_row("warm-up and skipped windows", fmt.num(en.get("excluded_j"), 4))
-    tot.add_row("unattributed (between windows)", fmt.num(en.get("unattributed_j"), 4))
-    tot.add_row(f"session total{mk}", fmt.num(en.get("total_j"), 4))
-    tot.add_row("source", f"{en.get('source') or fmt.NA} ({en.get('quality')})")
+    tot.add_column("energy")
+    for part, value in parts:
+        tot.add_row(part, escape(value))
     doms = Table(title="accuracy by domain", title_justify="left")
     for c in ("domain", "n", "scored", "correct", "accuracy"):
         doms.add_column(c)

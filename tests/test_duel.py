@@ -42,10 +42,19 @@ def test_each_query_goes_to_both_sides_the_first_side_alternating(tmp_path):
     assert len(ia) == len(ib) == 1 and ia[0]["idle_w"] == ib[0]["idle_w"]
     # both sides' power samples in both sessions (one sampler)
     assert len(sa.read_power()) == len(sb.read_power()) > 10
-    # each side keeps its own bookkeeping: its counted windows are its own queries'
-    for s, recs in ((sa, ra), (sb, rb)):
-        seg = [r for r in s.read_journal() if r.get("type") == "segment"][-1]
+    # each side keeps its own bookkeeping: its counted windows are its own queries'; the other side's windows
+    # (on the same sensors) are charged as the partner's, not as this session's unattributed energy
+    segs = {}
+    for side, s, recs in (("A", sa, ra), ("B", sb, rb)):
+        seg = segs[side] = [r for r in s.read_journal() if r.get("type") == "segment"][-1]
         assert seg["counted_j"] == pytest.approx(sum(r.energy_j for r in recs.values()))
+        parts = seg["counted_j"] + seg["excluded_j"] + seg["partner_j"] + seg["unattributed_j"]
+        assert parts == pytest.approx(seg["total_j"])
+    for me, other in (("A", "B"), ("B", "A")):
+        assert segs[me]["partner_j"] == pytest.approx(segs[other]["counted_j"] + segs[other]["excluded_j"])
+        assert segs[me]["partner"] == str((sb if me == "A" else sa).folder)
+        # what is left between the windows is small next to them (the gaps, the bookkeeping)
+        assert 0 <= segs[me]["unattributed_j"] < 0.5 * (segs[me]["counted_j"] + segs[me]["partner_j"])
     # the events came tagged with their side, a QueryFinished per answered query on each side (+ warm-up)
     finished = [(side, e.record.query_id) for side, e in seen if isinstance(e, ev.QueryFinished)]
     assert sum(1 for s, _ in finished if s == "A") == sum(1 for s, _ in finished if s == "B") == 7

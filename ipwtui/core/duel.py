@@ -28,6 +28,7 @@ class DuelRunner:
             raise ValueError("the two sides of a duel must run the same queries in the same order")
         self.a, self.b = a, b
         self.sides = {"A": a, "B": b}
+        a.partner, b.partner = str(b.session.folder), str(a.session.folder)
         if listener is not None:
             a.listener = lambda e: listener("A", e)
             b.listener = lambda e: listener("B", e)
@@ -60,6 +61,19 @@ class DuelRunner:
 
     # ---- the duel ------------------------------------------------------------------------------------
 
+    def _on_one_side(self, side: str, work: Callable[[], object]) -> None:
+        """Run one side's windows; their energy is on the same sensors as the other side's bookkeeping: it
+        is charged there as the partner's windows, neither that session's queries nor unattributed."""
+        me = self.sides[side]
+        other = self.b if me is self.a else self.a
+        before = me._windows_counted + me._windows_excluded
+        ok = me._windows_ok
+        work()
+        if ok and not me._windows_ok:
+            other.add_partner_window(None)  # a window on it had no energy: the other's rest is N/A too
+        else:
+            other.add_partner_window(me._windows_counted + me._windows_excluded - before)
+
     def run(self) -> tuple[dict, dict]:
         """Run both sides to the end (or until either is stopped). Returns both summaries."""
         a, b = self.a, self.b
@@ -85,7 +99,7 @@ class DuelRunner:
             for r in (a, b):
                 r.begin_bookkeeping()
             for side in SIDES:
-                self.sides[side].warm_up(todo[side])
+                self._on_one_side(side, lambda r=self.sides[side], t=todo[side]: r.warm_up(t))
             for r in (a, b):
                 r._emit(ev.Phase("running"))
             pending = {side: {q.id for q in todo[side]} for side in SIDES}
@@ -97,9 +111,10 @@ class DuelRunner:
                 order = SIDES if k % 2 == 0 else SIDES[::-1]
                 for side in order:
                     if q.id in pending[side] and not self._stopped():
-                        self.sides[side]._query(q, k, warmup=False)
+                        r = self.sides[side]
+                        self._on_one_side(side, lambda r=r, q=q, k=k: r._query(q, k, warmup=False))
                         pending[side].discard(q.id)
-                        self.sides[side]._gap()
+                        r._gap()
             for r in (a, b):
                 r._settle_server_energy()
             for side in SIDES:

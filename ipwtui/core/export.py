@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .record import QueryRecord, records_of
 from .session import Session, SessionError, check_writable
-from .summary import build_summary, figure_rows
+from .summary import bookkeeping_rows, build_summary, figure_rows
 
 # the columns of queries.csv, in order: each is a QueryRecord field or property (lists are joined with ";").
 # energy_* is this machine's energy over the query's window; server_energy_* the server's (remote queries)
@@ -68,24 +68,24 @@ def report_markdown(summary: dict) -> str:
     from . import fmt
 
     q = summary.get("energy_quality")
-    mk = fmt.mark(q)
     model = summary.get("model") or {}
     mg = summary["metrics"]["gross"]
     qs = summary["queries"]
-    en = summary.get("energy") or {}
+    remote = summary.get("where") == "remote"
     out = [f"# ipwtui session {summary.get('session') or ''}".rstrip(), "",
            f"- model: {model.get('name', fmt.NA)} ({model.get('quantization') or fmt.NA}), "
            f"sha256 {model.get('sha256') or fmt.NA}",
-           f"- backend: {summary.get('backend')}, accelerator: {summary.get('accelerator')}",
-           f"- energy source: {en.get('source') or fmt.NA}, quality: **{q}**"
+           f"- backend: {summary.get('backend')} ({summary.get('where')}), accelerator: {summary.get('accelerator')}",
+           f"- the figures' energy{' (the server' + chr(39) + 's)' if remote else ''}: "
+           f"{summary.get('energy_source') or fmt.NA}, quality: **{q}**, boundary: "
+           f"{summary.get('energy_boundary') or fmt.NA}"
            + (" — every energy figure below is an estimate, not a measurement" if q == "estimated" else ""),
            f"- queries: {qs['ok']} answered, {qs['skipped']} skipped, {qs['errors']} errors, "
            f"{qs['warmup']} warm-up (of {qs['planned']} planned); status {summary.get('status')}", "",
            "| figure | gross | net |", "|---|---|---|"]
     out += [f"| {name} | {g} | {n} |" for name, g, n in figure_rows(summary)]
-    out += ["", f"Energy bookkeeping (gross){mk}: counted windows {fmt.num(en.get('counted_j'), 4, 'J')}, "
-                f"warm-up and skipped {fmt.num(en.get('excluded_j'), 4, 'J')}, unattributed "
-                f"{fmt.num(en.get('unattributed_j'), 4, 'J')}, session total {fmt.num(en.get('total_j'), 4, 'J')}.",
+    title, parts = bookkeeping_rows(summary)
+    out += ["", f"{title[0].upper()}{title[1:]}: " + "; ".join(f"{p} {v}" for p, v in parts) + ".",
             "", "| domain | n | scored | correct | accuracy |", "|---|---|---|---|---|"]
     for d, v in sorted((mg.get("per_domain") or {}).items()):
         out.append(f"| {d} | {v['n']} | {v['scored']} | {v['correct']} | {fmt.pct(v['accuracy'])} |")

@@ -72,6 +72,9 @@ class Metrics:
     n_split: int = 0  # queries with the prefill/decode split
     n_contended: int = 0  # counted windows during which other processes took a large share of the CPU
     energy_range: bool = False  # the energies are estimates with a range, carried into the intervals
+    ipw_range: tuple[float, float] | None = None  # IPW and IPJ at the two ends of the estimate's range
+    ipj_range: tuple[float, float] | None = None
+    accuracy_with_energy: float | None = None  # the accuracy IPW and IPJ use: of the queries with energy
     n_with_cost: int = 0
     cost_usd: float | None = None  # total over the queries with a cost
     cost_per_query: float | None = None
@@ -85,7 +88,7 @@ class Metrics:
         d = asdict(self)
         d["per_domain"] = {k: {"n": v.n, "scored": v.scored, "correct": v.correct, "accuracy": v.accuracy}
                            for k, v in self.per_domain.items()}
-        for k in ("ipw_ci", "ipj_ci", "accuracy_ci"):
+        for k in ("ipw_ci", "ipj_ci", "accuracy_ci", "ipw_range", "ipj_range"):
             d[k] = list(d[k]) if d[k] is not None else None
         return d
 
@@ -142,6 +145,7 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
         m.decode_j_per_output_token = sum(cast(float, f.decode_j) for f in split) / otok
     m.energy_range = any(f.energy_low_j is not None and f.energy_high_j is not None for f in measured)
     acc_measured = _accuracy(measured)
+    m.accuracy_with_energy = acc_measured
     if acc_measured is None:
         m.notes.append("no scored query: IPW and IPJ are N/A")
         return m
@@ -150,6 +154,15 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
         return m
     m.ipw = acc_measured / m.mean_power_w
     m.ipj = acc_measured / m.mean_energy_j
+    if m.energy_range:  # an estimate's two ends, shared by every query (its error is not independent)
+        lo = [f.energy_low_j if f.energy_low_j is not None else cast(float, f.energy_j) for f in measured]
+        hi = [f.energy_high_j if f.energy_high_j is not None else cast(float, f.energy_j) for f in measured]
+        lat = [cast(float, f.latency_s) for f in measured]
+        if min(lo) > 0:
+            n_m = len(measured)
+            m.ipj_range = (acc_measured / (sum(hi) / n_m), acc_measured / (sum(lo) / n_m))
+            m.ipw_range = (acc_measured / (sum(h / t for h, t in zip(hi, lat)) / n_m),
+                           acc_measured / (sum(x / t for x, t in zip(lo, lat)) / n_m))
     if ci and len(measured) >= MIN_QUERIES_FOR_CI:
         m.ipw_ci, m.ipj_ci, m.accuracy_ci = _bootstrap(measured, rounds, seed)
     elif ci:

@@ -40,6 +40,14 @@ RETRY_MAX_S = 8.0
 RETRY_AFTER_MAX_S = 300.0  # a server's Retry-After longer than this is capped
 
 
+def warmup_query(q, k: int):
+    """A warm-up query: shaped like a real one (the same kind and length of prompt) but a prompt of its own,
+    so that a server's prompt cache gives the measured query that follows no head start."""
+    from dataclasses import replace
+
+    return replace(q, id=f"warm-up-{k + 1}", prompt=f"(Warm-up {k + 1}, not scored.) {q.prompt}")
+
+
 def retry_delay(attempt: int, retry_after: float | None) -> float:
     """Seconds to wait before the next attempt: the server's Retry-After when it gave one, else backoff."""
     if retry_after is not None and retry_after >= 0:
@@ -97,6 +105,9 @@ class Runner:
         self._seg_start: float | None = None
         self._windows_counted = 0.0
         self._windows_excluded = 0.0
+        self._windows_partner = 0.0  # a duel: the other side's windows
+        self.partner: str | None = None  # a duel: the other side's session folder
+        self._seg_mark = EdgeMark(0.0)
         self._windows_ok = True
         self.records: list[QueryRecord] = []  # this session's query records (not warm-up), kept in memory
 
@@ -140,8 +151,12 @@ class Runner:
         return [s for s in ser if s.domain.accelerator == self.settings.accelerator]
 
     def pending(self) -> list:
-        done = {r.query_id for r in self.records}
-        return [q for q in self.queries if q.id not in done]
+        """The queries still to do: never answered or skipped (a query whose last attempt failed is tried
+        again)."""
+        last: dict[str, str] = {}
+        for r in self.records:
+            last[r.query_id] = r.status
+        return [q for q in self.queries if last.get(q.id, ERROR) == ERROR]
 
     def run(self) -> dict:
         """Run the session to its end (or until stopped). Returns the summary."""
@@ -212,12 +227,21 @@ class Runner:
             for k in range(s.warmup):
                 if self.ctl.stop.is_set():
                     break
-                self._query(todo[k % len(todo)], -1, warmup=True)
+                self._query(warmup_query(todo[k % len(todo)], k), -1, warmup=True)
                 self._gap()
 
     def begin_bookkeeping(self) -> None:
         """The segment's energy bookkeeping starts now (after the idle baseline)."""
-        self._seg_start = time.monotonic()
+        self._seg_mark = self.edges.mark()
+        self._seg_start = self._seg_mark.t
+
+    def add_partner_window(self, joules: float | None) -> None:
+        """A duel: the other side's window, on the same sensors, is neither this session's query nor
+        unattributed energy."""
+        if joules is None:
+            self._windows_ok = False
+        else:
+            self._windows_partner += joules
 
     def close(self, status: str) -> None:
         """The segment's last bookkeeping record; stop an own sampler; close the session."""
@@ -479,12 +503,13 @@ class Runner:
                                  "segment": rec.segment, **server_fields(rec)})
 
     def _segment_record(self) -> None:
-        """This segment's energy bookkeeping so far (the last record of a segment wins)."""
+        """This segment's energy bookkeeping so far (the last record of a segment wins): the total over
+        the segment (counters read now, as every window reads them; power-only domains up to their latest
+        sample), the windows counted, excluded (warm-up, skipped, failed), a duel partner's, and the rest,
+        unattributed."""
         if self.sampler is None or self._seg_start is None:
             return
         counted = [x for x in self.counted_series() if x.domain.in_total]
-        # up to the latest reading every counted domain has: no waiting for the next sample (every query
-        # window already waited for the reading after its end, so that end is always covered)
         now = time.monotonic()
         lasts = [x.last_t for x in counted if x.last_t is not None]
         end = min(lasts) if lasts else now
@@ -492,38 +517,46 @@ class Runner:
         # a domain whose sensor died stopped reading: the total cannot be complete, so it is N/A (a total
         # cut at the sensor's last reading would look like a real, smaller figure)
         dead = [x.domain.name for x in counted if x.last_t is None or now - x.last_t > stale]
-        total = 0.0
-        ok = bool(counted) and not dead
-        for x in counted if ok else []:
-            a, b = x.cum_at(self._seg_start), x.cum_at(end)
-            if a is None or b is None:
-                ok = False
-                break
-            total += b - a
+        mark = self.edges.mark()
+        if counted and all(x.domain.name in mark.values for x in counted):
+            end = mark.t  # every counted domain read now
+        if end <= self._seg_start:
+            return  # nothing measured in this segment yet (a resume with nothing left to do)
+        we = window_energy(counted, self._seg_start, end, edges=(self._seg_mark, mark)) \
+            if counted and not dead else None
+        total = we.gross_j if we is not None else None
         idle_j = None
         if self.idle_w and counted and all(x.domain.name in self.idle_w for x in counted):
             idle_j = sum(self.idle_w[x.domain.name] for x in counted) * (end - self._seg_start)
-        srcs = []
+        srcs: list[str] = []
+        bounds: list[str] = []
         for x in counted:
             if x.domain.source not in srcs:
                 srcs.append(x.domain.source)
-        self.session.append({
+            if x.domain.boundary not in bounds:
+                bounds.append(x.domain.boundary)
+        windows = self._windows_counted + self._windows_excluded + self._windows_partner
+        rec = {
             "type": "segment",
             "wall_start": self.session.wall(self._seg_start),
             "wall_end": self.session.wall(end),
             "seconds": end - self._seg_start,
-            "total_j": total if ok else None,
+            "total_j": total,
             "counted_j": self._windows_counted if self._windows_ok else None,
             "excluded_j": self._windows_excluded if self._windows_ok else None,
-            "unattributed_j": (total - self._windows_counted - self._windows_excluded)
-            if ok and self._windows_ok else None,
+            "unattributed_j": (total - windows) if total is not None and self._windows_ok else None,
             "idle_j": idle_j,
             "dead_domains": dead,
             "source": "+".join(srcs),
             "quality": worst_quality([x.domain.quality for x in counted]) if counted else UNAVAILABLE,
+            "boundary": "+".join(bounds),
             "faults": dict(self.sampler.faults),
             "observer": self._observer(),
-        })
+        }
+        if self.partner is not None:  # a duel: the other side's windows are in this machine's total too
+            rec["partner_j"] = self._windows_partner if self._windows_ok else None
+            rec["partner"] = self.partner
+        self.session.append(rec)
 
     def _observer(self) -> dict | None:
         if self.observer is None:

@@ -238,7 +238,9 @@ class Session:
         self.meta.update(extra)
         _write_json_atomic(self.folder / SESSION_FILE, self.meta)
 
-    def close(self, status: str | None = None) -> None:
+    def close(self, status: str | None = None, **extra: Any) -> None:
+        """Flush and close the files; with ``status``, record how the session ended (and ``extra`` fields,
+        e.g. why it stopped); release the lock."""
         with self._power_lock:
             if self._power is not None:
                 self._write_power()
@@ -249,7 +251,7 @@ class Session:
             self._journal.close()
             self._journal = None
         if status is not None:
-            self.set_status(status, ended=time.time())
+            self.set_status(status, ended=time.time(), **extra)
         self.unlock()
 
     def _cut_torn_tail(self) -> None:
@@ -307,8 +309,13 @@ class Session:
         return records_of(self.read_journal(), include_warmup=include_warmup)
 
     def done_ids(self) -> set[str]:
-        """Queries that need no rerun: answered, errored or skipped (not warm-up)."""
-        return {r.query_id for r in self.query_records() if r.query_id}
+        """Queries that need no rerun: their last attempt was answered or skipped (not warm-up). A query whose
+        last attempt failed (a server down, a timeout) is tried again by --resume."""
+        last: dict[str, str] = {}
+        for r in self.query_records():
+            if r.query_id:
+                last[r.query_id] = r.status
+        return {q for q, status in last.items() if status != "error"}
 
     def read_power(self) -> list[tuple[float, int, str, float | None]]:
         """Every complete power sample: (unix time, segment, domain, watts or None)."""

@@ -55,15 +55,18 @@ def session_metrics(records: list[QueryRecord], ci: bool = True, rounds: int | N
 
 
 def energy_totals(journal: list[dict]) -> dict:
-    """Session energy bookkeeping summed over segments: total = counted + excluded + unattributed."""
+    """This machine's energy bookkeeping summed over segments: total = counted + excluded + unattributed
+    (+ a duel partner's windows)."""
     last: dict[int, dict] = {}
     for r in journal:
         if r.get("type") == "segment":
             last[r.get("segment", 0)] = r
-    keys = ("total_j", "counted_j", "excluded_j", "unattributed_j", "idle_j", "seconds")
+    duel = any("partner" in seg for seg in last.values())
+    keys = ("total_j", "counted_j", "excluded_j", "unattributed_j", "idle_j", "seconds") + \
+        (("partner_j",) if duel else ())
     out: dict = {k: None for k in keys}
     for k in keys:
-        vals = [seg.get(k) for seg in last.values()]
+        vals = [seg.get(k, 0.0 if k == "partner_j" else None) for seg in last.values()]
         if vals and all(v is not None for v in vals):
             out[k] = sum(vals)
     out["segments"] = len(last)
@@ -75,6 +78,9 @@ def energy_totals(journal: list[dict]) -> dict:
             if s and s not in srcs:
                 srcs.append(s)
     out["source"] = "+".join(srcs)
+    out["boundary"] = _joined(seg.get("boundary") for seg in last.values())
+    if duel:
+        out["partner"] = next(seg.get("partner") for seg in last.values() if "partner" in seg)
     return out
 
 
@@ -156,10 +162,36 @@ def build_summary(meta: dict, journal: list[dict]) -> dict:
     return out
 
 
+def bookkeeping_rows(summary: dict) -> tuple[str, list[tuple[str, str]]]:
+    """The energy bookkeeping of this machine as (title, [(part, J)]): the one list the terminal summary
+    and the Markdown report print. For a remote session it is the client's (what this machine spent while
+    it waited), not the figures' energy, which is the server's."""
+    from . import fmt
+
+    en = summary.get("energy") or {}
+    mk = fmt.mark(en.get("quality"))
+    remote = summary.get("where") == "remote"
+    title = "this machine's energy bookkeeping (gross" + (", the client's: the figures use the server's"
+                                                          if remote else "") + ")"
+    rows = [("counted query windows", fmt.num(en.get("counted_j"), 4, "J")),
+            ("warm-up, skipped and failed windows", fmt.num(en.get("excluded_j"), 4, "J"))]
+    if "partner_j" in en:
+        rows.append(("the other side's windows (a duel)", fmt.num(en.get("partner_j"), 4, "J")))
+    rows += [("unattributed (between windows)", fmt.num(en.get("unattributed_j"), 4, "J")),
+             (f"total{mk}", fmt.num(en.get("total_j"), 4, "J")),
+             ("source", f"{en.get('source') or fmt.NA} ({en.get('quality')}, {en.get('boundary') or fmt.NA})")]
+    return title, rows
+
+
 def coverage(m: dict) -> str:
-    """How many queries an energy figure covers, when not all of them: " over 3 of 6 queries"."""
+    """How many queries an energy figure covers, when not all of them, and the accuracy of those (the one
+    IPW and IPJ use): " over 3 of 6 queries (their accuracy 66.7 %)"."""
+    from . import fmt
+
     n, k = m.get("n") or 0, m.get("n_with_energy") or 0
-    return "" if k == n else f" over {k} of {n} queries"
+    if k == n:
+        return ""
+    return f" over {k} of {n} queries (their accuracy {fmt.pct(m.get('accuracy_with_energy'))})"
 
 
 def figure_rows(summary: dict) -> list[tuple[str, str, str]]:
@@ -184,6 +216,9 @@ def figure_rows(summary: dict) -> list[tuple[str, str, str]]:
             c = fmt.num(m.get(key), 3, unit)
             if ci_key and m.get(ci_key):
                 c += " " + fmt.ci(m[ci_key])
+            rng = m.get(f"{key}_range") if ci_key else None
+            if rng:  # the estimate's own range, which the interval (when there is one) already carries
+                c += f" (estimate's range {fmt.num(rng[0], 3)} to {fmt.num(rng[1], 3)})"
             if m.get(key) is not None:
                 c += coverage(m)
             cells.append(c)

@@ -329,8 +329,13 @@ def accuracy_cell(m: dict) -> Cell:
 def figure_cell(m: dict, key: str, unit: str, ci_key: str | None, quality: str | None) -> Cell:
     v = m.get(key)
     ci = m.get(ci_key) if ci_key else None
-    return Cell(fmt.num(v, 3, unit), fmt.ci(ci) if ci and v is not None else "",
-                covers(m) if v is not None else "", estimate_word(quality) if is_estimate(quality) else "")
+    rng = m.get(f"{key}_range") if ci_key else None
+    interval = fmt.ci(ci) if ci and v is not None else ""
+    if rng and v is not None:  # the estimate's own range, shown even where there is no interval yet
+        interval = (interval + " " if interval else "") + f"(estimate's range {fmt.num(rng[0], 3)} to " \
+                                                         f"{fmt.num(rng[1], 3)})"
+    return Cell(fmt.num(v, 3, unit), interval, covers(m) if v is not None else "",
+                estimate_word(quality) if is_estimate(quality) else "")
 
 
 def headline_rows(summary: dict) -> list[Row]:
@@ -351,6 +356,9 @@ def interval_note(summary: dict) -> str:
     """Why a session's figures have no interval, or what their interval includes."""
     mg = (summary.get("metrics") or {}).get("gross") or {}
     if mg.get("energy_range"):
+        if not mg.get("ipw_ci"):
+            return (f"no bootstrap interval: fewer than {MIN_QUERIES_FOR_CI} queries with energy; the energy "
+                    "estimate's own range is shown")
         return "intervals include the range of the energy estimates"
     if mg.get("ipw") is not None and not mg.get("ipw_ci"):
         return f"no interval: fewer than {MIN_QUERIES_FOR_CI} queries with energy"
