@@ -222,6 +222,8 @@ def _add_compare(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .core.config import ConfigError
+
     try:
         if args.command == "run":
             from .headless import run_command
@@ -266,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         from .tui.app import run_app
 
         return run_app(args)
+    except ConfigError as e:  # a command that reads the config file without a handler of its own
+        print(f"ipwtui: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("ipwtui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

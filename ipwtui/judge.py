@@ -494,12 +494,12 @@ def build_judge(spec: JudgeSpec, base: RunSettings | None = None) -> Judge:
     source = prices = None
     if remote:
         source = _server_energy_source(settings, model.name)
-        from .core.config import config_path, load_config
+        from .core.config import ConfigError, config_path, load_config
         from .core.cost import PriceError, price_table
 
         try:
             prices = price_table(load_config().get("prices"), where=str(config_path()))
-        except PriceError as e:
+        except (PriceError, ConfigError) as e:
             raise JudgeError(f"judge: {e}") from None
     try:
         backend = eng.create(model, settings)

@@ -185,7 +185,7 @@ def _describe_source(source) -> dict:
 def make_coster(settings: RunSettings, remote: bool):
     """(record) -> (USD, source) for the run's queries, and the price table's description (or None).
     Remote: the API's price for the tokens; local: the electricity of the query's gross energy."""
-    from .core.config import config_path, load_config
+    from .core.config import ConfigError, config_path, load_config
     from .core.cost import PriceError, energy_cost, price_table, query_cost
 
     if not remote:
@@ -201,7 +201,7 @@ def make_coster(settings: RunSettings, remote: bool):
         return local, {"electricity_usd_per_kwh": price}
     try:
         table = price_table(load_config().get("prices"), where=str(config_path()))
-    except PriceError as e:
+    except (PriceError, ConfigError) as e:
         raise RunError(str(e)) from None
 
     def api(rec):

@@ -220,13 +220,22 @@ class RunSettings:
         return replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, d: dict | None, where: str = "") -> "RunSettings":
-        """Settings from a mapping (config file, session.json): unknown keys are ignored, missing ones take
-        their defaults, bad values raise SettingError prefixed with ``where``."""
+    def from_dict(cls, d: dict | None, where: str = "", strict: bool = False) -> "RunSettings":
+        """Settings from a mapping (config file, session.json): missing ones take their defaults, bad values
+        raise SettingError prefixed with ``where``. Unknown keys are ignored in a session's own file (a
+        newer version's) and, with ``strict`` (the config file a user writes), refused with the nearest
+        name."""
         d = d or {}
         if not isinstance(d, dict):
             raise SettingError(f"{where}: settings must be a JSON object" if where else
                                "settings must be a JSON object")
+        unknown = [k for k in d if k not in _NAMES]
+        if strict and unknown:
+            import difflib
+
+            near = difflib.get_close_matches(str(unknown[0]), sorted(_NAMES), n=1)
+            raise SettingError(f"{where + ': ' if where else ''}unknown setting {unknown[0]!r}"
+                               + (f" (did you mean {near[0]!r}?)" if near else ""))
         known = {k: v for k, v in d.items() if k in _NAMES}
         try:
             return cls(**known)

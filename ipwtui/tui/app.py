@@ -123,9 +123,13 @@ class IpwApp(App):
         self._theme_problems = problems
 
     def _initial_theme(self) -> str:
-        from ..core.config import load_config
+        from ..core.config import ConfigError, load_config
 
-        wanted = [self._requested_theme, load_config().get("theme"), DEFAULT_THEME, FALLBACK_THEME]
+        try:
+            saved = load_config().get("theme")
+        except ConfigError:  # reported by run_app before the app starts; never fatal for a colour
+            saved = None
+        wanted = [self._requested_theme, saved, DEFAULT_THEME, FALLBACK_THEME]
         for name in wanted:
             if name and name in self.available_themes:
                 return name
@@ -141,7 +145,7 @@ class IpwApp(App):
                 return
         try:
             save_config({"theme": theme.name})
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: ConfigError, a config file that cannot be read
             self.notify(f"theme not saved: {e}", severity="warning", markup=False)
 
     def on_mount(self) -> None:
