@@ -10,6 +10,7 @@ energies, retries and bookkeeping: a duel session is an ordinary session that sa
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Callable
 
@@ -99,7 +100,7 @@ class DuelRunner:
             for r in (a, b):
                 r.begin_bookkeeping()
             for side in SIDES:
-                self._on_one_side(side, lambda r=self.sides[side], t=todo[side]: r.warm_up(t))
+                self._on_one_side(side, functools.partial(self.sides[side].warm_up, todo[side]))
             for r in (a, b):
                 r._emit(ev.Phase("running"))
             pending = {side: {q.id for q in todo[side]} for side in SIDES}
@@ -112,7 +113,7 @@ class DuelRunner:
                 for side in order:
                     if q.id in pending[side] and not self._stopped():
                         r = self.sides[side]
-                        self._on_one_side(side, lambda r=r, q=q, k=k: r._query(q, k, warmup=False))
+                        self._on_one_side(side, functools.partial(r._query, q, k, warmup=False))
                         pending[side].discard(q.id)
                         r._gap()
             for r in (a, b):
