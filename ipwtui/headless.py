@@ -413,6 +413,13 @@ def _check_csv_target(path: str) -> str | None:
         return f"--csv {path}: {probe} is not a folder"
     if not os.access(probe, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
         return f"--csv {path}: not writable"
+    from .core.export import QUERY_COLUMNS
+    from .core.outfile import OutputError, check_replaceable, csv_header_is
+
+    try:
+        check_replaceable(p, csv_header_is(QUERY_COLUMNS), "a query table")
+    except OutputError as e:
+        return f"--csv {e}"
     return None
 
 

@@ -7,9 +7,11 @@ quality columns; unavailable figures are empty cells (N/A), never 0.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
+from .outfile import MARK, OutputError, check_replaceable, csv_header_is, json_summary, markdown_of_ipwtui, write_atomic
 from .record import QueryRecord, records_of
 from .session import Session, SessionError, check_writable
 from .summary import bookkeeping_rows, build_summary, figure_rows
@@ -29,6 +31,18 @@ QUERY_COLUMNS = [
 ]
 _LIST_COLUMNS = ("energy_flags", "server_energy_flags")
 SAMPLE_COLUMNS = ["time", "segment", "domain", "watts", "source", "quality"]
+
+
+def finite(x):
+    """``x`` with every non-finite float (nan, inf) as None: JSON has no such numbers, and a figure that is
+    not a number is unavailable (N/A)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite(v) for v in x]
+    return x
 
 
 def queries_frame(records: list[QueryRecord]):
@@ -72,7 +86,7 @@ def report_markdown(summary: dict) -> str:
     mg = summary["metrics"]["gross"]
     qs = summary["queries"]
     remote = summary.get("where") == "remote"
-    out = [f"# ipwtui session {summary.get('session') or ''}".rstrip(), "",
+    out = [f"# ipwtui session {summary.get('session') or ''}".rstrip(), "", f"<!-- {MARK} -->", "",
            f"- model: {model.get('name', fmt.NA)} ({model.get('quantization') or fmt.NA}), "
            f"sha256 {model.get('sha256') or fmt.NA}",
            f"- backend: {summary.get('backend')} ({summary.get('where')}), accelerator: {summary.get('accelerator')}",
@@ -112,20 +126,32 @@ def export_session(folder: str | os.PathLike, out: str | os.PathLike | None = No
         "samples": dest / "samples.csv",
         "summary": dest / "summary.json",
     }
+    csv_q = csv_header_is(QUERY_COLUMNS)
+    plan = [(paths["queries"], csv_q, "a query table"),
+            (paths["samples"], csv_header_is(SAMPLE_COLUMNS), "a sample table"),
+            (paths["summary"], json_summary, "a summary")]
+    if report:
+        paths["report"] = dest / "report.md"
+        plan.append((paths["report"], markdown_of_ipwtui, "a report"))
+    if csv_file is not None:
+        paths["csv"] = Path(csv_file)
+        plan.append((paths["csv"], csv_q, "a query table"))
     try:
-        queries_frame(records).to_csv(paths["queries"], index=False)
-        samples_frame(session).to_csv(paths["samples"], index=False)
+        for p, ours, what in plan:  # every destination checked before the first is written
+            check_replaceable(p, ours, what)
+    except OutputError as e:
+        raise SessionError(str(e)) from None
+    try:
+        queries_csv = queries_frame(records).to_csv(index=False)
+        write_atomic(paths["queries"], queries_csv)
+        write_atomic(paths["samples"], samples_frame(session).to_csv(index=False))
         summary = build_summary(session.meta, journal)
-        paths["summary"].write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        write_atomic(paths["summary"], json.dumps(finite(summary), indent=2, default=str, allow_nan=False) + "\n")
         if report:
-            paths["report"] = dest / "report.md"
-            paths["report"].write_text(report_markdown(summary), encoding="utf-8")
+            write_atomic(paths["report"], report_markdown(summary))
         if csv_file is not None:
-            p = Path(csv_file)
-            if p.parent and not p.parent.exists():
-                p.parent.mkdir(parents=True, exist_ok=True)
-            queries_frame(records).to_csv(p, index=False)
-            paths["csv"] = p
+            write_atomic(paths["csv"], queries_csv)
     except OSError as e:
-        raise SessionError(f"{dest}: export failed ({e.strerror or e})") from None
+        where = getattr(e, "filename", None) or dest
+        raise SessionError(f"{where}: export failed ({e.strerror or e})") from None
     return paths

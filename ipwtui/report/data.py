@@ -242,13 +242,24 @@ def load_sessions(folders: Iterable[str | os.PathLike], view: str | None = None)
     return out
 
 
-def write_text(path: Path, text: str) -> Path:
-    """Write a report file; ReportError (one line) when it cannot be written."""
+def check_target(path: Path, ours=None, what: str = "a report") -> None:
+    """ReportError (one line) unless ``path`` may be written: absent, empty or a file ipwtui wrote."""
+    from ..core.outfile import OutputError, check_replaceable, has_mark
+
     try:
-        if path.is_dir():
-            raise ReportError(f"{path}: is a folder, not a file")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        check_replaceable(path, ours or has_mark, what)
+    except OutputError as e:
+        raise ReportError(str(e)) from None
+
+
+def write_text(path: Path, text: str, ours=None, what: str = "a report") -> Path:
+    """Write a report file whole (a temporary file and one rename); ReportError (one line) when it must not
+    be replaced (it exists and ipwtui did not write it) or cannot be written."""
+    from ..core.outfile import write_atomic
+
+    check_target(path, ours, what)
+    try:
+        write_atomic(path, text)
     except OSError as e:
         raise ReportError(f"{path}: cannot write the report ({e.strerror or e})") from None
     return path

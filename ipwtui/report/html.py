@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 from .. import __version__
 from ..core import fmt
 from ..core.leaderboard import Entry, Group, group_entries
+from ..core.outfile import MARK
 from .charts import Chart, accuracy_power_chart, inline_svg, session_charts
 from .data import Cell, ReportSession, estimate_word, headline_rows, interval_note, is_estimate, machine_of, model_of, when
 
@@ -353,6 +354,7 @@ def render_html(sessions: list[ReportSession], extra_sections: Sequence[tuple[st
     foot = ("<footer>Each session's own files hold every query and sample: queries.csv, samples.csv and "
             "summary.json (<code>ipwtui export DIR</code>).</footer>")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<!-- {MARK} {__version__} -->\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
             + "\n".join(intro) + "\n" + nav + "\n" + "\n".join(body) + "\n" + foot + "\n</main>\n</body>\n</html>\n")

@@ -11,7 +11,8 @@ from .. import __version__
 from ..core import fmt
 from ..core.leaderboard import Entry, group_entries
 from .charts import Chart, accuracy_power_chart, session_charts
-from .data import ReportSession, estimate_word, headline_rows, interval_note, is_estimate, machine_of, model_of, when, write_text
+from ..core.outfile import MARK, markdown_of_ipwtui
+from .data import ReportSession, check_target, estimate_word, headline_rows, interval_note, is_estimate, machine_of, model_of, when, write_text
 
 
 def _md(v: object) -> str:
@@ -54,15 +55,18 @@ HEAD = ["rank", "session", "model", "accelerator / target", "status", "answered"
 
 
 class _Charts:
-    """Writes each chart as ``<stem>-<key>.svg`` beside the report and gives its Markdown."""
+    """Places each chart as ``<stem>-<key>.svg`` beside the report and gives its Markdown; the files are
+    written after every destination was checked."""
 
     def __init__(self, out: Path) -> None:
         self.out = out
         self.paths: list[Path] = []
+        self.files: list[tuple[Path, str]] = []
 
     def __call__(self, chart: Chart) -> list[str]:
         p = self.out.with_name(f"{self.out.stem}-{chart.key}.svg")
-        write_text(p, chart.svg)
+        i = chart.svg.find("<svg")
+        self.files.append((p, chart.svg[:i] + f"<!-- {MARK} -->\n" + chart.svg[i:] if i >= 0 else chart.svg))
         self.paths.append(p)
         return [f"#### {chart.title}", "", f"![{_md(chart.title)}]({p.name})", "", f"*{chart.caption}*", ""]
 
@@ -137,7 +141,7 @@ def render_markdown(sessions: list[ReportSession], chart, extra_sections: Sequen
     several = len(sessions) > 1
     view = sessions[0].view
     title = f"ipwtui report: {sessions[0].name}" if not several else f"ipwtui report: {len(sessions)} sessions"
-    out = [f"# {title}", "",
+    out = [f"# {title}", "", f"<!-- {MARK} -->", "",
            f"Generated {time.strftime('%Y-%m-%d %H:%M')} by ipwtui {__version__} · energy view: {view}. "
            "IPW = accuracy / mean power per query (1/W); IPJ = accuracy / mean energy per query (1/J); "
            "intervals are 95 % bootstrap intervals over queries. N/A means unavailable, never zero.", ""]
@@ -176,4 +180,9 @@ def write_markdown_report(sessions: list[ReportSession], out: Path,
         raise ReportError(f"{out}: is a folder, not a file")
     charts = _Charts(out)
     text = render_markdown(sessions, charts, extra_sections)
-    return [write_text(out, text)] + charts.paths
+    for p, _ in charts.files:  # every file checked before the first is written
+        check_target(p, what="a chart")
+    check_target(out, markdown_of_ipwtui)
+    for p, svg in charts.files:
+        write_text(p, svg, what="a chart")
+    return [write_text(out, text, markdown_of_ipwtui)] + charts.paths
