@@ -14,7 +14,7 @@ import tempfile
 
 import llama_cpp
 
-from ipwtui.backends.llama_cpp import LlamaCppBackend
+from ipwtui.backends.llama_cpp.backend import LlamaCppBackend
 from ipwtui.backends.llama_cpp.gguf import default_model_path
 from ipwtui.core.runner import Runner
 from ipwtui.core.settings import RunSettings
