@@ -170,6 +170,13 @@ def server_energy_source(settings: RunSettings, model: ModelRef):
     return source
 
 
+def server_energy_advice(source, model_name: str | None) -> list[str]:
+    """The server-energy source's warnings before a run on ``model_name`` (one line each): a cited figure
+    for another model, EcoLogits asked about a server it cannot model."""
+    advice = getattr(source, "advice", None) if source is not None else None
+    return list(advice(model_name)) if advice is not None else []
+
+
 def _describe_source(source) -> dict:
     """What the session records of its server-energy source (N/A when none)."""
     if source is None:
@@ -256,12 +263,12 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
         raise RunError(f"{qpath}: no queries to run")
     model = _resolve(engine, req.model, settings)
     check_prompt_lengths(qpath, queries, model)
-    folder = Path(req.out) if req.out else new_session_folder(req.sessions_root or sessions_root(), model.name)
     problem = engine.check(settings, model.name)  # a remote server answers and serves the model
     if problem:
         raise RunError(problem)
     remote = engine.where == REMOTE
     source = server_energy_source(settings, model) if remote else None
+    warnings = warnings + server_energy_advice(source, model.name)
     coster, prices = make_coster(settings, remote)
     if sensor_set is None:
         sensor_set = probe_sensors(settings, req.sysfs_root)
@@ -276,6 +283,13 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
     from . import __version__
     from .core.provenance import machine_info
 
+    made = None  # a default folder is made last, once every check passed: a refused run leaves nothing
+    try:
+        folder = Path(req.out) if req.out else \
+            (made := new_session_folder(req.sessions_root or sessions_root(), model.name))
+    except SessionError as e:
+        sensor_set.close()
+        raise RunError(str(e)) from None
     meta = {
         "id": folder.name,
         "model": model.as_dict(),
@@ -296,6 +310,8 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
         session = Session.create(folder, meta)
     except SessionError as e:
         sensor_set.close()
+        if made is not None:
+            _quietly(made.rmdir)
         raise RunError(str(e)) from None
     prep = Prepared(session, queries, model, engine, sensor_set, None, settings, False,  # type: ignore[arg-type]
                     server_energy=source, coster=coster, warnings=warnings)
@@ -390,7 +406,7 @@ def _resume_locked(req: RunRequest, session: Session, sensor_set: SensorSet | No
     if sensor_set is None:
         sensor_set = probe_sensors(settings, req.sysfs_root)
     prep = Prepared(session, queries, model, engine, sensor_set, None, settings, True,  # type: ignore[arg-type]
-                    server_energy=source, coster=coster)
+                    server_energy=source, coster=coster, warnings=server_energy_advice(source, model.name))
     prep.backend = backend_factory(prep) if backend_factory else engine.create(model, settings)
     return prep
 
@@ -565,11 +581,12 @@ class Run:
             raise RunError(str(e)) from None
 
 
-def _quietly(fn: Callable, *args: Any) -> None:
+def _quietly(fn: Callable, *args: Any) -> Any:
+    """``fn(*args)``, or None when it raises (clean-up that must not hide the error being reported)."""
     try:
-        fn(*args)
+        return fn(*args)
     except Exception:
-        pass
+        return None
 
 
 # ---- a duel: each query to two targets -----------------------------------------------------------
@@ -635,10 +652,13 @@ class Duel:
             for side, req in (("A", a_req), ("B", b_req)):
                 req = RunRequest(**{**req.__dict__, "queries": str(qpath), "query_list": queries})
                 self.prepared[side] = prepare(req, sensor_set=sensor_set, backend_factory=self.backend_factory)
-                self.prepared[side].warnings = warnings
+                self.prepared[side].warnings = warnings + self.prepared[side].warnings
         except BaseException:
-            for p in self.prepared.values():
-                _quietly(p.session.close, "failed")
+            for p in self.prepared.values():  # nothing ran: a side already made leaves no empty session
+                if p.backend is not None:
+                    _quietly(p.backend.close)
+                if not _quietly(p.session.discard):
+                    _quietly(p.session.close, "failed")
             sensor_set.close()
             raise
         preps = self.prepared

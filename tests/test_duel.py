@@ -102,3 +102,21 @@ def test_local_against_a_real_server_then_the_comparison_and_the_what_if(tmp_pat
     assert cloud["energy"]["quality"] == "estimated" and cloud["energy"]["source"].startswith("cited:")
     analyses = data["routing"]["analyses"]
     assert len(analyses) == 1 and {s["name"] for s in analyses[0]["strategies"]} >= {"oracle", "all-cloud"}
+
+
+def test_a_side_that_cannot_start_leaves_no_empty_session_of_the_other(tmp_path):
+    """Side B's server does not answer: the duel is refused in one line, and side A's session, made a moment
+    before and holding nothing, is removed (no empty session left in the list)."""
+    import socket
+
+    a, _ = requests(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    b = RunRequest(backend="openai", model="m", queries=a.queries, sessions_root=a.sessions_root,
+                   settings=a.settings.replace(base_url=f"http://127.0.0.1:{port}/v1", connect_timeout_s=2))
+    duel = Duel(a, b, sensor_factory=scripted_sensors(), backend_factory=fake_backend_factory(8, 400.0))
+    with pytest.raises(RunError):
+        duel.execute()
+    root = tmp_path / "sessions"
+    assert not root.exists() or list(root.iterdir()) == []

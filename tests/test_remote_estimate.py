@@ -336,3 +336,45 @@ def test_make_source_ecologits():
     pytest.importorskip("ecologits")
     s = make_source("ecologits", base_url="https://api.mistral.ai/v1")
     assert isinstance(s, EcoLogitsEstimate) and s.provider == "mistralai"
+
+
+# ---------------------------------------------------------------- a figure for another model
+
+
+@pytest.mark.parametrize("entry_id, served, applies", [
+    ("gemini-apps-median", "gemini-2.5-flash", True), ("gemini-apps-median", "models/gemini-2.0-pro", True),
+    ("gemini-apps-median", "smollm2-135m-instruct", False), ("gpt-4o-jegham", "gpt-4o", True),
+    ("gpt-4o-jegham", "GPT-4o-2024-08-06", True), ("gpt-4o-jegham", "gpt-4o-mini", False),
+    ("gpt-4o-jegham", "openai/gpt-4o", True), ("gpt-4o-mini-epoch", "gpt-4o-mini-2024-07-18", True),
+    ("frontier-200b-oviedo", "anything", None), ("open-chat-b200-mlenergy", "llama-3-70b", None),
+])
+def test_an_entry_says_which_served_models_it_describes(entry_id, served, applies):
+    assert load_cited_table().get(entry_id).applies_to(served) is applies
+
+
+def test_a_cited_figure_for_another_model_is_warned_before_and_flagged_on_each_query():
+    src = CitedEstimate("gemini-apps-median")
+    [warning] = src.advice("smollm2-135m-instruct")
+    assert "cited:gemini-apps-median" in warning and "'smollm2-135m-instruct'" in warning and "\n" not in warning
+    e = src.window_energy(window(model="smollm2-135m-instruct"))
+    assert e.joules == pytest.approx(0.24 * 3600) and "other-model" in e.flags  # still the figure, flagged
+    assert "not one this figure describes" in e.note
+    ok = src.window_energy(window(model="gemini-2.5-flash"))
+    assert src.advice("gemini-2.5-flash") == [] and "other-model" not in ok.flags
+    assert CitedEstimate("frontier-200b-oviedo").advice("whatever") == []  # a class of models: no claim
+
+
+def test_loader_refuses_models_that_are_not_a_list_of_names(tmp_path):
+    data = raw_table()
+    data["entries"][0]["models"] = "gemini-*"
+    p = tmp_path / "t.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(EstimateError, match="models must be a list"):
+        load_cited_table(p)
+
+
+def test_ecologits_on_a_server_it_cannot_model_is_warned_before_the_run():
+    pytest.importorskip("ecologits")
+    [warning] = EcoLogitsEstimate(base_url="http://127.0.0.1:8080/v1").advice("smollm2")
+    assert warning.startswith("server energy ecologits will be N/A for every query:") and "127.0.0.1" in warning
+    assert EcoLogitsEstimate(base_url="https://api.openai.com/v1").advice("gpt-4o") == []

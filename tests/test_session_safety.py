@@ -220,3 +220,52 @@ def test_infinite_and_nan_numbers_are_refused_by_the_settings_model():
         for v in (float("inf"), float("-inf"), float("nan")):
             with pytest.raises(SettingError):
                 RunSettings(**{name: v})
+
+
+# ---- names, empty sessions, journals that are not what they seem -----------------------------------------
+
+
+def test_two_runs_in_the_same_second_never_share_a_default_folder(tmp_path, monkeypatch):
+    from ipwtui.core import session as sess
+
+    monkeypatch.setattr(sess.time, "strftime", lambda fmt: "20260101-000000")  # the same second for all
+    made = [sess.new_session_folder(tmp_path / "root", "m") for _ in range(5)]
+    assert len(set(made)) == 5 and all(p.is_dir() and not any(p.iterdir()) for p in made)
+    assert [p.name for p in made] == ["20260101-000000-m"] + [f"20260101-000000-m-{k}" for k in range(2, 6)]
+
+
+def test_a_run_refused_by_its_checks_leaves_no_folder(tmp_path):
+    data = tmp_path / "data"
+    err = one_line_error(ipwtui(tmp_path, "run", *QUICK, "--accelerator", "gpu:7"))
+    assert "gpu:7" in err
+    assert not (data / "sessions").exists() or list((data / "sessions").iterdir()) == []
+
+
+def test_discard_removes_an_empty_session_and_keeps_one_with_records(tmp_path):
+    empty = Session.create(tmp_path / "e", {"id": "e"})
+    assert empty.discard() and not (tmp_path / "e").exists()
+    kept = Session.create(tmp_path / "k", {"id": "k"})
+    kept.begin_segment()
+    kept.append({"type": "query", "query_id": "q1", "index": 0, "status": "ok"})
+    assert not kept.discard() and (tmp_path / "k" / JOURNAL_FILE).exists()
+    mine = Session.create(tmp_path / "u", {"id": "u"})
+    (tmp_path / "u" / "notes.txt").write_text("a user's file")  # never removed, nor its folder
+    assert mine.discard() and (tmp_path / "u" / "notes.txt").read_text() == "a user's file"
+
+
+def test_a_journal_that_is_a_folder_is_one_line(tmp_path):
+    out = tmp_path / "s"
+    assert ipwtui(tmp_path, "run", *QUICK, "--max-queries", "1", "--out", str(out)).returncode == 0
+    (out / JOURNAL_FILE).unlink()
+    (out / JOURNAL_FILE).mkdir()
+    err = one_line_error(ipwtui(tmp_path, "export", str(out), "--out", str(tmp_path / "x")))
+    assert f"{out / JOURNAL_FILE}: cannot read the journal" in err
+
+
+def test_nan_and_infinity_in_a_journal_are_not_numbers_the_figures_use(tmp_path):
+    from ipwtui.core.record import QueryRecord
+
+    r = QueryRecord.from_dict({"query_id": "q", "index": 0, "status": "ok", "energy_j": float("nan"),
+                               "latency_s": float("inf"), "ttft_s": 0.5})
+    assert r.energy_j is None and r.latency_s is None and r.ttft_s == 0.5
+    assert r.extra["invalid_fields"] == ["energy_j", "latency_s"]

@@ -16,6 +16,8 @@ Energy has two sides, never added together:
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -193,8 +195,10 @@ class QueryRecord:
         keys = d.keys()
         kw = {k: d[k] for k in names & keys}
         types = _FIELD_TYPES
-        bad = [k for k, v in kw.items() if v is not None and type(v) not in types[k]]
-        for k in bad:  # a value of the wrong type (a hand-edited or foreign journal) is not trusted
+        bad = [k for k, v in kw.items() if v is not None and (type(v) not in types[k] or
+                                                             (type(v) is float and not math.isfinite(v)))]
+        for k in bad:  # a value of the wrong type or not a finite number (a hand-edited or foreign journal:
+            # NaN, Infinity) is not trusted
             del kw[k]
         kw.setdefault("query_id", str(d.get("query_id", "")))
         kw.setdefault("index", d.get("index") if isinstance(d.get("index"), int) else -1)

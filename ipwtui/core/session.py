@@ -254,6 +254,29 @@ class Session:
             self.set_status(status, ended=time.time(), **extra)
         self.unlock()
 
+    def discard(self) -> bool:
+        """Remove a session that never recorded a query (a run that failed before its first one): its own
+        files, then its folder when that is left empty. A session with any record is kept. True when it
+        was removed."""
+        self.close()
+        try:
+            if self.read_journal():
+                return False
+        except SessionError:
+            return False
+        for name in (JOURNAL_FILE, POWER_FILE, SUMMARY_FILE, SESSION_FILE, LOCK_FILE):
+            try:
+                (self.folder / name).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return False
+        try:
+            self.folder.rmdir()
+        except OSError:
+            pass  # something else is in it (a user's file): the folder stays
+        return True
+
     def _cut_torn_tail(self) -> None:
         """A journal whose last line was cut short (a kill during a write): keep the torn bytes aside in
         journal.torn-<time> and cut them off, so the next record starts on a line of its own."""
@@ -290,8 +313,11 @@ class Session:
         p = self.folder / JOURNAL_FILE
         if not p.exists():
             return []
-        with open(p, encoding="utf-8", errors="replace") as f:
-            text = f.read()
+        try:
+            with open(p, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            raise SessionError(f"{p}: cannot read the journal ({e.strerror or e})") from None
         end = text.rfind("\n")  # a last line with no newline is a torn write at the moment of a kill
         lines = text[: end + 1].splitlines() if end >= 0 else []
         try:  # the common case, every line whole: one parse is much faster than one a line
@@ -408,14 +434,25 @@ def _slug(s: str) -> str:
 
 
 def new_session_folder(root: str | os.PathLike, model_name: str) -> Path:
-    """A fresh folder name under ``root``: time stamp and model, with a suffix when it is taken."""
+    """A fresh, empty folder made under ``root``: time stamp and model, with a suffix when it is taken.
+    Made here with one mkdir that fails when the name exists, so two runs started in the same second
+    never share a folder. SessionError (one line) when ``root`` cannot hold it."""
     root = Path(root)
     base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(model_name)}"
-    cand, k = root / base, 2
-    while cand.exists():
-        cand = root / f"{base}-{k}"
-        k += 1
-    return cand
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SessionError(f"{root}: cannot make the sessions folder ({e.strerror or e})") from None
+    for k in range(1, 10_000):
+        cand = root / (base if k == 1 else f"{base}-{k}")
+        try:
+            cand.mkdir()
+            return cand
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise SessionError(f"{cand}: cannot make the session folder ({e.strerror or e})") from None
+    raise SessionError(f"{root}: no free session folder name for {base}")
 
 
 def session_overview(folder: str | os.PathLike) -> dict:

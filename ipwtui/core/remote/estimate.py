@@ -16,6 +16,7 @@ self-hosted server...) give N/A with the reason: an explicit provider opts in kn
 
 from __future__ import annotations
 
+import fnmatch
 import importlib.util
 import json
 import logging
@@ -73,6 +74,17 @@ class CitedEntry:
     boundary_detail: str = ""
     published: str = ""  # the figures as the source gives them
     derived: str = ""  # how the value was derived from them, when it was
+    models: tuple[str, ...] = ()  # served-model names the figure describes (globs); empty: a class of models
+
+    def applies_to(self, model: str | None) -> bool | None:
+        """Whether the figure describes the served ``model`` (case-insensitive globs, tried on the whole
+        name and on the part after a vendor prefix such as ``openai/``); None when the entry names no
+        models (a figure for a class of models, or a mix)."""
+        if not self.models:
+            return None
+        name = (model or "").strip().lower()
+        names = {name, name.rsplit("/", 1)[-1]}
+        return any(fnmatch.fnmatchcase(n, g.lower()) for n in names for g in self.models)
 
     @property
     def citation(self) -> str:
@@ -154,11 +166,14 @@ def _parse_entry(raw: Any, where: str) -> CitedEntry:
             raise EstimateError(f"{where}: range must hold the value: {low} <= {value} <= {high} is false")
         if not what:
             raise EstimateError(f"{where}: range needs 'what' (IQR, shape spread...)")
+    models = raw.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) and m.strip() for m in models):
+        raise EstimateError(f"{where}: models must be a list of model names (globs such as 'gpt-4o-2*')")
     return CitedEntry(id=eid, what=str(raw["what"]), value=float(value), unit=unit, per_token=UNITS[unit],
                       boundary=raw["boundary"], source=dict(src), method=str(raw["method"]),
                       statistic=str(raw.get("statistic", "")), low=low, high=high, range_what=what,
                       boundary_detail=str(raw.get("boundary_detail", "")), published=str(raw.get("published", "")),
-                      derived=str(raw.get("derived", "")))
+                      derived=str(raw.get("derived", "")), models=tuple(models))
 
 
 def load_cited_table(path: str | Path | None = None) -> CitedTable:
@@ -214,7 +229,23 @@ class CitedEstimate:
                 "data_version": self.table.version, "data_updated": self.table.updated,
                 "citation": e.citation, "entry": e.as_dict()}
 
+    def advice(self, model: str | None) -> list[str]:
+        """Warnings before a run on ``model`` (one line each): a figure published for another model."""
+        e = self.entry
+        if e.applies_to(model) is False:
+            return [f"server energy {self.name} is a figure for {e.what}; the served model {model!r} is not "
+                    f"one it describes ({', '.join(e.models)}): its energy figures describe another model"]
+        return []
+
     def window_energy(self, window: RemoteWindow) -> ServerEnergy:
+        se = self._window_energy(window)
+        if se.joules is not None and self.entry.applies_to(window.model) is False:
+            se.flags = list(se.flags) + ["other-model"]
+            se.note = (f"{se.note}. The served model {window.model!r} is not one this figure describes "
+                       f"({', '.join(self.entry.models)})")
+        return se
+
+    def _window_energy(self, window: RemoteWindow) -> ServerEnergy:
         e = self.entry
         rng = f", range {e.low:g}-{e.high:g} {e.unit} ({e.range_what})" if e.low is not None else ""
         head = f"cited estimate: {e.what}, {e.value:g} {e.unit}{rng}; {e.citation}; boundary {e.boundary}"
@@ -385,6 +416,16 @@ class EcoLogitsEstimate:
         if self.provider == "google_genai" and model.startswith("models/"):
             model = model[len("models/"):]
         return self.provider, model, ""
+
+    def advice(self, model: str | None) -> list[str]:
+        """Warnings before a run on ``model`` (one line each): a target EcoLogits cannot model, so that
+        every query's server energy will be N/A."""
+        provider, name, why = self._target(model or "")
+        if provider is None:
+            return [f"server energy ecologits will be N/A for every query: {why}"]
+        if not name:
+            return ["server energy ecologits will be N/A for every query: no model name"]
+        return []
 
     def window_energy(self, window: RemoteWindow) -> ServerEnergy:
         provider, model, why = self._target(window.model)
