@@ -195,6 +195,8 @@ class _Progress:
         self.task = None
         self.quality = None
         self.per_query = per_query
+        self.base = 0
+        self.seen: set[str] = set()  # queries finished in this segment (a retried query counts once)
 
     def __call__(self, e) -> None:
         from .core import events as ev
@@ -202,6 +204,7 @@ class _Progress:
         p = self.progress
         if isinstance(e, ev.SessionStarted):
             self.task = p.add_task("queries", total=e.total, completed=e.done, figures="")
+            self.base, self.seen = e.done, set()
             names = ", ".join(f"{d.name} ({d.source}, {d.quality})" for d in e.domains
                               if d.name in e.counted_domains)
             self.console.print(f"session: {e.folder}")
@@ -225,11 +228,15 @@ class _Progress:
             self.quality = r.energy_quality
             if self.per_query:
                 self.console.print(query_line(r, self.view), markup=False)
+            if not r.warmup:
+                self.seen.add(r.query_id)
+            figs = None
             if m is not None:
                 est = "~" if self.quality and self.quality != "measured" else ""
                 figs = (f"acc {fmt.pct(m.accuracy)}  IPW {est}{fmt.num(m.ipw, 3, '/W')}  "
                         f"IPJ {est}{fmt.num(m.ipj, 3, '/J')}  ({self.view})")
-                p.update(self.task, advance=1, figures=figs)
+            p.update(self.task, completed=self.base + len(self.seen),
+                     **({"figures": figs} if figs is not None else {}))
 
 
 def query_line(r: "QueryRecord", view: str) -> str:
@@ -392,6 +399,11 @@ def _run_command(args, exporter=None) -> int:
             if k in paths:
                 con.print(f"  {k}: {escape(str(paths[k]))}")
     status = outcome.status if outcome is not None else "interrupted"
+    reason = summary.get("stop_reason")
+    if reason and not interrupted:  # the run stopped itself (queries failing in a row): a failure
+        print(f"ipwtui: error: {reason}; every finished query is kept; try the rest again with: "
+              f"ipwtui run --resume {folder}", file=sys.stderr)
+        return 1
     if interrupted or status != "finished":
         done = len(run.prepared.session.done_ids())
         print(f"ipwtui: run {'interrupted' if interrupted else status} after {done} of "
@@ -471,6 +483,8 @@ def rescore_line(item) -> str:
     """One line per judged query: the verdict before and now, the judge's prediction and figures."""
     r = item.record
     was, now = fmt.correct_symbol(item.before), fmt.correct_symbol(item.score.correct)
+    if item.score.failed:
+        return f"{was:>2} kept {r.query_id} [{r.domain}]  {item.score.note}; the earlier verdict stands"
     q = fmt.QUALITY_SHORT.get(r.judge_energy_quality or "unavailable", "")
     figs = (f"judge {fmt.num(r.judge_energy_j, 3, 'J')} ({q}) {fmt.num(r.judge_seconds, 3, 's')}"
             if r.judge_model else "judge not asked")
@@ -540,6 +554,7 @@ def rescore_command(args) -> int:
     q = fmt.QUALITY_SHORT.get(outcome.energy_quality, "")
     con.print(f"judged {len(outcome.judged)} quer{'y' if len(outcome.judged) == 1 else 'ies'}: "
               f"{outcome.changed} changed, {outcome.unscorable} unscorable"
+              + (f", {outcome.failed} kept their verdict (the judge failed on them)" if outcome.failed else "")
               + (f"; {outcome.not_selected} of other kinds left as they were" if outcome.not_selected else ""))
     con.print(f"judge energy on this machine: {fmt.num(outcome.energy_j, 4, 'J')} ({q}, "
               f"{escape(outcome.energy_source or 'no source')}); kept apart from the queries' energy")
@@ -894,6 +909,11 @@ def duel_command(args) -> int:
         for s, f in zip(("A", "B"), folders):
             con.print(f"side {s}: {escape(f)}")
     status = outcome.status if outcome is not None else "interrupted"
+    reason = summary.get("stop_reason")
+    if reason and not interrupted:  # the run stopped itself (queries failing in a row): a failure
+        print(f"ipwtui: error: {reason}; every finished query is kept; try the rest again with: "
+              f"ipwtui run --resume {folder}", file=sys.stderr)
+        return 1
     if interrupted or status != "finished":
         print(f"ipwtui: duel {'interrupted' if interrupted else status}; each side's session can be finished "
               f"with ipwtui run --resume DIR ({', '.join(folders)})", file=sys.stderr)

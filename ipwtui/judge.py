@@ -266,7 +266,7 @@ class Judge:
         try:
             return self._score(query, answer or "")
         except Exception as e:  # a bug here must not stop a run: unscorable, with why
-            return Score(None, None, self.name, f"judge failed: {type(e).__name__}: {e}")
+            return Score(None, None, self.name, f"judge failed: {type(e).__name__}: {e}", failed=True)
 
     def _reference(self, query: Query) -> str | None:
         meta = getattr(query, "meta", None) or {}
@@ -312,7 +312,7 @@ class Judge:
         else:
             detail["judge_verdict"] = calls[0].reply if calls else None
         if failure is not None:
-            return Score(None, None, self.name, failure, detail)
+            return Score(None, None, self.name, failure, detail, failed=True)
         if self.mode == RUBRIC:
             ok = bool(verdicts[0])
             return Score(ok, "TRUE" if ok else "FALSE", self.name,
@@ -561,11 +561,16 @@ class RescoreOutcome:
 
     @property
     def changed(self) -> int:
-        return sum(1 for r in self.judged if r.before != r.score.correct)
+        return sum(1 for r in self.judged if not r.score.failed and r.before != r.score.correct)
 
     @property
     def unscorable(self) -> int:
-        return sum(1 for r in self.judged if r.score.correct is None)
+        return sum(1 for r in self.judged if not r.score.failed and r.score.correct is None)
+
+    @property
+    def failed(self) -> int:
+        """Queries the judge failed on: each keeps the verdict it had."""
+        return sum(1 for r in self.judged if r.score.failed)
 
 
 def _session_queries(meta: dict) -> dict[str, Query]:
@@ -703,17 +708,25 @@ def rescore(folder: str | Path, judge: Judge, *, sensor_set: Any = None, force: 
                 for s in (je.source or "").split("+"):
                     if s and s not in sources:
                         sources.append(s)
-            session.append({
-                "type": "rescore", "query_id": rec.query_id, "attempt": rec.attempt, "segment": rec.segment,
-                "correct": score.correct, "prediction": score.prediction, "scorer": score.scorer,
-                "score_note": score.note or None, **{k: fields.get(k) for k in JUDGE_FIELDS},
-                "previous": {"correct": before, "scorer": rec.scorer, "prediction": rec.prediction},
-                "wall_start": session.wall(j0.t), "wall_end": session.wall(j1.t),
-            })
-            rec.correct, rec.prediction, rec.scorer, rec.score_note = (score.correct, score.prediction,
-                                                                        score.scorer, score.note or None)
-            for k in JUDGE_FIELDS:
-                setattr(rec, k, fields.get(k))
+            if score.failed:  # no verdict: the earlier one stands; the failed call is kept apart
+                session.append({
+                    "type": "rescore-failed", "query_id": rec.query_id, "attempt": rec.attempt,
+                    "segment": rec.segment, "scorer": score.scorer, "error": score.note,
+                    **{k: fields.get(k) for k in JUDGE_FIELDS},
+                    "wall_start": session.wall(j0.t), "wall_end": session.wall(j1.t),
+                })
+            else:
+                session.append({
+                    "type": "rescore", "query_id": rec.query_id, "attempt": rec.attempt, "segment": rec.segment,
+                    "correct": score.correct, "prediction": score.prediction, "scorer": score.scorer,
+                    "score_note": score.note or None, **{k: fields.get(k) for k in JUDGE_FIELDS},
+                    "previous": {"correct": before, "scorer": rec.scorer, "prediction": rec.prediction},
+                    "wall_start": session.wall(j0.t), "wall_end": session.wall(j1.t),
+                })
+                rec.correct, rec.prediction, rec.scorer, rec.score_note = (score.correct, score.prediction,
+                                                                            score.scorer, score.note or None)
+                for k in JUDGE_FIELDS:
+                    setattr(rec, k, fields.get(k))
             item = Rescored(rec, before, score)
             out.judged.append(item)
             if listener is not None:
@@ -726,7 +739,7 @@ def rescore(folder: str | Path, judge: Judge, *, sensor_set: Any = None, force: 
         if opened:
             session.close()
             done = {"at": time.time(), "judge": judge.describe(), "queries": len(out.judged),
-                    "changed": out.changed, "unscorable": out.unscorable}
+                    "changed": out.changed, "unscorable": out.unscorable, "failed": out.failed}
             rescores = list(session.meta.get("rescores") or []) + [done]
             session.set_status(status or "finished", rescores=rescores)
         if own_sensors:

@@ -558,3 +558,25 @@ def test_real_server_run_through_the_runner(tmp_path, llama):
         assert rec.energy_j is not None and not math.isnan(rec.energy_j)
         assert rec.server_report.get("content_chunks") == rec.output_tokens
     assert summary["queries"]["finished"] == 3
+
+
+def test_a_run_that_stops_itself_on_failures_says_why_in_one_line_and_exits_1(tmp_path):
+    """Every query is refused by the server: after --max-failures in a row the run stops by itself, which is a
+    failure (exit 1, the reason in one line), and the session keeps the failed attempts for a resume."""
+    from test_cli import ipwtui, one_line_error
+
+    with FaultServer() as s:
+        s.push(*[Status(400, {"error": {"message": "the prompt is not allowed"}})] * 40)
+        out = tmp_path / "s"
+        p = ipwtui(tmp_path, "run", "--backend", "openai", "--base-url", s.base_url, "--model", MODEL,
+                   "--queries", "quick", "--idle-seconds", "0", "--warmup", "0", "--retries", "0",
+                   "--max-failures", "2", "--out", str(out))
+    err = one_line_error(p)
+    assert p.returncode == 1
+    assert err.startswith("ipwtui: error: stopped after 2 queries failed in a row (last: ")
+    assert "the prompt is not allowed" in err and f"ipwtui run --resume {out}" in err
+    meta = json.loads((out / "session.json").read_text())
+    assert meta["status"] == "interrupted" and meta["stop_reason"].startswith("stopped after 2 queries")
+    errors = [r for r in map(json.loads, (out / "journal.jsonl").read_text().splitlines())
+              if r.get("type") == "query" and r.get("status") == "error"]
+    assert len(errors) == 2

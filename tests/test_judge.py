@@ -451,6 +451,31 @@ def test_rescore_changes_the_verdicts_and_the_exported_summary(tmp_path):
     assert len(json.loads((folder / "session.json").read_text())["rescores"]) == 2
 
 
+def test_a_judge_that_fails_keeps_the_earlier_verdict(tmp_path):
+    """A rescore whose judge call fails (an error, an unreadable reply) gives no verdict: the query keeps the
+    one it had, and the failure is kept in the journal apart from the verdicts."""
+    run, _ = open_run(tmp_path, None, n=3, warmup=0)
+    folder = run.prepared.session.folder
+    first = rescore(folder, judge_of(default="[[A=B]]"), sensor_set=scripted_sensors()())
+    assert [x.score.correct for x in first.judged] == [True, True, True]
+    judge = judge_of(default="[[B>>A]]", fail_on={"It trains the immune"})  # the call on one query fails
+    judge.backend.answers["[Answer A]\nPrices go down"] = "I cannot decide."  # and one reply has no verdict
+    out = rescore(folder, judge, sensor_set=scripted_sensors()())
+    kept = [x for x in out.judged if x.score.failed]
+    assert len(kept) == 2 and out.failed == 2 and out.changed == 1 and out.unscorable == 0
+    by_id = {r.query_id: r for r in Session.open(folder).query_records()}
+    for x in kept:
+        assert by_id[x.record.query_id].correct is True  # the earlier verdict stands
+    changed = next(x for x in out.judged if not x.score.failed)
+    assert by_id[changed.record.query_id].correct is False
+    lines = [json.loads(x) for x in (folder / "journal.jsonl").read_text().splitlines()]
+    failed = [x for x in lines if x["type"] == "rescore-failed"]
+    assert len(failed) == 2 and all(x["error"].startswith(("judge failed", "unparseable verdict")) for x in failed)
+    m = json.loads(out.paths["summary"].read_text())["metrics"]["gross"]
+    assert (m["n_scored"], m["n_correct"]) == (3, 2)
+    assert json.loads((folder / "session.json").read_text())["rescores"][-1]["failed"] == 2
+
+
 def test_rescore_all_judges_other_kinds_and_leaves_them_otherwise(tmp_path):
     req = RunRequest(backend="fake", queries="quick", out=str(tmp_path / "mc"),
                      settings=RunSettings(max_queries=3, warmup=0, idle_seconds=0, sample_hz=50, max_tokens=16))

@@ -39,6 +39,9 @@ class Score:
     note: str = ""  # why it is unscored, when it is
     # what a measured scorer (an LLM judge) reports of its call: the judge_* fields of the query record
     detail: dict = field(default_factory=dict)
+    # the scorer gave no verdict because it failed (its call failed, its reply could not be read), not
+    # because the answer cannot be scored: a rescore keeps the earlier verdict
+    failed: bool = False
 
 
 class Scorer(Protocol):
