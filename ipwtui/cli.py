@@ -40,7 +40,7 @@ def _add_run_options(p: argparse.ArgumentParser, one_target: bool = True) -> Non
                    help="query file (our JSONL/CSV, MMLU-Pro or GSM8K JSONL) or a bundled set: mixed, quick, "
                         "open (open questions, for --judge) (default: mixed)")
     if one_target:
-        g.add_argument("--backend", default="llama.cpp", metavar="NAME",
+        g.add_argument("--backend", metavar="NAME",
                        help=f"inference backend: {', '.join(_backend_names())} (fake: a scripted stand-in for "
                             "demos and tests) (default: llama.cpp)")
     groups = {"what": g, "measurement": p.add_argument_group("measurement"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -298,8 +299,8 @@ def run_command(args) -> int:
     if getattr(args, "metrics_port", None) is not None:  # the endpoint is up before the run starts
         from .core.exporter import ExporterError, serve
 
-        if args.metrics_linger < 0:
-            return _err(f"--metrics-linger {args.metrics_linger:g}: must be 0 or more seconds")
+        if not 0 <= args.metrics_linger <= 3600:  # also nan and inf
+            return _err(f"--metrics-linger {args.metrics_linger:g}: must be from 0 to 3600 seconds")
         try:
             exporter = serve(args.metrics_host, args.metrics_port)
         except ExporterError as e:
@@ -347,6 +348,12 @@ def _run_command(args, exporter=None) -> int:
     from .judge import JudgeError
     from .runs import Run, RunError
 
+    if args.resume:
+        named = [f for f, v in (("--model", args.model), ("--queries", args.queries), ("--backend", args.backend),
+                                ("--out", args.out)) if v is not None]
+        if named:
+            return _err(f"--resume uses the session's own model, queries, backend and folder: leave out "
+                        f"{', '.join(named)}")
     try:
         settings, given = settings_from_args(args)
         judge_spec(args)  # checked here: one line, before anything runs
@@ -703,8 +710,8 @@ def compare_command(args) -> int:
     tpr, fpr, electricity = nums["tpr"], nums["fpr"], nums["electricity"]
     try:
         check_settings(alphas, tpr, fpr)  # type: ignore[arg-type]
-        if electricity is not None and not electricity >= 0:
-            raise RoutingError(f"--electricity must be a number >= 0 (USD per kWh), got {args.electricity}")
+        if electricity is not None and not 0 <= electricity < math.inf:
+            raise RoutingError(f"--electricity must be a finite number >= 0 (USD per kWh), got {args.electricity}")
     except RoutingError as e:
         return _err(str(e))
     clouds = list(args.cloud or [])

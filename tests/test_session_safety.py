@@ -36,6 +36,8 @@ def test_out_into_an_existing_session_names_the_resume_command(tmp_path):
     out = tmp_path / "s"
     p = ipwtui(tmp_path, "run", *QUICK, "--max-queries", "2", "--out", str(out))
     assert p.returncode == 0, p.stderr
+    meta = json.loads((out / "session.json").read_text())
+    (out / "session.json").write_text(json.dumps(dict(meta, status="interrupted")))  # as a stop leaves it
     journal = (out / JOURNAL_FILE).read_bytes()
     err = one_line_error(ipwtui(tmp_path, "run", *QUICK, "--out", str(out)))
     assert f"ipwtui run --resume {out}" in err
@@ -269,3 +271,64 @@ def test_nan_and_infinity_in_a_journal_are_not_numbers_the_figures_use(tmp_path)
                                "latency_s": float("inf"), "ttft_s": 0.5})
     assert r.energy_j is None and r.latency_s is None and r.ttft_s == 0.5
     assert r.extra["invalid_fields"] == ["energy_j", "latency_s"]
+
+
+@pytest.mark.parametrize("url, words", [
+    ("http://[::1:8801/v1", "is not a valid URL"), ("http://127.0.0.1:99999/v1", "is not a valid URL"),
+    ("http://:8801/v1", "has no host name"), ("ftp://host/v1", "http:// or https://"),
+])
+def test_a_url_that_cannot_work_is_one_line(tmp_path, url, words):
+    err = one_line_error(ipwtui(tmp_path, "run", *QUICK, "--base-url", url))
+    assert err.startswith("ipwtui: error: base URL (--base-url) ") and words in err
+
+
+@pytest.mark.parametrize("flag", ["--base-url", "--prometheus-url"])
+def test_a_password_in_a_url_is_refused_and_never_shown(tmp_path, flag):
+    p = ipwtui(tmp_path, "run", *QUICK, flag, "http://alice:hunter2@127.0.0.1:1/v1", "--out", str(tmp_path / "s"))
+    err = one_line_error(p)
+    assert "must not hold a user name or password" in err and "http://***@127.0.0.1:1/v1" in err
+    assert "hunter2" not in p.stdout + p.stderr and not (tmp_path / "s").exists()
+
+
+def test_numbers_in_other_scripts_are_not_read_as_numbers():
+    with pytest.raises(SettingError):
+        spec("max_tokens").parse("١٢٨")  # Arabic-Indic digits: int() would read 128
+    assert spec("max_tokens").parse("128") == 128
+
+
+@pytest.mark.parametrize("extra", [["--model", "x.gguf"], ["--queries", "quick"], ["--backend", "fake"],
+                                   ["--out", "elsewhere"]])
+def test_resume_refuses_options_that_would_name_another_run(tmp_path, extra):
+    err = one_line_error(ipwtui(tmp_path, "run", "--resume", str(tmp_path / "s"), *extra))
+    assert err == (f"ipwtui: error: --resume uses the session's own model, queries, backend and folder: "
+                   f"leave out {extra[0]}")
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "4000"])
+def test_metrics_linger_must_be_a_sane_number_of_seconds(tmp_path, value):
+    err = one_line_error(ipwtui(tmp_path, "run", *QUICK, "--metrics-port", "0", "--metrics-linger", value))
+    assert "--metrics-linger" in err and "from 0 to 3600 seconds" in err
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-0.1"])
+def test_compare_electricity_must_be_a_finite_price(tmp_path, value):
+    err = one_line_error(ipwtui(tmp_path, "compare", str(tmp_path), str(tmp_path), "--electricity", value))
+    assert "--electricity must be a finite number >= 0" in err
+
+
+def test_out_into_a_finished_session_says_so_not_resume(tmp_path):
+    out = tmp_path / "s"
+    assert ipwtui(tmp_path, "run", *QUICK, "--max-queries", "1", "--out", str(out)).returncode == 0
+    err = one_line_error(ipwtui(tmp_path, "run", *QUICK, "--out", str(out)))
+    assert err == f"ipwtui: error: {out}: holds a finished session; give a new or empty folder"
+
+
+def test_the_export_of_a_killed_session_says_interrupted(tmp_path):
+    out = tmp_path / "s"
+    assert ipwtui(tmp_path, "run", *QUICK, "--max-queries", "1", "--out", str(out)).returncode == 0
+    meta = json.loads((out / "session.json").read_text())
+    meta["status"] = "running"  # as a kill -9 leaves it: nobody holds the lock
+    (out / "session.json").write_text(json.dumps(meta))
+    p = ipwtui(tmp_path, "export", str(out), "--out", str(tmp_path / "x"))
+    assert p.returncode == 0, p.stderr
+    assert json.loads((tmp_path / "x" / "summary.json").read_text())["status"] == "interrupted"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .outfile import MARK, OutputError, check_replaceable, csv_header_is, json_summary, markdown_of_ipwtui, write_atomic
 from .record import QueryRecord, records_of
-from .session import Session, SessionError, check_writable
+from .session import Session, SessionError, check_writable, shown_status
 from .summary import bookkeeping_rows, build_summary, figure_rows
 
 # the columns of queries.csv, in order: each is a QueryRecord field or property (lists are joined with ";").
@@ -145,7 +145,9 @@ def export_session(folder: str | os.PathLike, out: str | os.PathLike | None = No
         queries_csv = queries_frame(records).to_csv(index=False)
         write_atomic(paths["queries"], queries_csv)
         write_atomic(paths["samples"], samples_frame(session).to_csv(index=False))
-        summary = build_summary(session.meta, journal)
+        # a session killed while running still says "running" in its file: the summary says what it is now
+        meta = dict(session.meta, status=shown_status(session.meta, session.folder))
+        summary = build_summary(meta, journal)
         write_atomic(paths["summary"], json.dumps(finite(summary), indent=2, default=str, allow_nan=False) + "\n")
         if report:
             write_atomic(paths["report"], report_markdown(summary))

@@ -101,6 +101,17 @@ class Session:
             except OSError as e:
                 raise SessionError(f"{folder}: cannot read the folder ({e.strerror or e})") from None
             if SESSION_FILE in entries or JOURNAL_FILE in entries:
+                holder = lock_holder(folder)
+                if holder is not None:
+                    raise SessionError(f"{folder}: holds a session that is running now ({holder}); give a new "
+                                       "or empty folder")
+                try:
+                    status = shown_status(json.loads((folder / SESSION_FILE).read_text(encoding="utf-8")),
+                                          folder)
+                except (OSError, ValueError, AttributeError):
+                    status = "?"
+                if status == "finished":
+                    raise SessionError(f"{folder}: holds a finished session; give a new or empty folder")
                 raise SessionError(f"{folder}: already holds a session; finish it with: "
                                    f"ipwtui run --resume {folder}")
             if entries:

@@ -40,6 +40,7 @@ class Spec:
     group: str = "measurement"  # "measurement", "engine", "remote": where it goes in --help and the form
     flag_name: str | None = None  # the command-line flag, when it is not --name-with-dashes
     on_resume: str = "fixed"  # "fixed": a resumed session keeps its own value; "free": may differ
+    url: bool = False  # text settings: an http(s) URL with a host, a valid port and no user name or password
 
     @property
     def flag(self) -> str:
@@ -81,7 +82,11 @@ class Spec:
             if not isinstance(value, str) or (self.choices and value not in self.choices):
                 raise self._bad(value)
             if self.pattern and not re.fullmatch(self.pattern, value):
-                raise self._bad(value)
+                raise self._bad(_redact_url(value) if self.url else value)
+            if self.url:
+                problem = url_problem(value)
+                if problem:
+                    raise SettingError(f"{self.title} {problem} (got {_redact_url(value)!r})")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self._bad(value)
@@ -104,6 +109,8 @@ class Spec:
             return None if self.optional else self.default
         if self.kind is str:
             return self.check(raw)
+        if not raw.isascii():  # int() and float() read other scripts' digits: a number here is plain ASCII
+            raise self._bad(raw)
         try:
             num: Any = int(raw) if self.kind is int else float(raw)
         except ValueError:
@@ -119,6 +126,31 @@ class Spec:
         if value is None:
             return ""
         return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _redact_url(value: str) -> str:
+    """A URL as a message may show it: a user name and password replaced by ***."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1***@", value)
+
+
+def url_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable http(s) URL, in words after the setting's name; None when it is."""
+    from urllib.parse import urlsplit
+
+    try:
+        u = urlsplit(value)
+        port = u.port  # raises for a port that is not a number in 0..65535
+    except ValueError as e:
+        return f"is not a valid URL ({e})"
+    if u.scheme not in ("http", "https"):
+        return "must be an http:// or https:// URL"
+    if u.username is not None or u.password is not None:
+        return "must not hold a user name or password (a key goes in the API key variable, never in a URL)"
+    if not u.hostname:
+        return "has no host name"
+    if port == 0:
+        return "has port 0"
+    return None
 
 
 def _g(x: float) -> str:
@@ -180,7 +212,7 @@ class RunSettings:
     base_url: str | None = _setting(None, str, "base URL", "OpenAI-compatible endpoint, e.g. "
                                                           "http://127.0.0.1:8080/v1", optional=True, blank="none",
                                     pattern=r"https?://\S+", pattern_words="an http:// or https:// URL",
-                                    group="remote")
+                                    url=True, group="remote")
     remote_model: str | None = _setting(None, str, "remote model", "the model name the server serves",
                                         optional=True, blank="none", group="remote")
     api_key_env: str = _setting("OPENAI_API_KEY", str, "API key variable",
@@ -204,7 +236,7 @@ class RunSettings:
     prometheus_url: str | None = _setting(None, str, "Prometheus URL", "Prometheus server holding the "
                                                                        "server's energy telemetry",
                                           optional=True, blank="none", pattern=r"https?://\S+",
-                                          pattern_words="an http:// or https:// URL", group="remote")
+                                          pattern_words="an http:// or https:// URL", url=True, group="remote")
     prometheus_query: str | None = _setting(None, str, "Prometheus query", "PromQL selector of an energy "
                                                                            "counter (J or mJ) or a power gauge (W)",
                                             optional=True, blank="none", group="remote")
