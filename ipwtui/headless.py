@@ -862,6 +862,8 @@ class _SideLines:
 
 def duel_command(args) -> int:
     from .core.compare import CompareError, compare, plain, route
+    from .core.export import export_session
+    from .core.session import SessionError
     from .core.settings import SettingError
     from .runs import Duel, RunError, RunRequest
 
@@ -913,13 +915,19 @@ def duel_command(args) -> int:
                 con.print(t)
         if data["routing"]["note"]:
             con.print(escape(data["routing"]["note"]))
-        for s, f in zip(("A", "B"), folders):
-            con.print(f"side {s}: {escape(f)}")
+    for s, f in zip(("A", "B"), folders):  # each side's files, as a run writes them
+        try:
+            paths = export_session(f, None, report=True)
+        except SessionError as e:
+            return _err(f"{e} (the session itself is safe in {f})")
+        if not args.json:
+            con.print(f"side {s}: {escape(f)} ({', '.join(p.name for p in paths.values())})")
     status = outcome.status if outcome is not None else "interrupted"
-    reason = summary.get("stop_reason")
-    if reason and not interrupted:  # the run stopped itself (queries failing in a row): a failure
-        print(f"ipwtui: error: {reason}; every finished query is kept; try the rest again with: "
-              f"ipwtui run --resume {folder}", file=sys.stderr)
+    reasons = [(s, duel.prepared[s].session.meta.get("stop_reason")) for s in ("A", "B")]
+    reasons = [(s, r) for s, r in reasons if r]
+    if reasons and not interrupted:  # a side stopped itself (queries failing in a row): a failure
+        print(f"ipwtui: error: side {reasons[0][0]} {reasons[0][1]}; every finished query is kept in both "
+              f"sessions ({', '.join(folders)})", file=sys.stderr)
         return 1
     if interrupted or status != "finished":
         print(f"ipwtui: duel {'interrupted' if interrupted else status}; each side's session can be finished "

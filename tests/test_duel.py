@@ -120,3 +120,16 @@ def test_a_side_that_cannot_start_leaves_no_empty_session_of_the_other(tmp_path)
         duel.execute()
     root = tmp_path / "sessions"
     assert not root.exists() or list(root.iterdir()) == []
+
+
+def test_the_duel_command_writes_each_sides_files_as_a_run_does(tmp_path, capsys, env):
+    q = write_queries(tmp_path / "q.jsonl", n=3)
+    code = main(["duel", "--a", "fake", "--b", "fake", "--queries", str(q), "--idle-seconds", "0", "--warmup", "0",
+                 "--max-tokens", "8", "--out", str(tmp_path / "sessions"), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    folders = sorted(p for p in (tmp_path / "sessions").iterdir())
+    assert len(folders) == 2
+    for f in folders:
+        assert {"queries.csv", "samples.csv", "summary.json", "report.md"} <= {p.name for p in f.iterdir()}
+        assert f"{f} (queries.csv, samples.csv, summary.json, report.md)" in captured.out.replace("\n", "")
