@@ -107,10 +107,10 @@ def load_query_list(spec_: str | None, max_queries: int | None) -> tuple[Path, l
     return Path(path), qs, warnings
 
 
-def check_prompt_lengths(qpath: Path, queries: list, model: ModelRef) -> None:
-    """A prompt far longer than the model's context is refused before the run (tokenising it would take
-    long only to fail)."""
-    ctx = model.context_length
+def check_prompt_lengths(qpath: Path, queries: list, model: ModelRef, cap: int | None = None) -> None:
+    """A prompt far longer than the context the run will have (the model's, at most the engine's ``cap``) is
+    refused before the run (tokenising it would take long only to fail)."""
+    ctx = min(c for c in (model.context_length, cap) if c) if (model.context_length or cap) else None
     if not ctx:
         return
     for q in queries:
@@ -262,7 +262,7 @@ def prepare(req: RunRequest, sensor_set: SensorSet | None = None,
     if not queries:
         raise RunError(f"{qpath}: no queries to run")
     model = _resolve(engine, req.model, settings)
-    check_prompt_lengths(qpath, queries, model)
+    check_prompt_lengths(qpath, queries, model, getattr(engine, "max_context", None))
     problem = engine.check(settings, model.name)  # a remote server answers and serves the model
     if problem:
         raise RunError(problem)

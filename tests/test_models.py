@@ -86,3 +86,20 @@ def test_default_model_is_found_and_described():
     assert p is not None and p.suffix == ".gguf"
     m = describe(p, "default")
     assert m.quantization == "Q4_1" and m.chat_template and m.architecture == "llama"
+
+
+def test_a_prompt_longer_than_the_context_the_run_will_have_is_refused_before_it(tmp_path):
+    """The model says 8192 tokens, the engine opens 4096: the check uses the smaller one."""
+    from ipwtui import backends
+    from ipwtui.core.backend import CHARS_PER_TOKEN_MAX, ModelRef
+    from ipwtui.runs import RunError, check_prompt_lengths
+    from ipwtui.workloads.base import Query
+
+    cap = backends.engine("llama.cpp").max_context
+    model = ModelRef(name="m", format="gguf", context_length=2 * cap)
+    fits = [Query(id="a", prompt="x" * (CHARS_PER_TOKEN_MAX * cap), reference="A", kind="mc", domain="d", dataset="t")]
+    check_prompt_lengths(tmp_path / "q.jsonl", fits, model, cap)
+    too_long = [Query(id="b", prompt="x" * (CHARS_PER_TOKEN_MAX * cap + 1), reference="A", kind="mc", domain="d", dataset="t")]
+    check_prompt_lengths(tmp_path / "q.jsonl", too_long, model)  # the model's own context: it would fit
+    with pytest.raises(RunError, match=rf"query 'b'.*far longer than the model's context \({cap} tokens\)"):
+        check_prompt_lengths(tmp_path / "q.jsonl", too_long, model, cap)

@@ -13,6 +13,7 @@ class LlamaCppEngine:
     aliases = ("llama",)
     summary = "llama.cpp in this process (llama-cpp-python), GGUF model files"
     where = LOCAL
+    max_context = 4096  # the context this engine opens: the model's own, capped here (LlamaCppBackend n_ctx)
 
     def find_models(self, extra_paths=None, extra_dirs=None, settings=None):
         from .gguf import discover
@@ -52,7 +53,7 @@ class LlamaCppEngine:
         layers = settings.n_gpu_layers
         if settings.accelerator != "cpu" and layers == 0:
             layers = -1  # a GPU was chosen: run the whole model on it
-        return LlamaCppBackend(model, n_threads=settings.n_threads, n_gpu_layers=layers)
+        return LlamaCppBackend(model, n_threads=settings.n_threads, n_gpu_layers=layers, n_ctx=self.max_context)
 
 
 ENGINE = LlamaCppEngine()
