@@ -849,7 +849,9 @@ class _SideLines:
         if isinstance(e, ev.SessionStarted):
             self.console.print(f"side {side}: session {escape(e.folder)}")
         elif isinstance(e, ev.Phase) and e.name in ("loading", "idle", "stopping", "settling", "retrying"):
-            self.console.print(f"side {side}: {escape(e.name)} {escape(e.detail)}")
+            # a phase's detail usually starts with its name ("loading the model"): said once
+            line = e.detail if e.detail.startswith(e.name) else f"{e.name} {e.detail}".strip()
+            self.console.print(f"side {side}: {escape(line)}")
         elif isinstance(e, ev.Notice):
             self.console.print(f"[yellow]side {side}: {escape(e.message)}[/yellow]")
         elif isinstance(e, ev.SensorFault) and side == "A":

@@ -202,3 +202,15 @@ def test_gpu_offload_without_gpu_build_is_a_clear_error(tmp_path):
     p = ipwtui(tmp_path, "run", "--queries", "quick", "--gpu-layers", "-1", "--idle-seconds", "0",
                "--out", str(tmp_path / "o"))
     assert "no GPU support" in one_line_error(p)
+
+
+def test_an_answer_cut_at_max_tokens_says_so_in_its_note(tmp_path):
+    out = tmp_path / "s"
+    p = ipwtui(tmp_path, "run", "--backend", "fake", "--queries", "quick", "--idle-seconds", "0", "--warmup", "0",
+               "--max-queries", "3", "--max-tokens", "2", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    recs = [json.loads(x) for x in (out / "journal.jsonl").read_text().splitlines()]
+    recs = [r for r in recs if r.get("type") == "query"]
+    assert recs and all(r["finish_reason"] == "length" for r in recs)
+    assert all(r["score_note"].endswith("the answer was cut at --max-tokens 2") for r in recs if r["correct"] is not True)
+    assert any(r["correct"] is not True for r in recs)

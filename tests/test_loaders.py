@@ -376,6 +376,19 @@ def test_utf8_bom_is_accepted(tmp_path):
     assert load_queries(p)[0].id == "a"
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_with_its_bom_is_read_and_broken_utf16_is_one_line(tmp_path, encoding):
+    p = tmp_path / "sheet.csv"
+    text = "id,prompt,answer\nq1,Capital of Spain?,Madrid\n"
+    bom = b"\xfe\xff" if encoding == "utf-16-be" else b""
+    p.write_bytes(bom + text.encode(encoding))
+    (q,) = load_queries(p)
+    assert (q.id, q.reference) == ("q1", "Madrid")
+    p.write_bytes(b"\xff\xfe" + b"i\x00d\x00\x00\xdc")  # a lone low surrogate
+    with pytest.raises(QueryFileError, match="not valid UTF-16; save it as UTF-8"):
+        load_queries(p)
+
+
 def test_csv_detected_without_suffix(tmp_path):
     p = tmp_path / "queries.txt"
     p.write_text("id,prompt,answer\nq1,Capital of Spain?,Madrid\n")

@@ -70,6 +70,16 @@ class _Controls:
     running: threading.Event = field(default_factory=threading.Event)  # cleared while paused
 
 
+def _cut_note(score, gen, max_tokens: int) -> str | None:
+    """The verdict's note, and when an answer not scored right stopped at the token limit, that it was cut
+    there (the likeliest reason: raise --max-tokens)."""
+    note = (score.note or None) if score else None
+    if score is not None and score.correct is not True and gen is not None and gen.finish_reason == "length":
+        cut = f"the answer was cut at --max-tokens {max_tokens}"
+        note = f"{note}; {cut}" if note else cut
+    return note
+
+
 class Runner:
     def __init__(self, session: Session, backend: Backend, sensors: list, queries: list, settings: RunSettings,
                  scorer: ScoreFn, listener: Listener | None = None, model_name: str = "",
@@ -414,7 +424,7 @@ class Runner:
             correct=score.correct if score else None,
             prediction=score.prediction if score else None,
             scorer=score.scorer if score else None,
-            score_note=score.note if score else None,
+            score_note=_cut_note(score, gen, s.max_tokens),
             prompt=q.prompt, reference=q.reference, answer=gen.text if gen else None,
             prompt_tokens=gen.prompt_tokens if gen else None,
             output_tokens=gen.output_tokens if gen else None,

@@ -154,7 +154,8 @@ def url_problem(value: str) -> str | None:
 
 
 def _g(x: float) -> str:
-    return f"{x:g}"
+    """A bound in words: whole numbers in full (2147483647, not 2.14748e+09)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e18 else f"{x:g}"
 
 
 def _setting(default: Any, kind: type, label: str, help: str, **kw: Any) -> Any:
@@ -179,7 +180,7 @@ class RunSettings:
                                    "count only the chosen accelerator's domains, or every measured domain",
                                    choices=("accelerator", "all"))
     accelerator: str = _setting("cpu", str, "accelerator", "accelerator whose energy is counted: cpu, gpu0, ...")
-    contended_share: float = _setting(0.25, float, "contended above", "flag a window 'contended' when other "
+    contended_share: float = _setting(0.25, float, "contended share", "flag a window 'contended' when other "
                                                                       "processes took more than this share of "
                                                                       "the machine's CPU during it", low=0, high=1)
     electricity_usd_per_kwh: float | None = _setting(None, float, "electricity USD/kWh",

@@ -316,6 +316,11 @@ def _read_text(path: Path) -> str:
         raise QueryFileError(path, None, "cannot read the file: permission denied") from None
     except OSError as exc:
         raise QueryFileError(path, None, f"cannot read the file: {exc.strerror or exc}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 file (a spreadsheet's "Unicode text") says so
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise QueryFileError(path, None, "starts as UTF-16 but is not valid UTF-16; save it as UTF-8") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -44,7 +44,8 @@ class FakeBackend:
         text = self.answer_for(messages)
         if any(k in messages[-1]["content"] for k in self.fail_on):
             raise RuntimeError("scripted backend failure")
-        pieces = [w + " " for w in text.split(" ")][:max_tokens]
+        words = [w + " " for w in text.split(" ")]
+        pieces = words[:max_tokens]
         t_sent = time.monotonic()
         self.sleep(self.prefill_s)
         t_first = None
@@ -67,7 +68,7 @@ class FakeBackend:
             prompt_tokens=n_prompt, output_tokens=len(out),
             prefill_tps=n_prompt / self.prefill_s if self.prefill_s else None,
             decode_tps=(len(out) - 1) / decode_s if decode_s > 0 and len(out) > 1 else None,
-            counts_source="fake backend (words)", finish_reason="abort" if aborted else "stop",
+            counts_source="fake backend (words)", finish_reason="abort" if aborted else "length" if len(words) > max_tokens else "stop",
             aborted=aborted)
 
     def close(self) -> None:
