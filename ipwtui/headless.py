@@ -808,7 +808,7 @@ def leaderboard_tables(board) -> list:
 
 def leaderboard_command(args) -> int:
     """``ipwtui leaderboard``: every session under the sessions folder, by query set."""
-    from .core.leaderboard import COLUMNS, leaderboard
+    from .core.leaderboard import COLUMNS, RANK_RULE, leaderboard
     from .core.session import sessions_root
 
     root = Path(args.dir) if args.dir else sessions_root()
@@ -829,7 +829,7 @@ def leaderboard_command(args) -> int:
     n = sum(len(g.entries) for g in board.groups)
     con.print(f"{n} session{'s' if n != 1 else ''} in {escape(str(root))}; {board.view} energy"
               + (f"; {n_sets} query sets: sessions of different sets are never ranked together" if n_sets > 1
-                 else "") + "; ranked by IPW: sessions that ran their whole query set")
+                 else "") + f"; {RANK_RULE}")
     return 0
 
 

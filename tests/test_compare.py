@@ -414,7 +414,7 @@ def test_cli_shows_a_losing_cascade(tmp_path, capsys):
     (["--tpr", "2"], "TPR must be a number from 0 to 1"),
     (["--cloud", "nowhere"], "--cloud"),
     (["--tpr", "high"], "--tpr high: not a number"),
-    (["--electricity", "-1"], "--electricity must be a number >= 0"),
+    (["--electricity", "-1"], "--electricity must be a finite number >= 0"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_1(tmp_path, capsys, extra, words):
     lf, cf, _, _ = local_and_cloud(tmp_path)

@@ -94,7 +94,7 @@ def test_unreadable_folders_are_listed_never_raised(root):
     bad_rows = {e.session: e for e in board.unreadable}
     assert set(bad_rows) == {"bad-json", "journal-is-a-folder", "lost-meta"}
     assert "cannot read session" in bad_rows["bad-json"].error
-    assert "IsADirectoryError" in bad_rows["journal-is-a-folder"].error
+    assert "cannot read the journal (Is a directory)" in bad_rows["journal-is-a-folder"].error
     assert "not a session folder" in bad_rows["lost-meta"].error
     assert all(e.status == "unreadable" and e.rank is None for e in bad_rows.values())
     assert row_text(bad_rows["bad-json"])["status"] == "unreadable"
@@ -219,3 +219,22 @@ async def test_app_screen_loads_sorts_and_opens(tmp_path, env):
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, SessionView), what="session view")
         assert app.screen.folder.name == column("session")[0]
+
+
+def test_a_session_whose_queries_failed_is_listed_not_ranked(tmp_path):
+    """Errors leave the hard queries out of a session's figures: it is not the same work as a session that
+    answered them all, so it gets no rank, with why and how to finish it."""
+    r = tmp_path / "sessions"
+    write_session(r / "all", ids=SET_A)
+    write_session(r / "failing", ids=SET_A, watts_scale=0.25)  # would rank first on IPW
+    lines = (r / "failing" / "journal.jsonl").read_text().splitlines()
+    recs = [json.loads(x) for x in lines]
+    for d in recs:
+        if d.get("type") == "query" and d.get("query_id") in ("a0", "a1"):
+            d.update(status="error", error="server error 500", correct=None, answer=None)
+    (r / "failing" / "journal.jsonl").write_text("".join(json.dumps(d) + "\n" for d in recs))
+    (g,) = leaderboard(r).groups
+    by = {e.session: e for e in g.entries}
+    assert by["all"].rank == 1 and by["failing"].rank is None
+    assert by["failing"].errors == 2
+    assert by["failing"].rank_note == "not ranked: 2 of 14 queries failed (no answer); ipwtui run --resume tries them again"

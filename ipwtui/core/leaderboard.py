@@ -3,7 +3,8 @@
 Sessions are grouped by **query set** (the query file's name and a digest of the query ids): sessions
 whose query sets differ are never ranked together, each query set is its own table. Inside a query set,
 each row is one session, labelled with its model and its accelerator (or, for a remote session, its
-target). A session is ranked (by IPW) only when every planned query is done; a partial session is listed
+target). A session is ranked (by IPW) only when every planned query is answered (none failed: a session whose
+hard queries failed would otherwise look better on the rest); a partial session is listed
 without a rank. Rows whose energy boundaries or qualities differ within a query set are
 ranked together only with a note saying so.
 
@@ -94,6 +95,7 @@ class Entry:
     n: int = 0  # counted queries (answered, not warm-up)
     planned: int = 0
     finished: int = 0  # planned queries with a final attempt (answered, skipped or errored)
+    errors: int = 0  # planned queries whose final attempt failed (no answer to score)
     n_with_energy: int = 0
     accuracy: float | None = None
     accuracy_ci: tuple[float, float] | None = None
@@ -320,7 +322,8 @@ def entry_from(folder: Path, meta: dict, summary: dict, view: str = "gross",
         status=str(meta.get("status") or "?"), model=model.get("name") if isinstance(model, dict) else str(model),
         target=target_of(meta), backend=meta.get("backend"), query_set=query_set_of(meta), view=view,
         n=int(m.get("n") or 0), planned=len(meta.get("query_ids") or []),
-        finished=int(qs.get("finished") or 0), n_with_energy=int(m.get("n_with_energy") or 0),
+        finished=int(qs.get("finished") or 0), errors=int(qs.get("errors") or 0),
+        n_with_energy=int(m.get("n_with_energy") or 0),
         accuracy=_num(m.get("accuracy")), accuracy_ci=_ci(m.get("accuracy_ci")),
         ipw=_num(m.get("ipw")), ipw_ci=_ci(m.get("ipw_ci")), ipj=_num(m.get("ipj")), ipj_ci=_ci(m.get("ipj_ci")),
         mean_power_w=_num(m.get("mean_power_w")), mean_energy_j=_num(m.get("mean_energy_j")),
@@ -367,15 +370,21 @@ def group_entries(entries: Iterable[Entry]) -> tuple[list[Group], list[Entry]]:
     return groups, sorted(bad, key=lambda e: e.session)
 
 
+RANK_RULE = "ranked by IPW, only among sessions that answered every query of their query set (none failed)"
+
+
 def _rank(g: Group) -> None:
     """Rank the complete sessions of one query set by IPW (highest first); say why others have no rank and
     when the ranked ones differ in boundary or quality."""
-    ranked = [e for e in g.entries if e.complete and e.ipw is not None]
+    ranked = [e for e in g.entries if e.complete and not e.errors and e.ipw is not None]
     for e in g.entries:
         e.rank = None
         if not e.complete:
             e.rank_note = (f"not ranked: {e.finished} of {e.planned} queries done" if e.planned
                            else "not ranked: no planned query")
+        elif e.errors:  # its figures leave out the queries that failed: not the same work as the others'
+            e.rank_note = (f"not ranked: {e.errors} of {e.planned} queries failed (no answer); "
+                           "ipwtui run --resume tries them again")
         elif e.ipw is None:
             e.rank_note = "not ranked: IPW is N/A"
         else:

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 
 from .. import __version__
 from ..core import fmt
-from ..core.leaderboard import Entry, Group, group_entries
+from ..core.leaderboard import RANK_RULE, Entry, Group, group_entries
 from ..core.outfile import MARK
 from .charts import Chart, accuracy_power_chart, inline_svg, session_charts
 from .data import Cell, ReportSession, estimate_word, headline_rows, interval_note, is_estimate, machine_of, model_of, when
@@ -150,8 +150,8 @@ def comparison(sessions: list[ReportSession]) -> tuple[str, list[Group]]:
     by_folder = {str(s.folder): s for s in sessions}
     groups, _ = group_entries(s.entry for s in sessions)
     view = sessions[0].view
-    out = [f'<p>Headline figures of every session ({_e(view)} energy). Ranks are by IPW and only among '
-           "sessions that ran the same query set to the end.</p>"]
+    out = [f"<p>Headline figures of every session ({_e(view)} energy). {_e(RANK_RULE[0].upper() + RANK_RULE[1:])}."
+           "</p>"]
     if len(groups) > 1:
         out.append('<p class="warn"><strong>Not comparable:</strong> these sessions ran different query sets '
                    f"({len(groups)} sets). Sessions of different sets are shown in separate tables and never "

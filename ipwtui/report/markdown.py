@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 
 from .. import __version__
 from ..core import fmt
-from ..core.leaderboard import Entry, group_entries
+from ..core.leaderboard import RANK_RULE, Entry, group_entries
 from .charts import Chart, accuracy_power_chart, session_charts
 from ..core.outfile import MARK, markdown_of_ipwtui
 from .data import ReportSession, check_target, estimate_word, headline_rows, interval_note, is_estimate, machine_of, model_of, when, write_text
@@ -151,7 +151,7 @@ def render_markdown(sessions: list[ReportSession], chart, extra_sections: Sequen
     groups, _ = group_entries(s.entry for s in sessions)
     if several:
         out += ["## Sessions side by side", "",
-                "Ranks are by IPW and only among sessions that ran the same query set to the end.", ""]
+                f"{RANK_RULE[0].upper()}{RANK_RULE[1:]}.", ""]
         if len(groups) > 1:
             out += [f"> **Not comparable:** these sessions ran different query sets ({len(groups)} sets). "
                     "They are shown in separate tables and never ranked together.", ""]
