@@ -44,6 +44,8 @@ def test_mixed_set_shape():
     assert len(qs) >= 72
     counts = domain_counts(qs)
     assert len(counts) >= 6 and min(counts.values()) >= 8
+    # the domains take turns: a short run (the first N queries) covers every domain
+    assert len({q.domain for q in qs[:len(counts)]}) == len(counts)
     assert len({q.id for q in qs}) == len(qs)
     assert {q.dataset for q in qs} == {"sample_queries"}
     assert {q.kind for q in qs} <= set(KINDS) and {MC, NUMERIC, EXACT, REGEX} <= {q.kind for q in qs}
