@@ -233,6 +233,10 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {"acc": [], "mp": [], "me": []}
     chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))  # bounded memory for long sessions
+    # per-query power computed once: a round's energy is low + u (high - low) with one u for every query,
+    # so its mean power is mean(low / L) + u mean((high - low) / L), and the same for energy
+    p_lo, p_span, e_span = lo / lat, (hi - lo) / lat, hi - lo
+    p_mid = e / lat
     done = 0
     while done < rounds:
         k = min(chunk, rounds - done)
@@ -240,13 +244,15 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
         ns = scored[idx].sum(axis=1)
         ok = ns > 0
         if ranged:
-            u = range_fractions(rng.random((k, 1)), mode)
-            ek = lo[idx] + u * (hi[idx] - lo[idx])
+            u = range_fractions(rng.random((k, 1)), mode)[:, 0]
+            mp = p_lo[idx].mean(axis=1) + u * p_span[idx].mean(axis=1)
+            me = lo[idx].mean(axis=1) + u * e_span[idx].mean(axis=1)
         else:
-            ek = e[idx]
+            mp = p_mid[idx].mean(axis=1)
+            me = e[idx].mean(axis=1)
         parts["acc"].append(correct[idx].sum(axis=1)[ok] / ns[ok])
-        parts["mp"].append((ek / lat[idx]).mean(axis=1)[ok])
-        parts["me"].append(ek.mean(axis=1)[ok])
+        parts["mp"].append(mp[ok])
+        parts["me"].append(me[ok])
         done += k
     acc, mp, me = (np.concatenate(parts[x]) for x in ("acc", "mp", "me"))
     pos = (mp > 0) & (me > 0)
