@@ -120,7 +120,8 @@ def export_session(folder: str | os.PathLike, out: str | os.PathLike | None = No
     dest = Path(out) if out is not None else session.folder
     check_writable(dest)
     journal = session.read_journal()
-    records = records_of(journal, include_warmup=False)
+    every = records_of(journal)
+    records = [r for r in every if not r.warmup]
     paths = {
         "queries": dest / "queries.csv",
         "samples": dest / "samples.csv",
@@ -147,7 +148,7 @@ def export_session(folder: str | os.PathLike, out: str | os.PathLike | None = No
         write_atomic(paths["samples"], samples_frame(session).to_csv(index=False))
         # a session killed while running still says "running" in its file: the summary says what it is now
         meta = dict(session.meta, status=shown_status(session.meta, session.folder))
-        summary = build_summary(meta, journal)
+        summary = build_summary(meta, journal, every)
         write_atomic(paths["summary"], json.dumps(finite(summary), indent=2, default=str, allow_nan=False) + "\n")
         if report:
             write_atomic(paths["report"], report_markdown(summary))

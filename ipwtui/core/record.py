@@ -194,11 +194,22 @@ class QueryRecord:
         names = _FIELD_NAMES
         keys = d.keys()
         kw = {k: d[k] for k in names & keys}
-        types = _FIELD_TYPES
-        bad = [k for k, v in kw.items() if v is not None and (type(v) not in types[k] or
-                                                             (type(v) is float and not math.isfinite(v)))]
-        for k in bad:  # a value of the wrong type or not a finite number (a hand-edited or foreign journal:
-            # NaN, Infinity) is not trusted
+        # a value of the wrong type (a hand-edited or foreign journal) is not trusted. Which fields are of the
+        # wrong type depends only on the keys and their value types, the same for nearly every line of a
+        # journal: found once per shape, then looked up
+        shape = (tuple(kw), tuple(map(type, kw.values())))
+        known = _BAD_BY_SHAPE.get(shape)
+        if known is None:
+            types = _FIELD_TYPES
+            known = ([k for k, v in kw.items() if v is not None and type(v) not in types[k]],
+                     [k for k, t in zip(*shape) if t is float])
+            if len(_BAD_BY_SHAPE) < 4096:
+                _BAD_BY_SHAPE[shape] = known
+        bad, floats = known
+        # nor is a number that is not finite (NaN, Infinity): their sum is not finite either (checked in C)
+        if floats and not math.isfinite(sum(map(kw.__getitem__, floats))):
+            bad = bad + [k for k in floats if not math.isfinite(kw[k])]
+        for k in bad:
             del kw[k]
         kw.setdefault("query_id", str(d.get("query_id", "")))
         kw.setdefault("index", d.get("index") if isinstance(d.get("index"), int) else -1)
@@ -220,6 +231,7 @@ class QueryRecord:
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord) if f.name != "extra")
+_BAD_BY_SHAPE: dict[tuple, tuple[list[str], list[str]]] = {}  # shape -> (wrong type, float fields)
 
 
 def _types_for(annotation: str) -> frozenset:
