@@ -30,10 +30,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ...core import fmt
 from ..widgets.lines import fit
+from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive
 from ..widgets.scatter import ESTIMATE_MARK, MEASURED_MARK, Scatter, ScatterPoint
 
@@ -245,7 +246,7 @@ class CompareScreen(Responsive, Screen):
             yield Static(KEY_LINE, id="compare-key", markup=False)
             yield Vertical(id="routing")
             yield Static("", id="compare-notes", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from ...core import events as ev
 from ...core import fmt
@@ -27,7 +27,8 @@ from ..widgets.answer import AnswerView
 from ..widgets.lines import LineText
 from ..widgets.power_graph import PowerGraph
 from ..widgets.query_table import QueryTable
-from ..widgets.responsive import Responsive
+from ..widgets.footer import KeyFooter
+from ..widgets.responsive import Responsive, WholeRepaint
 from .run import live_traces
 
 SIDES = ("A", "B")
@@ -54,7 +55,7 @@ def side_figures(live: LiveState, remote: bool) -> str:
     return f"{line1}\n{line2}\n{line3}"
 
 
-class DuelScreen(Responsive, Screen):
+class DuelScreen(WholeRepaint, Responsive, Screen):
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause/resume", id="duel.pause"),
         Binding("n", "skip", "Skip query", id="duel.skip"),
@@ -90,7 +91,7 @@ class DuelScreen(Responsive, Screen):
         yield PowerGraph(id="duel-power")
         yield QueryTable(id="duel-table")
         yield LineText(id="duel-progress")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -144,6 +145,7 @@ class DuelScreen(Responsive, Screen):
         try:
             if self.app.screen is self:
                 self._frame()
+                self.frame_drawn()
         except NoMatches:  # the screen is being taken down
             return
         self._in_gap = in_gap

@@ -31,7 +31,8 @@ from ..widgets.figures import Figure, figure_row
 from ..widgets.lines import BarLine, LineText
 from ..widgets.power_graph import PowerGraph, Trace
 from ..widgets.progress import RunProgress
-from ..widgets.responsive import Responsive
+from ..widgets.footer import KeyFooter
+from ..widgets.responsive import Responsive, WholeRepaint
 from ..rows import record_cells
 from ..widgets.query_table import QueryTable
 
@@ -139,7 +140,7 @@ def live_traces(data, origin: float | None) -> list[Trace]:
     return traces
 
 
-class RunScreen(Responsive, Screen):
+class RunScreen(WholeRepaint, Responsive, Screen):
     """A live run (``handle`` given) or a canned one (tests and screenshots: events applied by hand)."""
 
     BINDINGS = [
@@ -187,7 +188,7 @@ class RunScreen(Responsive, Screen):
         with Horizontal(id="progress-row"):
             yield RunProgress(id="progress")
             yield LineText(id="progress-label", wrap=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"
@@ -268,10 +269,9 @@ class RunScreen(Responsive, Screen):
     def size_changed(self, classes: dict[str, bool]) -> None:
         """The screen went compact or back: the parts whose text depends on it."""
         try:
-            self.query_one(Footer).compact = classes["-narrow"]
+            self._update_throughput_live()
         except NoMatches:
             return
-        self._update_throughput_live()
 
     def on_screen_resume(self) -> None:
         self._flush_events()
@@ -324,6 +324,7 @@ class RunScreen(Responsive, Screen):
         try:
             if self.app.screen is self:  # covered by a dialog or another screen: nothing to draw
                 self._tick()
+                self.frame_drawn()
         except NoMatches:  # the screen is being taken down
             return
         self._in_gap = in_gap

@@ -16,11 +16,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
+from textual.widgets import DataTable, Header, LoadingIndicator, Static
 
 from ...core import fmt
 from ..widgets.figures import Figure, figure_row
 from ..widgets.power_graph import PowerGraph, Trace
+from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive
 from ..rows import record_cells
 from ..widgets.query_table import QueryTable
@@ -72,7 +73,7 @@ class SessionsScreen(Responsive, Screen):
         yield Header()
         yield Static("", id="sessions-root", markup=False)
         yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"
@@ -276,7 +277,7 @@ class SessionView(Responsive, Screen):
             with Vertical(id="now"):
                 yield Static("", id="session-info", markup=False)
         yield QueryTable(id="queries")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"

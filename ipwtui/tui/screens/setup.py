@@ -18,7 +18,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -33,6 +32,7 @@ from textual.widgets.option_list import Option
 
 from ...core import fmt
 from ...core.settings import SettingError, spec
+from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive
 
 FILTER_AFTER = 6  # show the model filter box when more models than this are found
@@ -117,7 +117,10 @@ def model_prompt(m) -> Text:
     if m.format == "fake":
         t.append("  scripted answers (fake backend)\n  not a real model: for demos and tests", style="dim")
         return t
-    t.append(f"  {m.quantization or fmt.NA}  {fmt.size(m.size_bytes)}")
+    quant = m.quantization or fmt.NA
+    # a file named after its quantisation ("….Q4_1") does not say it twice
+    said = bool(m.quantization) and m.quantization.lower() in m.name.lower()
+    t.append(f"  {fmt.size(m.size_bytes)}" if said else f"  {quant}  {fmt.size(m.size_bytes)}")
     t.append(f"\n  {m.architecture or '?'} · {m.origin}", style="dim")
     return t
 
@@ -141,6 +144,13 @@ def accelerator_prompt(g: dict) -> Text:
         if c.fix:
             t.append(f"\n    fix: {c.fix}", style="dim")
     return t
+
+
+def setting_label(name: str) -> str:
+    """A settings field's label: the setting's name, and for an optional one what blank means on a second
+    line (the stylesheet gives labels two lines, and wraps a long name there)."""
+    sp = spec(name)
+    return f"{sp.label}\nblank: {sp.blank}" if sp.optional else sp.label
 
 
 class SetupLoaded(Message):
@@ -214,13 +224,13 @@ class SetupScreen(Responsive, Screen):
             for name in FORM_SETTINGS:
                 sp = spec(name)
                 with Vertical(classes="field"):
-                    yield Label(f"{sp.label} (blank: {sp.blank})" if sp.optional else sp.label)
+                    yield Label(setting_label(name), id=f"label-{name}", classes="setting-label")
                     field_in = Input(sp.show(getattr(s, name)), id=f"set-{name}", placeholder=sp.blank or
                                      sp.show(sp.default), type="integer" if sp.kind is int else "number")
                     field_in.tooltip = f"{sp.help}; {sp.rule()} ({sp.flag})"
                     yield field_in
             with Vertical(classes="field", id="energy-field"):
-                yield Label("energy on screen")
+                yield Label("energy on screen", classes="setting-label")
                 with RadioSet(id="set-energy"):
                     yield RadioButton("gross", value=s.energy_view != "net", id="energy-gross")
                     yield RadioButton("net", value=s.energy_view == "net", id="energy-net")
@@ -228,7 +238,7 @@ class SetupScreen(Responsive, Screen):
             yield Static("", id="setup-summary")
             yield Button("Sessions", id="open-sessions")
             yield Button("Run", id="start", variant="primary", disabled=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"
