@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ...core import events as ev
 from ...core import fmt
@@ -80,10 +80,18 @@ def na_reason(m, view: str) -> str | None:
     return None
 
 
-def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str, bool, str | None]]:
+def too_few(measured: int, ended: bool) -> str:
+    """Why there is no interval: too few queries with energy (the core's bootstrap needs MIN_CI), said as
+    such once the run is over; while it runs, when one will come."""
+    return f"no CI: {measured} measured, {MIN_CI} needed" if ended else f"CI after {MIN_CI} queries"
+
+
+def figure_values(m, quality: str, view: str, ended: bool = False
+                  ) -> dict[str, tuple[str | None, str, bool, str | None]]:
     """(digits text or None, two caption lines, estimate?, quality) of each headline figure, from the
-    core's metrics. The quality of an energy figure goes in its title; the captions say the interval, the
-    unit, gross or net, and how many queries a figure covers when not all of them."""
+    core's metrics. The quality of an energy figure goes in its title; the captions say the interval (or,
+    with too few queries for one, the estimate's own range, or why there is none: ``ended`` says no more
+    queries will come), the unit, gross or net, and how many queries a figure covers when not all."""
     est = quality not in (MEASURED, MEASURED_REMOTE)  # a server's own telemetry is measured, not estimated
     n = metric(m, "n") or 0
     cover = coverage(m)
@@ -95,8 +103,11 @@ def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str
             return f"{fmt.ci(interval)} 95% CI"
         if reason:
             return reason
+        spread = metric(m, key.replace("_ci", "_range"))
+        if spread and metric(m, key.replace("_ci", "")) is not None:
+            return f"{fmt.ci(spread)} est. range"
         if n:
-            return f"CI after {MIN_CI} queries"
+            return too_few(metric(m, "n_with_energy") or 0, ended)
         return "no query yet"
 
     def detail(*parts: str) -> str:
@@ -109,7 +120,7 @@ def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str
     unscored = metric(m, "n_unscored") or 0
     acc_cap = f"{correct}/{scored} correct" + (f" · {unscored} unscored" if unscored else "")
     acc_ci_line = f"[{100 * acc_ci[0]:.0f}, {100 * acc_ci[1]:.0f}] 95% CI" if acc_ci else \
-        (f"CI after {MIN_CI} queries" if n else "")
+        (too_few(metric(m, "n_with_energy") or 0, ended) if n else "")
     ipw, ipj = metric(m, "ipw"), metric(m, "ipj")
     tot, mw = metric(m, "total_energy_j"), metric(m, "mean_power_w")
     q = None if quality == UNAVAILABLE else quality
@@ -120,6 +131,17 @@ def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str
         "fig-joules": (None if tot is None else fmt.num(tot, 4), f"J in query windows\n{detail(view)}", est, q),
         "fig-watts": (None if mw is None else fmt.num(mw, 3), f"W, mean per query\n{detail(view)}", est, q),
     }
+
+
+def answer_text(rec) -> str:
+    """What a finished query's answer pane shows: the answer, and for a failed or skipped query, why."""
+    answer = rec.answer or ""
+    if rec.status == "error":
+        why = f"✗ error: {rec.error or 'no reason given'}"
+        return f"{why}\n{answer}" if answer else why
+    if rec.status == "skipped" and not answer:
+        return "skipped"
+    return answer
 
 
 def live_traces(data, origin: float | None) -> list[Trace]:
@@ -251,6 +273,7 @@ class RunScreen(WholeRepaint, Responsive, Screen):
             self._update_throughput_done(None)
             self._update_figures()
             self._update_progress()
+            self._update_answer()  # the whole answer, or why the query failed
         if any(isinstance(e, ev.QueryStarted) for e in events):
             self._show_query()
         if any(isinstance(e, (ev.RunFinished, ev.RunFailed, ev.SessionStarted)) for e in events):
@@ -452,7 +475,7 @@ class RunScreen(WholeRepaint, Responsive, Screen):
     def _update_figures(self) -> None:
         live = self.live
         m = live.metrics.get(live.energy_view) if live.metrics else None
-        values = figure_values(m, self.figure_quality(), live.energy_view)
+        values = figure_values(m, self.figure_quality(), live.energy_view, ended=not live.running)
         for fid, (text, caption, est, quality) in values.items():
             self.query_one(f"#{fid}", Figure).show(text, caption, est, quality)
 
@@ -470,13 +493,14 @@ class RunScreen(WholeRepaint, Responsive, Screen):
         self._update_answer()
 
     def _update_answer(self) -> None:
-        """The answer streaming in; until the first tokens of a new query arrive, the previous query's
-        answer stays (titled as such), so short answers between two redraws are still seen."""
+        """The answer streaming in. A new query starts with an empty answer (never the previous one under
+        the new question); between queries and after the run, the last query's answer stays, titled as
+        such, so a short answer between two redraws is still seen, and a failed query says why."""
         live = self.live
         text, title = live.answer, "answer"
         last = live.records[-1] if live.records else None
-        if not text and last is not None and last.answer:
-            text = last.answer
+        if not live.in_flight and last is not None:
+            text = answer_text(last)
             title = "answer · warm-up" if last.warmup else \
                 f"answer · query {last.index + 1}" if last.index >= 0 else "answer · last query"
         if (text, title) == self._answer_shown:

@@ -376,7 +376,7 @@ class SessionView(Responsive, Screen):
             return
         m = (self.summary.get("metrics") or {}).get(self.view)
         q = self.summary.get("energy_quality") or "unavailable"
-        for fid, (text, caption, est, quality) in figure_values(m, q, self.view).items():
+        for fid, (text, caption, est, quality) in figure_values(m, q, self.view, ended=True).items():
             self.query_one(f"#{fid}", Figure).show(text, caption, est, quality)
 
     def _info(self) -> None:
