@@ -155,7 +155,19 @@ class LiveState:
 
     @property
     def done(self) -> int:
-        return max(self.done_before, len(self.past_records)) + len(self.records)
+        """Queries finished (a query tried again after a failed attempt counts once; its attempts are
+        rows of their own)."""
+        past = {r.query_id for r in self.past_records}
+        new = {r.query_id for r in self.records} - past
+        return max(self.done_before, len(past)) + len(new)
+
+    @property
+    def errors(self) -> int:
+        """Queries whose last attempt so far failed."""
+        last: dict[str, str] = {}
+        for r in self.all_records:
+            last[r.query_id] = r.status
+        return sum(1 for status in last.values() if status == "error")
 
     @property
     def counted_domains(self) -> list:
