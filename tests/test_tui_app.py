@@ -35,6 +35,11 @@ async def test_quit_mid_run_keeps_every_finished_query(env):
     assert s.meta["status"] == "interrupted"
     done = len(s.done_ids())
     assert 2 <= done < 8
+    # what the terminal is told once the app has closed: the session left interrupted, and the command
+    from ipwtui.tui.app import after_exit_message
+
+    assert after_exit_message(h) == (f"ipwtui: the session was left interrupted: {done} of 8 queries in {h.folder}; "
+                                     f"finish it with: ipwtui run --resume {h.folder}")
     # resumable: the core's resume picks it up from the journal
     from ipwtui.runs import RunRequest, prepare
 
@@ -151,13 +156,17 @@ async def test_command_palette_entries(env):
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for t in ("Run", "Export session", "Switch model", "Switch theme", "Sessions", "Keys"):
+        for t in ("Run", "Switch model", "Switch theme", "Sessions", "Keys"):
             assert t in titles
+        # one of each: Textual's own "Keys" and "Theme" are not offered beside ours
+        assert titles.count("Keys") == 1 and "Theme" not in titles
+        assert "Export session" not in titles  # no session to export yet
         await wait_for(pilot, lambda: app.setup_screen().loaded, what="setup")
         app.action_run()
-        await wait_for(pilot, lambda: app.handle is not None and app.handle.runner is not None, what="run")
+        await wait_for(pilot, lambda: app.handle is not None and app.handle.runner is not None and app.live.folder,
+                       what="run")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert "Stop run" in titles and "Skip query" in titles
+        assert "Stop run" in titles and "Skip query" in titles and "Export session" in titles
         app.action_stop_run()
         await wait_for(pilot, lambda: not app.handle.active, what="stopped")
         # export from the command: the dialog for the run's session
@@ -232,7 +241,7 @@ async def test_a_10000_query_session_opens_and_scrolls(env):
         assert view.summary["queries"]["finished"] == 10_000
 
 
-def test_run_app_entry_point(env, monkeypatch):
+def test_run_app_entry_point(env, monkeypatch, capsys):
     """cli.py's call: run_app(args) builds the app from the arguments and returns an exit code."""
     import ipwtui.tui.app as appmod
 
@@ -243,9 +252,11 @@ def test_run_app_entry_point(env, monkeypatch):
                     backend=self.backend_kind, theme=self._requested_theme)
 
     monkeypatch.setattr(appmod.IpwApp, "run", fake_run)
+    monkeypatch.setattr(appmod, "after_exit_message", lambda h: "ipwtui: the session was left interrupted: …")
     rc = appmod.run_app(Namespace(model="m.gguf", queries="quick", autostart=True, theme="ipw-paper",
                                   backend="fake"))
     assert rc == 0
+    assert capsys.readouterr().err == "ipwtui: the session was left interrupted: …\n"  # after the app closed
     assert seen == {"model": "m.gguf", "queries": "quick", "autostart": True, "backend": "fake",
                     "theme": "ipw-paper"}
 

@@ -262,6 +262,7 @@ async def test_mark_sessions_and_compare_them(env):
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.folders, what="list")
         scr = app.screen
+        widths = [c.width for c in scr.query_one("#sessions-table").columns.values()]
         await pilot.press("c")  # nothing marked: says how
         await pilot.pause(0.1)
         assert isinstance(app.screen, SessionsScreen)
@@ -275,6 +276,9 @@ async def test_mark_sessions_and_compare_them(env):
         assert {Path(p) for p in scr.marked_folders} == {lf, cf}
         table = scr.query_one("#sessions-table")
         assert all(table.get_cell(str(f), "session").plain.startswith("✓ ") for f in (lf, cf))
+        # the mark's cells were kept for it: marking widened no column, so the status words stay whole
+        assert [c.width for c in table.columns.values()] == widths
+        assert all(table.get_cell(str(f), "status") in ("finished", "interrupted") for f in (lf, cf))
         await pilot.press("c")
         await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.loads >= 1,
                          what="compare")
@@ -478,3 +482,28 @@ async def test_scatter_places_points_by_value_and_labels_every_line():
         await pilot.pause(0.05)
         text = "\n".join(st.text for st in s.lines_for(w, h))
         assert "nothing here" in text and MEASURED_MARK not in text and ESTIMATE_MARK not in text
+
+
+async def test_a_new_alpha_brings_its_router_row_into_view(env):
+    """At 120x36 the router's row for a raised alpha sorts below the screen's edge: only the status line
+    seemed to change. The chosen row is brought into view, under the routing table's cursor."""
+    lf, cf, _, _ = local_and_cloud(env, n=12)
+    app = make_app(env)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_compare(pilot, [lf, cf])
+
+        def chosen_row_on_screen() -> bool:
+            t = screen.query_one("#routing-table-0")
+            body = screen.query_one("#compare-body")
+            for i, key in enumerate(t.rows):
+                if "◀ chosen" in t.get_row(key)[0].plain:
+                    y = t.region.y + 1 + i
+                    return t.cursor_row == i and body.region.y <= y < body.region.bottom
+            return False
+
+        for key, alpha in (("a", 0.9), ("a", 1.0), ("A", 0.9)):
+            n = screen.loads
+            await pilot.press(key)
+            await reloaded(pilot, screen, n)
+            assert screen.alpha == alpha
+            await wait_until(pilot, chosen_row_on_screen, what=f"the row of alpha {alpha} in view")

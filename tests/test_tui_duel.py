@@ -36,7 +36,9 @@ async def test_a_duel_streams_both_sides_into_one_table_and_two_sessions(env):
         for side in ("A", "B"):
             assert len(Session.open(folders[side]).done_ids()) == 4
         assert "c compares them" in screen.query_one("#duel-status").text
-        assert screen.check_action("compare", ()) is True and screen.check_action("stop", ()) is None
+        # once over, the keys that act on a duel are hidden (not shown dimmed); compare and export are offered
+        assert screen.check_action("compare", ()) is True and screen.check_action("stop", ()) is False
+        assert screen.check_action("export", ()) is True
 
 
 @pytest.mark.model

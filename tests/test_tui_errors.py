@@ -26,11 +26,16 @@ async def start(app, pilot):
     return setup
 
 
+def dialog_shown(app):
+    """A condition: the error dialog is on screen with its message composed."""
+    return lambda: isinstance(app.screen, ErrorDialog) and app.screen.query_one("#error-message")
+
+
 async def test_model_that_does_not_load(env):
     app = app_with(env, fake_backend_factory(fail_load="model.gguf: llama.cpp could not load the model (bad)"))
     async with app.run_test(size=SIZE) as pilot:
         setup = await start(app, pilot)
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="error dialog")
+        await wait_for(pilot, dialog_shown(app), what="error dialog")
         dlg = app.screen
         assert "could not load the model (bad)" in str(dlg.query_one("#error-message").render())
         assert "Traceback" not in str(dlg.query_one("#error-message").render())
@@ -49,7 +54,7 @@ async def test_bad_input_found_by_prepare(env, monkeypatch):
         from ipwtui.runs import RunRequest
 
         app.start_run(RunRequest(queries=str(q), backend="fake", settings=RunSettings(idle_seconds=0)))
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="error dialog")
+        await wait_for(pilot, dialog_shown(app), what="error dialog")
         assert "gone.jsonl" in str(app.screen.query_one("#error-message").render())
         assert app.screen.title_text == "Cannot start the run"
 
@@ -96,7 +101,7 @@ async def test_run_failure_is_a_dialog_and_the_session_is_kept(env, monkeypatch)
     app = app_with(env, fake_backend_factory(5, 400.0), n=4)
     async with app.run_test(size=SIZE) as pilot:
         await start(app, pilot)
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="run failed dialog")
+        await wait_for(pilot, dialog_shown(app), what="run failed dialog")
         msg = str(app.screen.query_one("#error-message").render())
         assert "No space left on device" in msg and "resume" in msg
         await wait_for(pilot, lambda: not app.handle.active, what="worker done")

@@ -131,15 +131,17 @@ async def test_run_pause_skip_stop_export_theme_sessions_resume(env):
         assert app.live.past_records and app.live.done == 6
 
 
-async def test_the_last_answer_stays_until_the_next_one_streams_in():
-    """Short answers finish between two redraws: the previous query's answer stays on screen, titled with
-    its query, until the first tokens of the next one arrive."""
+async def test_the_answer_pane_belongs_to_the_question_above_it():
+    """Between queries the last answer stays, titled with its query; a new query starts with an empty
+    answer (never the previous one under the new question); a failed query says why."""
     from textual.app import App
 
+    from ipwtui.core import events as ev
     from ipwtui.core.record import QueryRecord
     from ipwtui.tui.live import LiveState
     from ipwtui.tui.screens.run import RunScreen
     from ipwtui.tui.widgets.answer import AnswerView
+    from ipwtui.workloads.base import Query
 
     live = LiveState(phase="running")
     live.records.append(QueryRecord("q6", 6, answer="The answer is 42."))
@@ -151,8 +153,18 @@ async def test_the_last_answer_stays_until_the_next_one_streams_in():
     app = A()
     async with app.run_test(size=(140, 44)) as pilot:
         await pilot.pause()
-        view = app.screen.query_one(AnswerView)
+        screen = app.screen
+        view = screen.query_one(AnswerView)
         assert view.text == "The answer is 42." and view.border_title == "answer · query 7"
+        live.apply(ev.QueryStarted(index=7, total=9, query=Query(id="q7", prompt="Next question?", reference="B",
+                                                                 kind="mc", domain="d", dataset="x")))
+        screen._show_query()
+        assert "Next question?" in screen.query_one("#question").text
+        assert view.text == "" and view.border_title == "answer"  # not the previous answer
         live.answer = "Fo"
-        app.screen._update_answer()
+        screen._update_answer()
         assert view.text == "Fo" and view.border_title == "answer"
+        failed = QueryRecord("q7", 7, status="error", error="HTTP 503: the server is overloaded", answer=None)
+        live.apply(ev.QueryFinished(failed, {}))
+        screen._update_answer()
+        assert "HTTP 503: the server is overloaded" in view.text and view.border_title == "answer · query 8"

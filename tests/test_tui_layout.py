@@ -6,6 +6,7 @@ row, or under another widget), whatever it looks like.
 
 from __future__ import annotations
 
+import dataclasses
 
 import pytest
 
@@ -126,6 +127,79 @@ async def test_setup_screen_fits(env, size):
             assert b.region.width >= len(str(b.label)) + 2, (sel, b.region)
 
 
+def footer_keys_shown(screen) -> set[str]:
+    """The actions of the footer's keys, each of which is inside the screen and not covered."""
+    from textual.widgets._footer import FooterKey
+
+    keys = list(screen.query(FooterKey))
+    for k in keys:
+        shown(screen, k)
+    return {k.action for k in keys}
+
+
+async def footer_shows(pilot, screen, actions: set[str]) -> set[str]:
+    """Wait until the footer (recomposed after a change of bindings or size) shows these keys, each inside
+    the screen and uncovered; the actions it shows."""
+
+    def ok() -> bool:
+        try:
+            return actions <= footer_keys_shown(screen)
+        except AssertionError:  # a key not laid out yet
+            return False
+
+    await wait_until(pilot, ok, what=f"footer keys {sorted(actions)}")
+    return footer_keys_shown(screen)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_the_run_screens_footer_fits_with_every_key_that_matters(env, size):
+    """At 80x24 the footer used to run off the screen after "s So" (esc, f1 and i unseen, "palettep" at the
+    edge): every key of the run, esc, f1 and i are on it, whole and uncovered, at every size."""
+    app = setup_app(env)
+    async with app.run_test(size=size) as pilot:
+        await loaded(pilot)
+        screen = await canned_screen(pilot)
+        await footer_shows(pilot, screen, {"toggle_pause", "skip", "stop", "export", "toggle_energy",
+                                           "cycle_sort", "back", "help", "explain"})
+
+
+def label_lines(label) -> list[str]:
+    from textual.geometry import Region
+
+    r = label.content_region
+    return [s.text.rstrip() for s in label.render_lines(Region(0, 0, r.width, r.height))]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_setup_labels_are_whole_and_apart(env, size):
+    """At 80x24 the settings' labels were cut and ran into each other ("queries (b…warm-up … idle
+    basel…sample rat…"): each is whole (on two lines where needed), with a space before the next."""
+    from ipwtui.tui.screens.setup import FORM_SETTINGS, setting_label
+
+    app = setup_app(env)
+    async with app.run_test(size=size) as pilot:
+        await loaded(pilot)
+        await pilot.pause(0.1)
+        screen = app.screen
+        for name in FORM_SETTINGS:
+            label = screen.query_one(f"#label-{name}")
+            lines = label_lines(label)
+            words = " ".join(lines).split()
+            assert words == setting_label(name).split(), (name, lines)
+            assert all(len(line) < label.region.width for line in lines), (name, lines, label.region)
+        await footer_shows(pilot, screen, {"start", "help"})
+
+
+def test_a_model_named_after_its_quantisation_does_not_say_it_twice():
+    from ipwtui.tui.screens.setup import model_prompt
+    from support import fixed_models
+
+    named = dataclasses.replace(fixed_models()[0][0], name="SmolLM2-135M-Instruct.Q4_1")
+    assert model_prompt(named).plain.count("Q4_1") == 1
+    plain = fixed_models()[0][0]  # named without it: the quantisation is said beside the name
+    assert "SmolLM2-135M-Instruct  Q4_1" in model_prompt(plain).plain
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_export_dialog_buttons_are_visible(env, size):
     from ipwtui.tui.screens.dialogs import ExportDialog
@@ -229,7 +303,8 @@ async def test_narrow_table_keeps_every_column():
         await pilot.pause(0.05)
         assert t.narrow and t.virtual_size.width <= t.scrollable_content_region.width
         header = t.render_line(0).text
-        for _k, label, _w in COLUMNS[2:]:  # every column's title (the first two are one cell wide)
+        for _k, label, _w in COLUMNS[2:-1]:  # every column's title (the first two are one cell wide; the
+            # last, the rows' notes, is for wide tables: a narrow one shows the selected row's note below)
             assert label.split()[0] in header, (label, header)
         rows = [t.render_line(y).text for y in range(1, 7)]
         assert any("arithmet…" in r for r in rows)  # "arithmetic" cut, and saying so

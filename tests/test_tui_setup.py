@@ -148,3 +148,78 @@ async def test_no_sensor_for_any_accelerator(env):
         text = str(setup.query_one("#accelerators").get_option_at_index(0).prompt)
         assert "root-only" in text and "chmod" in text
         assert setup.query_one("#start").disabled
+
+
+async def test_a_query_file_typed_without_enter_is_what_runs(env):
+    """ctrl+r uses the query file typed in the field even when Enter was never pressed (it used to start
+    on the bundled set); a bad file typed so stops the start with its one-line message."""
+    other = write_queries(env / "other.jsonl", n=3, prefix="o")
+    bundled = write_queries(env / "bundled.jsonl", n=5, prefix="b")
+    bad = env / "bad.jsonl"
+    bad.write_text('{"id": "a", "prompt": "x", "answer": "1"}\n{not json\n')
+    app = make_app(env, sensor_factory=two_accelerators(), queries=None, query_sets=lambda: [bundled])
+    async with app.run_test(size=SIZE) as pilot:
+        setup = app.setup_screen()
+        await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
+        assert setup.query_info.path == str(bundled)
+        path_in = setup.query_one("#query-path")
+        path_in.value = str(bad)  # typed, no Enter
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: any("bad.jsonl:2" in n.message for n in app._notifications), what="message")
+        assert app.handle is None
+        assert "bad.jsonl:2" in str(setup.query_one("#query-counts").render())
+        path_in.value = str(other)  # typed, no Enter
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.handle is not None, what="run started")
+        assert app.handle.request.queries == str(other)
+        await wait_for(pilot, lambda: not app.handle.active, what="run ended")
+        assert [r.query_id for r in Session.open(app.live.folder).query_records()] == ["o0", "o1", "o2"]
+
+
+async def test_remote_fields_take_the_focus_in_order_and_the_check_line_is_whole(env):
+    """Tab goes from the run mode straight to the base URL (the scrolling box around the remote fields took
+    a Tab without showing it, and swallowed what was typed next); Check's answer has a line of its own."""
+    from textual.widgets import Select
+
+    app = make_app(env, queries=None, query_sets=lambda: [write_queries(env / "q.jsonl", n=2)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        setup = app.setup_screen()
+        await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
+        setup.query_one("#run-mode", Select).value = "remote"
+        await pilot.pause()
+        setup.query_one("#run-mode").focus()
+        await pilot.press("tab")
+        assert setup.focused is setup.query_one("#set-base_url")
+        await pilot.press(*"http://h:1/v1")
+        assert setup.query_one("#set-base_url").value == "http://h:1/v1"
+        assert not setup.query_one("#model-problems").display  # no blank rows above the remote target
+        button, status = setup.query_one("#remote-check"), setup.query_one("#remote-status")
+        assert status.region.y > button.region.y and status.region.width > button.region.width
+
+
+async def test_number_fields_say_what_is_wrong_and_blank_is_valid_where_it_means_all(env):
+    from textual.widgets import Input
+
+    app = make_app(env, queries=None, query_sets=lambda: [write_queries(env / "q.jsonl", n=2)])
+    async with app.run_test(size=SIZE) as pilot:
+        setup = app.setup_screen()
+        await wait_for(pilot, lambda: setup.loaded, what="setup loaded")
+        queries = setup.query_one("#set-max_queries", Input)
+        assert queries.value == ""
+        queries.focus()
+        await pilot.pause()
+        assert not queries.has_class("-invalid")  # blank: all queries, a valid choice
+        summary = setup.query_one("#setup-summary")
+        tokens = setup.query_one("#set-max_tokens", Input)
+        for typed in ("12x", "inf", "nan", "0"):
+            tokens.value = ""
+            tokens.focus()
+            await pilot.press(*typed)
+            await pilot.pause()
+            assert tokens.value == typed  # kept, not silently dropped
+            assert tokens.has_class("-invalid")
+            said = str(summary.render())
+            assert said.startswith("✗ max tokens (--max-tokens) must be between 1 and 131072"), said
+        tokens.value = "64"
+        await pilot.pause()
+        assert not tokens.has_class("-invalid") and "✗" not in str(summary.render())

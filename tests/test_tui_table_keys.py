@@ -144,3 +144,64 @@ async def test_progress_and_bar_line_draw_what_they_are_given():
         p.update(None, 0)
         await pilot.pause()
         assert "---" in "".join(s.text for s in p.render_line(0))
+
+
+async def test_the_verdict_column_sorts_like_a_number_with_unscored_last():
+    """✓ ▲ and ✓ ▼ order like a numeric column (✗ = 0 before ✓ = 1 going up, the reverse going down);
+    unscored and skipped queries (–) come last either way, as N/A does."""
+    app = TableApp()
+    async with app.run_test(size=(90, 12)) as pilot:
+        table = app.query_one(QueryTable)
+        table.add_records([record_cells(rec(0, correct=True)), record_cells(rec(1, correct=None)),
+                           record_cells(rec(2, correct=False)), record_cells(rec(3, correct=True, status="skipped"))])
+        table.sort_by("ok")
+        await pilot.pause()
+        up = [table.get_row_at(i)[1].plain for i in range(4)]
+        table.sort_by("ok", reverse=True)
+        down = [table.get_row_at(i)[1].plain for i in range(4)]
+        assert up[0] == "✗" and up[-1] == "–" and down[0] == "✓" and down[-1] == "–", (up, down)
+
+
+async def test_the_sort_arrow_is_never_cut_off_a_narrow_header():
+    app = TableApp()
+    async with app.run_test(size=(160, 12)) as pilot:
+        table = app.query_one(QueryTable)
+        records = [rec(i) for i in range(3)]
+        table.add_records([record_cells(r) for r in records])
+        table.set_view("net", [record_cells(r, "net") for r in records])
+        for key, down in (("w", False), ("w", True), ("ttft", False), ("tok", True)):
+            table.sort_by(key, reverse=down)
+            await pilot.pause()
+            header = line_text(table, 0)
+            assert ("▼" if down else "▲") in header, (key, header)
+            assert "W net…" not in header
+
+
+async def test_a_rows_flags_and_error_are_said():
+    """The "!" of a flagged window says which flags: in a last column when the table is wide, and for the
+    selected row on the table's bottom line at any width; a failed attempt says its error."""
+    app = TableApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        table = app.query_one(QueryTable)
+        table.set_legend("the key")
+        table.add_records([record_cells(rec(0, energy_flags=["contended", "short-window"])),
+                           record_cells(rec(1, status="error", error="HTTP 503 from the server",
+                                            energy_j=None, latency_s=0.000123))])
+        table.focus()
+        await pilot.pause()
+        assert table.note_width == 0  # narrow: no note column
+        assert table.border_subtitle == "#2 error: HTTP 503 from the server"
+        await pilot.press("up")
+        await pilot.pause()
+        assert table.border_subtitle == "#1 flagged: contended, short-window"
+        row = line_text(table, 2)
+        assert "…" not in row and "0.0001" in row  # a tiny latency: fewer digits, never cut ("0.000…")
+        table.blur()
+        await pilot.pause()
+        assert table.border_subtitle == "the key"
+        await pilot.resize_terminal(160, 12)
+        await pilot.pause()
+        assert table.note_width >= 20
+        header = line_text(table, 0)
+        assert "why (flags, error)" in header
+        assert "flagged: contended, short-window" in line_text(table, 1)

@@ -18,6 +18,7 @@ from textual.screen import Screen
 
 from .controller import DuelEnded, DuelEvent, RunEnded, RunEvent, RunHandle, RunProblem
 from .live import LiveState
+from .names import model_label
 from .themes import DEFAULT_THEME, FALLBACK_THEME, discover_themes
 
 
@@ -171,8 +172,9 @@ class IpwApp(App):
             yield SystemCommand("Pause / resume run", "Pause between queries, or go on",
                                 self.action_pause_run)
             yield SystemCommand("Skip query", "Skip the query being answered", self.action_skip_query)
-        yield SystemCommand("Export session", "Write queries.csv, samples.csv and summary.json",
-                            self.action_export)
+        if self.export_folder() is not None:  # only with a session to export on screen
+            yield SystemCommand("Export session", "Write queries.csv, samples.csv and summary.json",
+                                self.action_export)
         yield SystemCommand("Switch model", "Back to the setup screen to pick a model", self.action_switch_model)
         yield SystemCommand("Switch theme", "Pick a theme (kept in the config file)", self.action_change_theme)
         yield SystemCommand("Sessions", "Past sessions: open, export or resume one", self.action_sessions)
@@ -183,7 +185,9 @@ class IpwApp(App):
         yield SystemCommand("Keys", "The keys of every screen", self.action_help)
         yield SystemCommand("About IPW", "What IPW and IPJ are, and how this session's figures are computed",
                             self.action_explain)
-        yield from super().get_system_commands(screen)
+        # Textual's own "Keys" (a panel of the focused widget's keys) and "Theme" would stand beside ours
+        ours = {"Keys", "Theme"}
+        yield from (c for c in super().get_system_commands(screen) if c.title not in ours)
 
     def setup_screen(self):
         """The setup screen (always at the bottom of the stack once the app has started)."""
@@ -277,6 +281,7 @@ class IpwApp(App):
     def key_help(self) -> list[tuple[str, list[tuple[str, str]]]]:
         from .screens.compare import CompareScreen
         from .screens.dialogs import ExportDialog
+        from .screens.duel import DuelScreen
         from .screens.leaderboard import LeaderboardScreen
         from .screens.run import RunScreen
         from .screens.sessions import SessionsScreen, SessionView
@@ -301,6 +306,7 @@ class IpwApp(App):
             ("Everywhere", app_rows),
             ("Setup", rows(SetupScreen.BINDINGS)),
             ("Run", rows(RunScreen.BINDINGS)),
+            ("Duel", rows(DuelScreen.BINDINGS)),
             ("Sessions", rows(SessionsScreen.BINDINGS)),
             ("A session", rows(SessionView.BINDINGS)),
             ("Leaderboard", rows(LeaderboardScreen.BINDINGS)),
@@ -308,7 +314,9 @@ class IpwApp(App):
             ("Export dialog", rows(ExportDialog.BINDINGS)),
         ]
 
-    def action_export(self) -> None:
+    def export_folder(self):
+        """The session(s) export would write: a folder, a duel's two folders (a list), or None."""
+        from .screens.duel import DuelScreen
         from .screens.run import RunScreen
         from .screens.sessions import SessionsScreen, SessionView
 
@@ -321,15 +329,22 @@ class IpwApp(App):
             folder = str(sel) if sel else None
         elif isinstance(scr, RunScreen):
             folder = scr.live.folder or None
+        elif isinstance(scr, DuelScreen):
+            folders = scr.export_folders()
+            return folders or None
         elif self.live is not None and self.live.folder:
             folder = self.live.folder
+        return folder or None
+
+    def action_export(self) -> None:
+        folder = self.export_folder()
         if not folder:
             self.notify("no session to export yet: start a run, or open one from Sessions (ctrl+o)",
                         severity="warning", timeout=4)
             return
         self.open_export(folder)
 
-    def open_export(self, folder: str) -> None:
+    def open_export(self, folder: str | list[str]) -> None:
         from .screens.dialogs import ExportDialog
 
         self.push_screen(ExportDialog(folder))
@@ -337,16 +352,21 @@ class IpwApp(App):
     def on_export_dialog_chosen(self, msg) -> None:
         """The export dialog's choice: the files are written off the UI thread."""
         self._write_export(msg.dialog, msg.session_folder, msg.dest, msg.report,
-                           html=getattr(msg, "format", "") == "csv+json+html")
+                           html=getattr(msg, "format", "") == "csv+json+html",
+                           folders=getattr(msg, "folders", None))
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def _write_export(self, dialog, session_folder: str, dest: str, report: bool, html: bool = False) -> None:
+    def _write_export(self, dialog, session_folder: str, dest: str, report: bool, html: bool = False,
+                      folders: list[str] | None = None) -> None:
         """The export files (with the Markdown report, or the HTML report: report.html through
-        ``report.write_html``), written on a worker thread; any failure is the dialog's message."""
+        ``report.write_html``), written on a worker thread; any failure is the dialog's message.
+        Several sessions (a duel's): each into its own folder (``dest`` blank) or a sub-folder of
+        ``dest`` named after it; one HTML report of them all, in ``dest`` (blank: the first session's)."""
         from ..core.export import export_session
         from ..core.session import SessionError
         from ..report import ReportError
 
+        folders = folders or [session_folder]
         if html:
             from .screens.dialogs import html_report_problem
 
@@ -354,12 +374,24 @@ class IpwApp(App):
             if problem:  # before anything is written
                 self.call_from_thread(dialog.show_problem, problem, "pick another format.")
                 return
+        several = len(folders) > 1
+        base = Path(dest).expanduser() if dest else None
+
+        def out(folder: str) -> Path:
+            if base is None:
+                return Path(folder)
+            return base / Path(folder).name if several else base
+
         try:
-            paths = export_session(session_folder, Path(dest).expanduser(), report=report)
+            written_all: dict = {}
+            for f in folders:
+                part = export_session(f, out(f), report=report)
+                written_all.update({(f"{Path(f).name}: {k}" if several else k): v for k, v in part.items()})
+            paths = written_all
             if html:
                 from ..report import write_html
 
-                paths["report"] = write_html([session_folder], Path(dest).expanduser() / "report.html")
+                paths["report"] = write_html(folders, (base or Path(folders[0])) / "report.html")
         except SessionError as e:
             self.call_from_thread(dialog.show_problem, str(e))
             return
@@ -371,8 +403,8 @@ class IpwApp(App):
             self.call_from_thread(dialog.show_problem, f"{type(e).__name__}: {e}")
             return
         written = {k: str(v) for k, v in paths.items()}
-        folder = str(Path(written["summary"]).parent)
-        names = ", ".join(Path(p).name for p in written.values())
+        folder = "\n".join(dict.fromkeys(str(Path(p).parent) for p in written.values()))
+        names = ", ".join(dict.fromkeys(Path(p).name for p in written.values()))
         self.call_from_thread(self.notify, f"{folder}\n{names}", title="Session exported", timeout=10)
         self.call_from_thread(dialog.done, written)
 
@@ -388,8 +420,10 @@ class IpwApp(App):
             return
         from .. import backends
 
-        names = {"A": getattr(a.model, "name", None) or str(a.model or a.backend),
-                 "B": getattr(b.model, "name", None) or str(b.model or b.backend)}
+        names = {"A": model_label(getattr(a.model, "name", None) or str(a.model or a.backend)),
+                 "B": model_label(getattr(b.model, "name", None) or str(b.model or b.backend))}
+        for req in (a, b):
+            self._name_session(req)
         remote = {"A": backends.engine(a.backend).where == "remote", "B": backends.engine(b.backend).where == "remote"}
         handle = DuelHandle(a, b, self.post_message, sessions_dir=self.sessions_dir,
                             sensor_factory=self.sensor_factory, backend_factory=self.backend_factory)
@@ -452,7 +486,8 @@ class IpwApp(App):
         s = request.settings
         live = LiveState(energy_view=s.energy_view, accelerator=s.accelerator, backend=request.backend)
         m = request.model
-        live.model_name = getattr(m, "name", None) or (Path(m).name if m else "")
+        live.model_name = getattr(m, "name", None) or model_label(str(m) if m else "")
+        self._name_session(request)
         if request.resume:
             live.model_name = Path(request.resume).name
         handle = RunHandle(request, self.post_message, sessions_dir=self.sessions_dir,
@@ -463,6 +498,18 @@ class IpwApp(App):
         handle.worker = self.run_worker(handle.work, thread=True, group="run", name="runner",
                                         exit_on_error=False)
         return handle
+
+    def _name_session(self, request) -> None:
+        """A new session's folder named after the model file's name: a server that serves a GGUF file names
+        its model by the whole path, which would make the folder's name the path's first directories
+        (the full path stays in the session's files)."""
+        m = request.model
+        if request.out or request.resume or not isinstance(m, str) or model_label(m) == m:
+            return
+        from ..core.session import new_session_folder
+
+        root = request.sessions_root or self.sessions_dir
+        request.out = str(new_session_folder(root, model_label(m)))
 
     def resume_session(self, folder: str, status: str | None) -> None:
         from ..runs import RunRequest
@@ -502,7 +549,7 @@ class IpwApp(App):
         self.live.apply(e)
         if isinstance(e, ev.SessionStarted) and self.handle.prep is not None:
             meta = self.handle.prep.session.meta
-            self.live.model_name = (meta.get("model") or {}).get("name") or self.live.model_name
+            self.live.model_name = model_label((meta.get("model") or {}).get("name")) or self.live.model_name
             self.live.accelerator = meta.get("accelerator") or self.live.accelerator
             if self._shown_run_screen() is not None:
                 self.run_screen.sub_title = f"{self.live.model_name} · {self.live.accelerator}"
@@ -592,10 +639,42 @@ def run_app(args) -> int:
                  autostart=bool(getattr(args, "autostart", False)), theme=getattr(args, "theme", None),
                  backend=backend, settings=settings)
     app.run()
-    if app.return_code:
-        return app.return_code
     h = app.handle
     if h is not None and not h.ended.is_set():  # the app closed another way: let the runner close the session
         h.stop()
         h.ended.wait(timeout=30)
+    line = after_exit_message(h)
+    if line:  # the terminal is the user's again: where the unfinished session is, and how to finish it
+        print(line, file=sys.stderr)
+    if app.return_code:
+        return app.return_code
     return 0
+
+
+def after_exit_message(handle) -> str | None:
+    """One line for the terminal once the app has closed: the last run (or duel) left its session(s)
+    unfinished (quit mid-run, or stopped), where they are and the command that finishes them; None when
+    there is nothing to say (no run, a run that finished, one that never made a session)."""
+    from .controller import DuelHandle
+
+    if handle is None:
+        return None
+    if isinstance(handle, DuelHandle):
+        preps = [(side, p) for side, p in sorted(handle.duel.prepared.items())]
+    else:
+        preps = [("", handle.prep)] if handle.prep is not None else []
+    parts = []
+    for side, prep in preps:
+        try:
+            status = prep.session.meta.get("status")
+            if status in ("finished", "failed"):
+                continue
+            done, total, folder = len(prep.session.done_ids()), len(prep.queries), prep.session.folder
+        except Exception:  # a session that cannot be read says nothing rather than a traceback
+            continue
+        parts.append(f"{'side ' + side + ': ' if side else ''}{done} of {total} queries in {folder}; finish it "
+                     f"with: ipwtui run --resume {folder}")
+    if not parts:
+        return None
+    what = "the duel's sessions were" if isinstance(handle, DuelHandle) else "the session was"
+    return f"ipwtui: {what} left interrupted: " + "; ".join(parts)

@@ -64,7 +64,8 @@ class LiveState:
     records: list = field(default_factory=list)  # non-warm-up query records, in order of arrival
     past_records: list = field(default_factory=list)  # a resumed session's earlier records
     warmups: int = 0
-    metrics: dict = field(default_factory=dict)  # {"gross": Metrics, "net": Metrics}
+    # {"gross": Metrics, "net": Metrics}; once the run is over, the summary's (the same as dicts)
+    metrics: dict = field(default_factory=dict)
     current: object = None  # the QueryStarted of the query streaming now (or the last one)
     in_flight: bool = False  # a query is being answered now
     serial: int = 0  # which query the answer below belongs to
@@ -115,6 +116,9 @@ class LiveState:
         elif isinstance(e, ev.RunFinished):
             self.status = e.status
             self.summary = e.summary
+            final = (e.summary or {}).get("metrics")
+            if final:  # the session's own figures (summary.json's, with its full bootstrap), not the live ones
+                self.metrics = dict(final)
             self.phase = e.status
             self.current = None
             self.in_flight = False
@@ -151,7 +155,19 @@ class LiveState:
 
     @property
     def done(self) -> int:
-        return max(self.done_before, len(self.past_records)) + len(self.records)
+        """Queries finished (a query tried again after a failed attempt counts once; its attempts are
+        rows of their own)."""
+        past = {r.query_id for r in self.past_records}
+        new = {r.query_id for r in self.records} - past
+        return max(self.done_before, len(past)) + len(new)
+
+    @property
+    def errors(self) -> int:
+        """Queries whose last attempt so far failed."""
+        last: dict[str, str] = {}
+        for r in self.all_records:
+            last[r.query_id] = r.status
+        return sum(1 for status in last.values() if status == "error")
 
     @property
     def counted_domains(self) -> list:

@@ -28,12 +28,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Region
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from ...core import fmt
+from ..names import model_label
 from ..widgets.lines import fit
+from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive
 from ..widgets.scatter import ESTIMATE_MARK, MEASURED_MARK, Scatter, ScatterPoint
 
@@ -89,7 +92,7 @@ def side_by_side(figs: list[dict]) -> list[tuple[str, str, list[str]]]:
         r = f["mean_power_range_w"]
         return marked(f"{fmt.ci(r)} W", r, f["energy"]["quality"]) if r else "–"
 
-    row("model", "model", lambda f: f["model"] or fmt.NA)
+    row("model", "model", lambda f: model_label(f["model"]) or fmt.NA)
     row("where", "where", lambda f: f["where"] + (f" · {f['backend']}" if f["backend"] else ""))
     row("accelerator", "accelerator", lambda f: (f["accelerator"] or fmt.NA) +
         (" (client)" if f["where"] == "remote" else ""))
@@ -233,6 +236,7 @@ class CompareScreen(Responsive, Screen):
         self.loads = 0  # loads finished (for tests)
         self._table_need = 0  # the side-by-side table's width without its border
         self.loading_now = False
+        self._show_chosen_next = False  # an alpha key was pressed: show its row once reloaded
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -245,7 +249,7 @@ class CompareScreen(Responsive, Screen):
             yield Static(KEY_LINE, id="compare-key", markup=False)
             yield Vertical(id="routing")
             yield Static("", id="compare-notes", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"
@@ -298,6 +302,9 @@ class CompareScreen(Responsive, Screen):
             self._status()
             if first:
                 self.query_one("#compare-table", DataTable).focus()
+            if self._show_chosen_next:
+                self._show_chosen_next = False
+                self.call_after_refresh(self.show_chosen_router)
         self.loads += 1  # (last: a test waiting for a load sees it whole)
 
     # ---- parts ---------------------------------------------------------------------------------------
@@ -413,7 +420,20 @@ class CompareScreen(Responsive, Screen):
         steps = list(ALPHA_STEPS)
         i = min(range(len(steps)), key=lambda k: abs(steps[k] - self.alpha))
         self.alpha = steps[(i + step) % len(steps)]
+        self._show_chosen_next = True
         self.action_reload()
+
+    def show_chosen_router(self) -> None:
+        """Bring the chosen router's row into view (a new alpha's row may sort below the screen's edge, so
+        only the status line would seem to change) and put the routing table's cursor on it."""
+        body = self.query_one("#compare-body")
+        for t in self.query(".routing-table").results(DataTable):
+            for i, key in enumerate(t.rows):
+                if "◀ chosen" in t.get_row(key)[0].plain:
+                    t.move_cursor(row=i, scroll=False)
+                    y = t.region.y + 1 + i - body.region.y + int(body.scroll_y)  # in the body's own lines
+                    body.scroll_to_region(Region(0, y, 1, 1), animate=False, immediate=True)
+                    return
 
     def action_alpha_up(self) -> None:
         self._step_alpha(1)

@@ -64,7 +64,10 @@ class ErrorDialog(Responsive, ModalScreen[None]):
 
 class ExportDialog(Responsive, ModalScreen[dict | None]):
     """Choose a folder and a format. The dialog only asks: it posts ``Chosen`` and the app writes the
-    files, then calls ``show_problem`` (the dialog stays, with what was typed) or ``done``."""
+    files, then calls ``show_problem`` (the dialog stays, with what was typed) or ``done``.
+
+    Several sessions (a duel's two): blank writes each into its own folder, a folder given gets one
+    sub-folder per session; the HTML report is one report of them all."""
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="export.cancel"),
@@ -75,25 +78,31 @@ class ExportDialog(Responsive, ModalScreen[dict | None]):
         """The user's choice: write the session's export into ``dest`` (with a report when asked)."""
 
         def __init__(self, dialog: "ExportDialog", session_folder: str, dest: str, report: bool,
-                     format: str | None = None) -> None:
+                     format: str | None = None, folders: list[str] | None = None) -> None:
             super().__init__()
             self.dialog = dialog
             self.session_folder = session_folder
+            self.folders = folders or [session_folder]  # every session to export
             self.dest = dest
             self.report = report  # the Markdown report
             self.format = format or ("csv+json+report" if report else "csv+json")
 
-    def __init__(self, session_folder: str, dest: str | None = None) -> None:
+    def __init__(self, session_folder: str | list[str], dest: str | None = None) -> None:
         super().__init__(classes="dialog-screen")
-        self.session_folder = session_folder
-        self.dest = dest or session_folder
+        self.folders = [session_folder] if isinstance(session_folder, str) else list(session_folder)
+        self.session_folder = self.folders[0]
+        self.several = len(self.folders) > 1
+        self.dest = dest or ("" if self.several else self.session_folder)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-dialog", classes="dialog"):
-            yield Label("Export session", classes="dialog-title")
-            yield Static(f"session: {Path(self.session_folder).name}", id="export-session", markup=False)
+            yield Label("Export sessions" if self.several else "Export session", classes="dialog-title")
+            names = " · ".join(Path(f).name for f in self.folders)
+            yield Static(f"sessions: {names}" if self.several else f"session: {names}", id="export-session",
+                         markup=False)
             yield Label("Folder", classes="field-label")
-            yield Input(self.dest, id="export-dir", placeholder="destination folder")
+            yield Input(self.dest, id="export-dir", placeholder="blank: each session's own folder" if self.several
+                        else "destination folder")
             yield Label("Format", classes="field-label")
             yield Select(EXPORT_FORMATS, value=EXPORT_FORMATS[0][1], allow_blank=False, id="export-format")
             yield Static(EXPORT_NOTE, id="export-error", markup=False)
@@ -120,13 +129,14 @@ class ExportDialog(Responsive, ModalScreen[dict | None]):
     @on(Input.Submitted, "#export-dir")
     def action_export(self) -> None:
         dest = self.query_one("#export-dir", Input).value.strip()
-        if not dest:
+        if not dest and not self.several:
             self.show_problem("give a destination folder")
             return
         self.query_one("#export-ok", Button).disabled = True
         self.query_one("#export-error", Static).update("writing…")
         format = str(self.query_one("#export-format", Select).value)
-        self.post_message(self.Chosen(self, self.session_folder, dest, format.endswith("+report"), format))
+        self.post_message(self.Chosen(self, self.session_folder, dest, format.endswith("+report"), format,
+                                      folders=list(self.folders)))
 
     def show_problem(self, message: str, advice: str = "pick another folder.") -> None:
         """The export failed: say why; the dialog stays, with what was typed."""

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from ...core import events as ev
 from ...core import fmt
@@ -27,10 +27,25 @@ from ..widgets.answer import AnswerView
 from ..widgets.lines import LineText
 from ..widgets.power_graph import PowerGraph
 from ..widgets.query_table import QueryTable
-from ..widgets.responsive import Responsive
-from .run import live_traces
+from ..widgets.footer import KeyFooter
+from ..widgets.responsive import Responsive, WholeRepaint
+from ...core.sensors.base import UNAVAILABLE, worst_quality
+from .run import answer_text, live_traces, metric
 
 SIDES = ("A", "B")
+
+
+def session_label(records: list) -> tuple[str | None, str, str | None]:
+    """(source, quality, boundary) of the energy a side's figures use: that of its queries that have one
+    (a failed query, with none, does not turn the label to N/A), as the session's summary says it."""
+    labels = [r.energy_label for r in records if r.counted and r.energy("gross") is not None]
+    if not labels:
+        return None, UNAVAILABLE, None
+
+    def joined(i: int) -> str | None:
+        return "+".join(dict.fromkeys(x[i] for x in labels if x[i])) or None
+
+    return joined(0), worst_quality({x[1] for x in labels}), joined(2)
 
 
 def side_figures(live: LiveState, remote: bool) -> str:
@@ -39,9 +54,8 @@ def side_figures(live: LiveState, remote: bool) -> str:
     m = live.metrics.get(live.energy_view) if live.metrics else None
     if m is None:
         return "no query finished yet\n\n"
-    get = (lambda k: getattr(m, k, None))
-    last = live.records[-1] if live.records else None
-    src, quality, boundary = last.energy_label if last is not None else (None, "unavailable", None)
+    get = (lambda k: metric(m, k))
+    src, quality, boundary = session_label(live.all_records)
     n, k = get("n") or 0, get("n_with_energy") or 0
     cover = f" (over {k} of {n})" if k != n else ""
     short = {"estimated": " ≈ est", "model-based": " ≈ model"}.get(quality, "")  # kept short: never cut off
@@ -54,12 +68,13 @@ def side_figures(live: LiveState, remote: bool) -> str:
     return f"{line1}\n{line2}\n{line3}"
 
 
-class DuelScreen(Responsive, Screen):
+class DuelScreen(WholeRepaint, Responsive, Screen):
     BINDINGS = [
         Binding("space", "toggle_pause", "Pause/resume", id="duel.pause"),
         Binding("n", "skip", "Skip query", id="duel.skip"),
         Binding("x", "stop", "Stop duel", id="duel.stop"),
         Binding("c", "compare", "Compare", id="duel.compare"),
+        Binding("e", "export", "Export", id="duel.export", tooltip="Export both sessions of the duel"),
         Binding("escape", "back", "Setup", id="duel.back"),
     ]
 
@@ -90,7 +105,7 @@ class DuelScreen(Responsive, Screen):
         yield PowerGraph(id="duel-power")
         yield QueryTable(id="duel-table")
         yield LineText(id="duel-progress")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -144,6 +159,7 @@ class DuelScreen(Responsive, Screen):
         try:
             if self.app.screen is self:
                 self._frame()
+                self.frame_drawn()
         except NoMatches:  # the screen is being taken down
             return
         self._in_gap = in_gap
@@ -171,6 +187,8 @@ class DuelScreen(Responsive, Screen):
                 cells[0].plain = f"{side} {cells[0].plain}"
                 rows.append(cells)
                 self.query_one(f"#figs-{side}", LineText).update(side_figures(self.lives[side], self.remote[side]))
+                if e.record.status != "ok":  # a failed or skipped query says why, in its side's answer pane
+                    self.query_one(f"#answer-{side}", AnswerView).set_text(answer_text(e.record))
             elif isinstance(e, ev.QueryStarted):
                 q = e.query
                 tag = "warm-up" if e.warmup else f"query {e.index + 1}/{e.total}"
@@ -185,7 +203,9 @@ class DuelScreen(Responsive, Screen):
         parts = []
         for side in SIDES:
             live = self.lives[side]
-            parts.append(f"{side}: {live.done}/{live.total or '?'}")
+            errors = live.errors
+            parts.append(f"{side}: {live.done}/{live.total or '?'}" +
+                         (f" ({errors} error{'s' if errors != 1 else ''})" if errors else ""))
         self.query_one("#duel-progress", LineText).update("  ·  ".join(parts) + (
             "  ·  redrawn between queries" if self._in_gap and not self.ended else ""))
 
@@ -194,7 +214,11 @@ class DuelScreen(Responsive, Screen):
         if self.problem:
             text = f"failed: {self.problem}"
         elif self.ended:
-            text = f"{self.handle.status or 'ended'}: every finished query is in the two sessions · c compares them"
+            failed = [f"side {side} had {n} error{'s' if n != 1 else ''}" for side in SIDES
+                      if (n := self.lives[side].errors)]
+            text = f"{self.handle.status or 'ended'}: " + (f"{' and '.join(failed)} (the rows say why); "
+                                                            if failed else "") + \
+                "every finished query is in the two sessions · c compares them · e exports them"
         else:
             phase = a.phase + (f": {a.phase_detail}" if a.phase_detail and a.phase != "running" else "")
             text = f"{phase} · the side that answers first alternates from query to query"
@@ -204,10 +228,26 @@ class DuelScreen(Responsive, Screen):
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action in ("toggle_pause", "skip", "stop"):
-            return True if not self.ended else None
+            return not self.ended  # hidden once the duel is over: only what still applies is offered
         if action == "compare":
             return True if self.ended and len(self.handle.folders) == 2 else None
+        if action == "export":
+            return True if self.export_folders() else None
         return True
+
+    def export_folders(self) -> list[str]:
+        """The duel's sessions (both, once they exist)."""
+        try:
+            return list(self.handle.folders.values())
+        except Exception:  # not prepared yet
+            return []
+
+    def action_export(self) -> None:
+        folders = self.export_folders()
+        if not folders:
+            self.notify("the duel's sessions are not made yet", severity="warning", timeout=3)
+            return
+        self.app.open_export(folders)
 
     def action_toggle_pause(self) -> None:
         if self.handle.paused:

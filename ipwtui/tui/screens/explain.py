@@ -57,6 +57,7 @@ class ExplainContext:
     idle_seconds: float | None = None
     remote: bool = False  # the figures use a server's energy
     status: str = ""  # "running", "stopped", ... (a word for the header)
+    na_notes: list[str] = field(default_factory=list)  # why the server's energy is N/A (the source's words)
 
 
 def _m(m, key, default=None):
@@ -112,7 +113,12 @@ def _session_text(ctx: ExplainContext) -> str:
     lines = []
     idle = ", ".join(f"{k} {fmt.num(v, 3, 'W')}" for k, v in ctx.idle_w.items() if v is not None)
     idle_s = f", median over {fmt.num(ctx.idle_seconds, 2)} s before the run" if ctx.idle_seconds else ""
-    if ctx.view == "net":
+    if ctx.remote:
+        lines.append("On screen: the server's energy over each query's window (request sent to the answer's "
+                     "end), " + ("net: N/A, as the server's idle power is unknown. g switches to gross."
+                                 if ctx.view == "net" else "gross (its net is N/A: the server's idle power is "
+                                 "unknown)."))
+    elif ctx.view == "net":
         lines.append("On screen: net energy, each query's energy less the idle baseline × its latency "
                      f"(idle: {idle or fmt.NA}{idle_s}). g switches to gross.")
     else:
@@ -122,6 +128,8 @@ def _session_text(ctx: ExplainContext) -> str:
     if ctx.remote:
         lines.append(f"Energy: the server's, {ctx.source or fmt.NA} ({_quality_phrase(ctx.quality)}), "
                      f"boundary {ctx.boundary or fmt.NA}.")
+        for note in ctx.na_notes:
+            lines.append(f"Why the server's energy is N/A: {note}")
     elif ctx.domains:
         lines.append("Counted: " + "; ".join(
             f"{d.name}: {d.source}, {d.quality}, boundary {d.boundary} ({describe_boundary(d.boundary)})"

@@ -15,9 +15,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
+from textual.widgets import DataTable, Header, LoadingIndicator, Static
 
 from ...core.leaderboard import COLUMNS, DEFAULT_SORT, TEXT_COLUMNS, Leaderboard, row_text
+from ..widgets.footer import KeyFooter
 
 SORTABLE = [c for c in TEXT_COLUMNS if c in COLUMNS]
 
@@ -53,7 +54,7 @@ class LeaderboardScreen(Screen):
         yield Static("loading…", id="leaderboard-status", markup=False)
         yield DataTable(id="leaderboard-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="leaderboard-notes", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from ...core import events as ev
 from ...core import fmt
@@ -31,12 +31,13 @@ from ..widgets.figures import Figure, figure_row
 from ..widgets.lines import BarLine, LineText
 from ..widgets.power_graph import PowerGraph, Trace
 from ..widgets.progress import RunProgress
-from ..widgets.responsive import Responsive
+from ..widgets.footer import KeyFooter
+from ..widgets.responsive import Responsive, WholeRepaint
 from ..rows import record_cells
 from ..widgets.query_table import QueryTable
 
-TABLE_KEY = ("energy: meas = measured · model = model-based · est = estimate · ! = window flagged · "
-             "lat = latency · tok/s = decode rate")
+TABLE_KEY = ("energy: meas = measured · model = model-based · est = estimate · ! = window flagged (select a row: "
+             "why) · lat = latency · tok/s = decode rate")
 # Every screen update costs UI-thread CPU that a small machine takes from the model's decode threads, so
 # all live parts change together, in one frame per tick (the answer streaming in, the live rate, the
 # question, the power graph), and the tick's interval comes from a Pacer.
@@ -60,9 +61,10 @@ def duration(s: float | None) -> str:
 
 
 def coverage(m) -> str:
-    """"over 3 of 6" when an energy figure covers fewer queries than were counted, else ""."""
+    """"over 3 of 6" when an energy figure covers fewer queries than were counted, else "" (also when it
+    covers none: the figure is N/A and says why)."""
     n, k = metric(m, "n") or 0, metric(m, "n_with_energy") or 0
-    return f"over {k} of {n}" if k != n else ""
+    return f"over {k} of {n}" if 0 < k != n else ""
 
 
 def na_reason(m, view: str) -> str | None:
@@ -79,14 +81,25 @@ def na_reason(m, view: str) -> str | None:
     return None
 
 
-def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str, bool, str | None]]:
+def too_few(measured: int, ended: bool) -> str:
+    """Why there is no interval: too few queries with energy (the core's bootstrap needs MIN_CI), said as
+    such once the run is over; while it runs, when one will come."""
+    return f"no CI: {measured} measured, {MIN_CI} needed" if ended else f"CI after {MIN_CI} queries"
+
+
+def figure_values(m, quality: str, view: str, ended: bool = False, na_why: str | None = None
+                  ) -> dict[str, tuple[str | None, str, bool, str | None]]:
     """(digits text or None, two caption lines, estimate?, quality) of each headline figure, from the
-    core's metrics. The quality of an energy figure goes in its title; the captions say the interval, the
-    unit, gross or net, and how many queries a figure covers when not all of them."""
+    core's metrics. The quality of an energy figure goes in its title; the captions say the interval (or,
+    with too few queries for one, the estimate's own range, or why there is none: ``ended`` says no more
+    queries will come; ``na_why`` why no query has energy), the unit, gross or net, and how many queries a
+    figure covers when not all."""
     est = quality not in (MEASURED, MEASURED_REMOTE)  # a server's own telemetry is measured, not estimated
     n = metric(m, "n") or 0
     cover = coverage(m)
     reason = na_reason(m, view)
+    if reason is None and n and not metric(m, "n_with_energy"):
+        reason = na_why  # no query has energy: why, where the caller knows (a server's source said)
 
     def ci_line(key: str) -> str:
         interval = metric(m, key)
@@ -94,8 +107,11 @@ def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str
             return f"{fmt.ci(interval)} 95% CI"
         if reason:
             return reason
+        spread = metric(m, key.replace("_ci", "_range"))
+        if spread and metric(m, key.replace("_ci", "")) is not None:
+            return f"{fmt.ci(spread)} est. range"
         if n:
-            return f"CI after {MIN_CI} queries"
+            return too_few(metric(m, "n_with_energy") or 0, ended)
         return "no query yet"
 
     def detail(*parts: str) -> str:
@@ -108,7 +124,7 @@ def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str
     unscored = metric(m, "n_unscored") or 0
     acc_cap = f"{correct}/{scored} correct" + (f" · {unscored} unscored" if unscored else "")
     acc_ci_line = f"[{100 * acc_ci[0]:.0f}, {100 * acc_ci[1]:.0f}] 95% CI" if acc_ci else \
-        (f"CI after {MIN_CI} queries" if n else "")
+        (too_few(metric(m, "n_with_energy") or 0, ended) if n else "")
     ipw, ipj = metric(m, "ipw"), metric(m, "ipj")
     tot, mw = metric(m, "total_energy_j"), metric(m, "mean_power_w")
     q = None if quality == UNAVAILABLE else quality
@@ -119,6 +135,17 @@ def figure_values(m, quality: str, view: str) -> dict[str, tuple[str | None, str
         "fig-joules": (None if tot is None else fmt.num(tot, 4), f"J in query windows\n{detail(view)}", est, q),
         "fig-watts": (None if mw is None else fmt.num(mw, 3), f"W, mean per query\n{detail(view)}", est, q),
     }
+
+
+def answer_text(rec) -> str:
+    """What a finished query's answer pane shows: the answer, and for a failed or skipped query, why."""
+    answer = rec.answer or ""
+    if rec.status == "error":
+        why = f"✗ error: {rec.error or 'no reason given'}"
+        return f"{why}\n{answer}" if answer else why
+    if rec.status == "skipped" and not answer:
+        return "skipped"
+    return answer
 
 
 def live_traces(data, origin: float | None) -> list[Trace]:
@@ -139,7 +166,7 @@ def live_traces(data, origin: float | None) -> list[Trace]:
     return traces
 
 
-class RunScreen(Responsive, Screen):
+class RunScreen(WholeRepaint, Responsive, Screen):
     """A live run (``handle`` given) or a canned one (tests and screenshots: events applied by hand)."""
 
     BINDINGS = [
@@ -168,6 +195,7 @@ class RunScreen(Responsive, Screen):
         self._tick_timer = None
         self._labels: list[str] = []  # quality labels of the energy the figures use, one per record seen
         self._labels_seen = 0
+        self._told_na = False  # the notice that the server's energy is N/A was given
 
     # ---- layout ---------------------------------------------------------------------------------
 
@@ -187,14 +215,14 @@ class RunScreen(Responsive, Screen):
         with Horizontal(id="progress-row"):
             yield RunProgress(id="progress")
             yield LineText(id="progress-label", wrap=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"
         self.query_one("#power").border_title = "power"
         self.query_one("#now").border_title = "now"
         self.query_one("#queries").border_title = "queries"
-        self.query_one("#queries").border_subtitle = TABLE_KEY
+        self.query_one("#queries", QueryTable).set_legend(TABLE_KEY)
         self.query_one("#answer").border_title = "answer"
         self.sub_title = " · ".join(x for x in (self.live.model_name, self.live.accelerator) if x)
         table = self.query_one(QueryTable)
@@ -250,6 +278,8 @@ class RunScreen(Responsive, Screen):
             self._update_throughput_done(None)
             self._update_figures()
             self._update_progress()
+            self._update_answer()  # the whole answer, or why the query failed
+            self._tell_server_na()
         if any(isinstance(e, ev.QueryStarted) for e in events):
             self._show_query()
         if any(isinstance(e, (ev.RunFinished, ev.RunFailed, ev.SessionStarted)) for e in events):
@@ -268,10 +298,9 @@ class RunScreen(Responsive, Screen):
     def size_changed(self, classes: dict[str, bool]) -> None:
         """The screen went compact or back: the parts whose text depends on it."""
         try:
-            self.query_one(Footer).compact = classes["-narrow"]
+            self._update_throughput_live()
         except NoMatches:
             return
-        self._update_throughput_live()
 
     def on_screen_resume(self) -> None:
         self._flush_events()
@@ -324,6 +353,7 @@ class RunScreen(Responsive, Screen):
         try:
             if self.app.screen is self:  # covered by a dialog or another screen: nothing to draw
                 self._tick()
+                self.frame_drawn()
         except NoMatches:  # the screen is being taken down
             return
         self._in_gap = in_gap
@@ -379,11 +409,20 @@ class RunScreen(Responsive, Screen):
             phase = f"{phase}: {live.phase_detail}"
         if live.failure:
             phase = f"failed: {live.failure}"
-        src = live.energy_source or fmt.NA
-        q = live.energy_quality
-        energy = f"energy: {src} ({q})"
-        if live.estimated and live.domains:
-            energy = f"[reverse] ESTIMATE [/reverse] {energy}"
+        if self.is_remote():
+            # the figures use the server's energy: name its source, not this machine's sensors
+            src, q = self.server_energy_words()
+            energy = f"server energy: {src} ({q})"
+            if q not in (MEASURED, MEASURED_REMOTE, UNAVAILABLE):
+                energy = f"[reverse] ESTIMATE [/reverse] {energy}"
+            elif q == UNAVAILABLE and self.server_notes():
+                energy += " — why: i"
+        else:
+            src = live.energy_source or fmt.NA
+            q = live.energy_quality
+            energy = f"energy: {src} ({q})"
+            if live.estimated and live.domains:
+                energy = f"[reverse] ESTIMATE [/reverse] {energy}"
         parts = [f"[b]{phase}[/b]", energy, f"on screen: {live.energy_view}"]
         if live.running and self._in_gap:
             # the model's threads take every core: frames are drawn between queries
@@ -412,6 +451,51 @@ class RunScreen(Responsive, Screen):
             if live.running and live.total:
                 text += f" · ETA {duration(live.eta_seconds())}"
         self._set("#progress-label", text)
+
+    # ---- a remote run: the server's energy ------------------------------------------------------
+
+    def is_remote(self) -> bool:
+        """The figures use a server's energy (a remote backend), known from the backend before the first
+        record and from the records after."""
+        backend = getattr(getattr(self.handle, "prep", None), "backend", None)
+        return any(r.remote for r in self.live.all_records) or bool(backend is not None and backend.traits.remote)
+
+    def configured_server_energy(self) -> dict:
+        """What the session records of its server-energy source (empty before the session exists)."""
+        prep = getattr(self.handle, "prep", None)
+        meta = getattr(getattr(prep, "session", None), "meta", None) or {}
+        return meta.get("server_energy") or {}
+
+    def server_energy_words(self) -> tuple[str, str]:
+        """(source, quality) of the server energy the figures use: its records' once they have energy,
+        else the configured source's (N/A when no record has any)."""
+        labels = [r.energy_label for r in self.live.all_records if r.counted and r.energy("gross") is not None]
+        conf = self.configured_server_energy()
+        name = conf.get("name") or conf.get("source") or fmt.NA
+        if labels:
+            return "+".join(dict.fromkeys(x[0] or fmt.NA for x in labels)), worst_quality({x[1] for x in labels})
+        if any(r.remote and r.counted for r in self.live.all_records):
+            return name, UNAVAILABLE  # queries answered, none with server energy
+        return name, conf.get("quality") or UNAVAILABLE
+
+    def server_notes(self) -> list[str]:
+        """Why a remote query's server energy is N/A, in the source's words (each note once)."""
+        notes: dict[str, None] = {}
+        for r in self.live.all_records:
+            if r.remote and r.counted and r.energy("gross") is None:
+                notes.setdefault(r.server_energy_note or self.configured_server_energy().get("note")
+                                 or "no server-energy source", None)
+        return list(notes)
+
+    def _tell_server_na(self) -> None:
+        """Once per run: the first answered remote query without server energy says why, in a notice."""
+        if self._told_na or not self.is_remote():
+            return
+        notes = self.server_notes()
+        if notes:
+            self._told_na = True
+            self.notify(notes[0] + "\n(i explains the figures)", title="Server energy N/A", severity="warning",
+                        timeout=15, markup=False)
 
     def figure_quality(self) -> str:
         """The quality of the energy the figures use: that of the records' energy (a remote query's is
@@ -442,16 +526,21 @@ class RunScreen(Responsive, Screen):
         joined = lambda i: "+".join(dict.fromkeys(x[i] for x in labels if x[i])) or None  # noqa: E731
         status = live.failure and "failed" or live.status or ("paused" if getattr(self.handle, "paused", False)
                                                               else "running")
+        source = joined(0)
+        if remote and source is None:  # no query has server energy (yet): the source the run was given
+            source = self.server_energy_words()[0]
         return ExplainContext(
             view=live.energy_view, metrics=live.metrics.get(live.energy_view) if live.metrics else None,
-            quality=quality, source=joined(0), boundary=joined(2),
+            quality=quality, source=source, boundary=joined(2),
             domains=[DomainLabel(d.name, d.source, d.quality, d.boundary) for d in live.counted_domains],
-            idle_w=dict(live.idle_w), idle_seconds=live.idle_seconds, remote=remote, status=status)
+            idle_w=dict(live.idle_w), idle_seconds=live.idle_seconds, remote=remote, status=status,
+            na_notes=self.server_notes() if remote else [])
 
     def _update_figures(self) -> None:
         live = self.live
         m = live.metrics.get(live.energy_view) if live.metrics else None
-        values = figure_values(m, self.figure_quality(), live.energy_view)
+        na_why = "server energy N/A (i: why)" if self.is_remote() and self.server_notes() else None
+        values = figure_values(m, self.figure_quality(), live.energy_view, ended=not live.running, na_why=na_why)
         for fid, (text, caption, est, quality) in values.items():
             self.query_one(f"#{fid}", Figure).show(text, caption, est, quality)
 
@@ -469,13 +558,14 @@ class RunScreen(Responsive, Screen):
         self._update_answer()
 
     def _update_answer(self) -> None:
-        """The answer streaming in; until the first tokens of a new query arrive, the previous query's
-        answer stays (titled as such), so short answers between two redraws are still seen."""
+        """The answer streaming in. A new query starts with an empty answer (never the previous one under
+        the new question); between queries and after the run, the last query's answer stays, titled as
+        such, so a short answer between two redraws is still seen, and a failed query says why."""
         live = self.live
         text, title = live.answer, "answer"
         last = live.records[-1] if live.records else None
-        if not text and last is not None and last.answer:
-            text = last.answer
+        if not live.in_flight and last is not None:
+            text = answer_text(last)
             title = "answer · warm-up" if last.warmup else \
                 f"answer · query {last.index + 1}" if last.index >= 0 else "answer · last query"
         if (text, title) == self._answer_shown:

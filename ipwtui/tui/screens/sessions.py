@@ -16,11 +16,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, LoadingIndicator, Static
+from textual.widgets import DataTable, Header, LoadingIndicator, Static
 
 from ...core import fmt
+from ..names import model_label
 from ..widgets.figures import Figure, figure_row
 from ..widgets.power_graph import PowerGraph, Trace
+from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive
 from ..rows import record_cells
 from ..widgets.query_table import QueryTable
@@ -36,9 +38,18 @@ def session_row(folder: Path) -> tuple[list, dict]:
         return [folder.name, "unreadable", o["error"], "", "", "", "", ""], {"status": "unreadable"}
     created = o["created"]
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created is not None else ""
-    row = [folder.name, o["status"], o["model"], o["backend"], o["accelerator"], f"{o['done']}/{o['planned']}",
+    row = [folder.name, o["status"], model_label(o["model"]), o["backend"], o["accelerator"],
+           f"{o['done']}/{o['planned']}",
            ", ".join(o["qualities"]) or fmt.NA, when]
     return row, {"status": o["status"]}
+
+
+def mark_cell(name: str, marked: bool):
+    """A session's name with room for the compare mark before it, taken or not: marking a session never
+    widens its column (a wider column cut the status column's words: "finishe", "interru")."""
+    from rich.text import Text
+
+    return Text(("✓ " if marked else "  ") + name)
 
 
 class SessionsLoaded(Message):
@@ -72,7 +83,7 @@ class SessionsScreen(Responsive, Screen):
         yield Header()
         yield Static("", id="sessions-root", markup=False)
         yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"
@@ -117,7 +128,7 @@ class SessionsScreen(Responsive, Screen):
             self.folders[key] = folder
             self.metas[key] = meta
             self.names[key] = row[0]
-            t.add_row(*row, key=key)
+            t.add_row(*[mark_cell(row[0], False), *row[1:]], key=key)
         self.marked = [k for k in self.marked if k in self.folders]  # marks kept across a reload
         for k in self.marked:
             self._show_mark(k)
@@ -136,11 +147,8 @@ class SessionsScreen(Responsive, Screen):
         self.query_one("#sessions-root", Static).update(line)
 
     def _show_mark(self, key: str) -> None:
-        from rich.text import Text
-
         name = self.names.get(key, "")
-        cell = Text("✓ " + name) if key in self.marked else Text(name)
-        self.query_one(DataTable).update_cell(key, "session", cell, update_width=True)
+        self.query_one(DataTable).update_cell(key, "session", mark_cell(name, key in self.marked))
 
     @property
     def selected_folder(self) -> Path | None:
@@ -276,7 +284,7 @@ class SessionView(Responsive, Screen):
             with Vertical(id="now"):
                 yield Static("", id="session-info", markup=False)
         yield QueryTable(id="queries")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"
@@ -284,7 +292,7 @@ class SessionView(Responsive, Screen):
         self.query_one("#power").border_title = "power"
         self.query_one("#now").border_title = "session"
         self.query_one("#queries").border_title = "queries"
-        self.query_one("#queries").border_subtitle = TABLE_KEY
+        self.query_one("#queries", QueryTable).set_legend(TABLE_KEY)
         self._load()
 
     @work(thread=True, exclusive=True, group="session-view", exit_on_error=False)
@@ -358,11 +366,17 @@ class SessionView(Responsive, Screen):
     def _status(self) -> None:
         meta = self.meta
         status = meta.get("status", "?")
-        model = (meta.get("model") or {}).get("name", "?")
-        q = (self.summary or {}).get("energy_quality") or "unavailable"
-        src = ((self.summary or {}).get("energy") or {}).get("source") or fmt.NA
-        energy = f"energy: {src} ({q})"
-        if q != "measured":
+        model = model_label((meta.get("model") or {}).get("name")) or "?"
+        s = self.summary or {}
+        q = s.get("energy_quality") or "unavailable"
+        remote = s.get("where") == "remote"
+        # the source of the energy the figures use (a remote session's: the server's)
+        src = s.get("energy_source") or (None if remote else (s.get("energy") or {}).get("source"))
+        if remote and not src:
+            conf = s.get("server_energy") or {}
+            src = conf.get("name") or conf.get("source")
+        energy = f"{'server energy' if remote else 'energy'}: {src or fmt.NA} ({q})"
+        if q not in ("measured", "measured-remote", "unavailable"):
             energy = f"[reverse] ESTIMATE [/reverse] {energy}" if self.summary else energy
         resumable = " · resumable (r)" if status != "finished" else ""
         # what a small screen must not cut comes first: how it ended, and whether the energy is an estimate
@@ -375,7 +389,7 @@ class SessionView(Responsive, Screen):
             return
         m = (self.summary.get("metrics") or {}).get(self.view)
         q = self.summary.get("energy_quality") or "unavailable"
-        for fid, (text, caption, est, quality) in figure_values(m, q, self.view).items():
+        for fid, (text, caption, est, quality) in figure_values(m, q, self.view, ended=True).items():
             self.query_one(f"#{fid}", Figure).show(text, caption, est, quality)
 
     def _info(self) -> None:
@@ -409,7 +423,14 @@ class SessionView(Responsive, Screen):
         """The session's labels for the explainer (key i), from its summary."""
         from .explain import context_from_summary
 
-        return context_from_summary(self.summary, self.view) if self.summary else None
+        if not self.summary:
+            return None
+        ctx = context_from_summary(self.summary, self.view)
+        if ctx.remote:  # why the server's energy is N/A, in the source's words
+            ctx.na_notes = list(dict.fromkeys(r.server_energy_note for r in self.records
+                                              if r.remote and r.counted and r.energy("gross") is None
+                                              and r.server_energy_note))
+        return ctx
 
     def action_toggle_energy(self) -> None:
         self.view = "net" if self.view == "gross" else "gross"

@@ -18,7 +18,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -29,10 +28,13 @@ from textual.widgets import (
     Select,
     Static,
 )
+from textual.validation import ValidationResult, Validator
 from textual.widgets.option_list import Option
 
 from ...core import fmt
 from ...core.settings import SettingError, spec
+from ..names import model_label
+from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive
 
 FILTER_AFTER = 6  # show the model filter box when more models than this are found
@@ -58,6 +60,16 @@ def server_energy_choices() -> list[tuple[str, str]]:
     except Exception:  # the cited table is part of the package: if it cannot load, the others still work
         pass
     return out
+
+
+def server_energy_warning(source) -> str | None:
+    """Why a server-energy source will give N/A for every query of this target, known before the run (an
+    EcoLogits estimate for a local or self-hosted URL, which it cannot model), else None."""
+    if getattr(source, "name", None) == "ecologits" and getattr(source, "provider", None) is None \
+            and getattr(source, "aggregator", None) is None:
+        how = getattr(source, "provider_how", "") or "no provider for this URL"
+        return f"server energy: EcoLogits will be N/A for every query: {how}"
+    return None
 
 
 @dataclass
@@ -117,7 +129,10 @@ def model_prompt(m) -> Text:
     if m.format == "fake":
         t.append("  scripted answers (fake backend)\n  not a real model: for demos and tests", style="dim")
         return t
-    t.append(f"  {m.quantization or fmt.NA}  {fmt.size(m.size_bytes)}")
+    quant = m.quantization or fmt.NA
+    # a file named after its quantisation ("….Q4_1") does not say it twice
+    said = bool(m.quantization) and m.quantization.lower() in m.name.lower()
+    t.append(f"  {fmt.size(m.size_bytes)}" if said else f"  {quant}  {fmt.size(m.size_bytes)}")
     t.append(f"\n  {m.architecture or '?'} · {m.origin}", style="dim")
     return t
 
@@ -143,6 +158,28 @@ def accelerator_prompt(g: dict) -> Text:
     return t
 
 
+def setting_label(name: str) -> str:
+    """A settings field's label: the setting's name, and for an optional one what blank means on a second
+    line (the stylesheet gives labels two lines, and wraps a long name there)."""
+    sp = spec(name)
+    return f"{sp.label}\nblank: {sp.blank}" if sp.optional else sp.label
+
+
+class SettingValidator(Validator):
+    """A settings field's text checked by the settings model (the same one-line message as --help's rule)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            spec(self.name).parse(value)
+        except SettingError as e:
+            return self.failure(str(e))
+        return self.success()
+
+
 class SetupLoaded(Message):
     def __init__(self, models, problems, capabilities, sets, chosen_info) -> None:
         super().__init__()
@@ -154,9 +191,11 @@ class SetupLoaded(Message):
 
 
 class QueryInfoReady(Message):
-    def __init__(self, info: QuerySetInfo) -> None:
+    def __init__(self, info: QuerySetInfo, typed: str | None = None, then_start: bool = False) -> None:
         super().__init__()
         self.info = info
+        self.typed = typed  # the text of the query-file field it was read from
+        self.then_start = then_start  # start the run once it is read (and good)
 
 
 class SetupScreen(Responsive, Screen):
@@ -174,6 +213,8 @@ class SetupScreen(Responsive, Screen):
         self.picked_accelerator: str | None = None
         self.query_info: QuerySetInfo | None = None
         self.loaded = False
+        self.field_problems: dict[str, str] = {}  # a settings field's text that its rule refuses
+        self.info_typed: str | None = None  # the query-file field's text the query info was read from
 
     def compose(self) -> ComposeResult:
         app = self.app
@@ -187,7 +228,8 @@ class SetupScreen(Responsive, Screen):
                 yield OptionList(id="models")
                 yield LoadingIndicator(id="models-loading")
                 yield Static("", id="model-problems", markup=False)
-                with VerticalScroll(id="remote-target"):
+                with VerticalScroll(id="remote-target") as remote:
+                    remote.can_focus = False  # Tab goes from the mode straight to the first field
                     for name in REMOTE_SETTINGS:
                         sp = spec(name)
                         yield Label(sp.label, classes="remote-label")
@@ -199,9 +241,8 @@ class SetupScreen(Responsive, Screen):
                     choices = server_energy_choices()
                     yield Select(choices, value=s.server_energy if s.server_energy in {v for _, v in choices}
                                  else "none", allow_blank=False, id="set-server_energy")
-                    with Horizontal(id="remote-check-row"):
-                        yield Button("Check", id="remote-check")
-                        yield Static("", id="remote-status", markup=False)
+                    yield Button("Check", id="remote-check")
+                    yield Static("", id="remote-status", markup=False)
             with Vertical(id="accel-pane", classes="pane"):
                 yield OptionList(id="accelerators")
                 yield LoadingIndicator(id="accel-loading")
@@ -214,21 +255,25 @@ class SetupScreen(Responsive, Screen):
             for name in FORM_SETTINGS:
                 sp = spec(name)
                 with Vertical(classes="field"):
-                    yield Label(f"{sp.label} (blank: {sp.blank})" if sp.optional else sp.label)
+                    yield Label(setting_label(name), id=f"label-{name}", classes="setting-label")
+                    # free text, checked by the settings model's own rule: a letter, inf or nan typed is
+                    # said to be wrong (a number-only field would drop it without a word), blank is valid
+                    # where it means something ("all")
                     field_in = Input(sp.show(getattr(s, name)), id=f"set-{name}", placeholder=sp.blank or
-                                     sp.show(sp.default), type="integer" if sp.kind is int else "number")
+                                     sp.show(sp.default), validators=[SettingValidator(name)],
+                                     valid_empty=True, classes="setting-field")
                     field_in.tooltip = f"{sp.help}; {sp.rule()} ({sp.flag})"
                     yield field_in
             with Vertical(classes="field", id="energy-field"):
-                yield Label("energy on screen")
+                yield Label("energy on screen", classes="setting-label")
                 with RadioSet(id="set-energy"):
                     yield RadioButton("gross", value=s.energy_view != "net", id="energy-gross")
                     yield RadioButton("net", value=s.energy_view == "net", id="energy-net")
         with Horizontal(id="setup-actions"):
-            yield Static("", id="setup-summary")
+            yield Static("", id="setup-summary", markup=False)
             yield Button("Sessions", id="open-sessions")
             yield Button("Run", id="start", variant="primary", disabled=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.title = "ipwtui"
@@ -258,6 +303,9 @@ class SetupScreen(Responsive, Screen):
     def _show_mode(self) -> None:
         local = self.mode != MODE_REMOTE
         self.query_one("#remote-target").display = self.mode != MODE_LOCAL
+        # the problems with local model files: not shown (nor a blank line) for a remote target alone
+        problems = self.query_one("#model-problems", Static)
+        problems.display = local and bool(str(problems.render()).strip())
         self.query_one("#models").display = local and self.loaded
         self.query_one("#model-filter").display = local and self.loaded and len(self.models) > FILTER_AFTER
         self.query_one("#models-pane").border_title = {MODE_LOCAL: "model", MODE_REMOTE: "remote target",
@@ -285,7 +333,11 @@ class SetupScreen(Responsive, Screen):
         self._check_remote(settings, then_start=False)
 
     def _remote_status(self, text: str) -> None:
-        self.query_one("#remote-status", Static).update(text)
+        status = self.query_one("#remote-status", Static)
+        status.update(text)
+        # the box of remote fields takes no focus (it was an invisible stop for Tab): the answer is brought
+        # into view, on a small screen below the button
+        self.call_after_refresh(status.scroll_visible, animate=False)
 
     @work(thread=True, exclusive=True, group="remote-check", exit_on_error=False)
     def _check_remote(self, settings, then_start: bool) -> None:
@@ -293,7 +345,7 @@ class SetupScreen(Responsive, Screen):
         check (a Prometheus query that returns samples): never on the UI thread."""
         from ... import backends
 
-        problem = None
+        problem = warning = None
         try:
             problem = backends.engine("openai").check(settings, settings.remote_model)
             if problem is None and settings.server_energy != "none":
@@ -303,14 +355,15 @@ class SetupScreen(Responsive, Screen):
                 try:
                     src = server_energy_source(settings, ModelRef(name=settings.remote_model or "", format="remote"))
                     if src is not None:
+                        warning = server_energy_warning(src)
                         src.close()
                 except RunError as e:
                     problem = str(e)
         except Exception as e:  # a check never crashes the screen
             problem = f"{type(e).__name__}: {e}"
-        self.app.call_from_thread(self._checked, settings, problem, then_start)
+        self.app.call_from_thread(self._checked, settings, problem, then_start, warning)
 
-    def _checked(self, settings, problem: str | None, then_start: bool) -> None:
+    def _checked(self, settings, problem: str | None, then_start: bool, warning: str | None = None) -> None:
         if problem:
             self.remote_ok = None
             self._remote_status(f"✗ {problem}")
@@ -319,7 +372,12 @@ class SetupScreen(Responsive, Screen):
                             markup=False)
             return
         self.remote_ok = self._remote_key(settings)
-        self._remote_status(f"✓ {settings.remote_model} at {settings.base_url} answers")
+        status = f"✓ {model_label(settings.remote_model)} at {settings.base_url} answers"
+        if warning:  # the run may go, but its server energy will be N/A: said before it starts
+            status += f"\n⚠ {warning}"
+            if then_start:
+                self.notify(warning, title="Server energy", severity="warning", timeout=10, markup=False)
+        self._remote_status(status)
         self._update_summary()
         if then_start:
             self.action_start()
@@ -379,6 +437,7 @@ class SetupScreen(Responsive, Screen):
             problems.insert(0, "no model found: pip install 'ipwtui[demo]' for the default model, "
                                "or set IPWTUI_MODELS_DIR to a folder of GGUF files")
         self.query_one("#model-problems", Static).update("\n".join(problems))
+        self.query_one("#model-problems").display = self.mode != MODE_REMOTE and bool(problems)
         # accelerators
         self.accelerators = accelerator_rows(msg.capabilities)
         ol = self.query_one("#accelerators", OptionList)
@@ -403,6 +462,7 @@ class SetupScreen(Responsive, Screen):
         elif chosen is not None:
             sel.value = OTHER_FILE
             self.query_one("#query-path", Input).value = app.initial_queries or ""
+            self.info_typed = (app.initial_queries or "").strip()  # read already
         elif self.sets:
             default = next((s for s in self.sets if s.name == "mixed"), self.sets[0])
             sel.value = default.path
@@ -484,32 +544,50 @@ class SetupScreen(Responsive, Screen):
     @on(Select.Changed, "#query-set")
     def _set_changed(self, event: Select.Changed) -> None:
         path_in = self.query_one("#query-path", Input)
+        typed = path_in.value.strip()
         if event.value == OTHER_FILE:
-            path_in.focus()
-            if path_in.value.strip():
-                self._count_file(path_in.value.strip())
-            else:
-                self._set_query_info(None)
+            if self.info_typed != typed or not typed:  # not read yet (picked from the list)
+                path_in.focus()
+                if typed:
+                    self._count_file(typed)
+                else:
+                    self._set_query_info(None)
             return
         if event.value is Select.NULL or event.value is None:
             return
         info = next((s for s in self.sets if s.path == event.value), None)
+        if typed:  # a bundled set picked: the file typed before is not what runs
+            self.info_typed = None
+            path_in.value = ""
         self._set_query_info(info)
 
     @on(Input.Submitted, "#query-path")
     def _path_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
         if value:
-            self.query_one("#query-set", Select).value = OTHER_FILE
             self._count_file(value)
 
+    def _typed_path(self) -> str:
+        return self.query_one("#query-path", Input).value.strip()
+
     @work(thread=True, exclusive=True, group="query-count", exit_on_error=False)
-    def _count_file(self, path: str) -> None:
-        self.post_message(QueryInfoReady(query_set_info(path)))
+    def _count_file(self, path: str, then_start: bool = False) -> None:
+        self.post_message(QueryInfoReady(query_set_info(path), typed=path, then_start=then_start))
 
     @on(QueryInfoReady)
     def _info_ready(self, msg: QueryInfoReady) -> None:
+        if msg.typed is not None and msg.typed != self._typed_path():
+            return  # the field has changed since: this reading is of an older text
+        self.info_typed = msg.typed
+        sel = self.query_one("#query-set", Select)
+        if sel.value != OTHER_FILE:
+            sel.value = OTHER_FILE
         self._set_query_info(msg.info)
+        if msg.then_start:
+            if msg.info.error:  # one line, as Enter in the field gives it (and kept beside the field)
+                self.notify(msg.info.error, title="Cannot start", severity="error", timeout=8, markup=False)
+            else:
+                self.action_start()
 
     def _set_query_info(self, info: QuerySetInfo | None) -> None:
         self.query_info = info
@@ -519,6 +597,17 @@ class SetupScreen(Responsive, Screen):
         self._update_summary()
 
     # ---- start ----------------------------------------------------------------------------------
+
+    @on(Input.Changed, ".setting-field")
+    def _setting_changed(self, event: Input.Changed) -> None:
+        """A settings field that its rule refuses says why at once (in the line above the Run button)."""
+        name = (event.input.id or "").removeprefix("set-")
+        result = event.validation_result
+        if result is not None and not result.is_valid:
+            self.field_problems[name] = result.failure_descriptions[0]
+        else:
+            self.field_problems.pop(name, None)
+        self._update_summary()
 
     def _update_summary(self) -> None:
         local_ok = self.mode == MODE_REMOTE or self.picked_model is not None
@@ -530,13 +619,16 @@ class SetupScreen(Responsive, Screen):
         if self.mode != MODE_REMOTE and self.picked_model is not None:
             parts.append(self.picked_model.name)
         if self.mode != MODE_LOCAL:
-            remote = self.query_one("#set-remote_model", Input).value.strip() or "?"
+            remote = model_label(self.query_one("#set-remote_model", Input).value.strip()) or "?"
             parts.append(("vs " if self.mode == MODE_DUEL else "") + f"{remote} (remote"
                          + (", checked)" if self.remote_ok else ")"))
         parts.append(self.picked_accelerator or "no accelerator")
         if self.query_info and not self.query_info.error:
             parts.append(f"{self.query_info.name} ({self.query_info.count})")
-        self.query_one("#setup-summary", Static).update(" · ".join(parts))
+        summary = self.query_one("#setup-summary", Static)
+        problem = next(iter(self.field_problems.values()), None)
+        summary.update(Text(f"✗ {problem}") if problem else " · ".join(parts))
+        summary.set_class(problem is not None, "-error")
 
     def _read_settings(self):
         """RunSettings from the form, or a one-line problem (the settings model's own message)."""
@@ -559,6 +651,13 @@ class SetupScreen(Responsive, Screen):
     def action_start(self) -> None:
         if not self.loaded:
             self.notify("still looking for models and sensors…", timeout=3)
+            return
+        typed = self._typed_path()
+        if typed and typed != self.info_typed:
+            # a query file typed but not read yet (no Enter): it is what the run uses, read (and checked)
+            # first; a bad one stops the start with its one-line message
+            self.query_one("#query-counts", Static).update(Text(f"reading {typed}…"))
+            self._count_file(typed, then_start=True)
             return
         problem = None
         if self.picked_model is None and self.mode != MODE_REMOTE:

@@ -3,8 +3,8 @@
 Each figure is one widget of fixed size drawn line by line. In a box (7 lines: border, the value in 3-line
 digits or N/A, never 0, and two caption lines), or, when the screen is small and the stylesheet gives it
 a single line, as one line: "IPW  0.0745 est  95% CI [0.0379, 0.112] · per W · gross". A new value
-redraws the figure's own lines, with no layout pass of the screen. Text that does not fit is cut with an
-ellipsis.
+redraws the figure's own lines, with no layout pass of the screen. A value too wide for large digits is
+shown whole as plain text; captions that do not fit are cut with an ellipsis.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from textual.renderables.digits import Digits
+from textual.renderables.digits import DIGITS, Digits
 from textual.strip import Strip
 from ...core import fmt
 from .lines import CachedLines, fit
@@ -24,6 +24,11 @@ VALUE_CELLS = 8  # the value column of the one-line form (right-aligned)
 # what the title and the one-line form say of an energy figure's quality (measured needs no word)
 TITLE_MARK = {"estimated": " ≈ estimate", "model-based": " ≈ model-based", "measured-remote": " · server"}
 SHORT_MARK = {"estimated": "est", "model-based": "model", "measured-remote": "server"}
+
+
+def large_digits_fit(text: str, width: int) -> bool:
+    """``text`` can be drawn in large digits (every character has a large form) within ``width`` cells."""
+    return all(c in DIGITS or c == "." for c in text) and Digits.get_width(text) <= width
 
 
 class Figure(CachedLines):
@@ -114,6 +119,10 @@ class Figure(CachedLines):
         if self._text is None:
             na = self._style("na")
             body = [Strip([]), Strip([Segment(fmt.NA, na)]), Strip([])]
+        elif not large_digits_fit(self._text, width):
+            # too wide for large digits (0.000107 in a narrow box), or a character they lack (1.07e-05):
+            # the same number as plain text, whole, never cut into one that reads as another value
+            body = [Strip([]), Strip([Segment(fit(self._text, width), self._style("digits"))]), Strip([])]
         else:
             style = self._style("digits")
             rows = "".join(seg.text for seg in Digits(self._text).render(Style(bold=True))).split("\n")

@@ -6,7 +6,10 @@ fixed widths, so a row is drawn once, as one strip of a few segments, and kept: 
 or a scroll redraws only from that cache, and a 10,000-query session is added in one call and costs only
 its visible rows. Cells carry the raw value they show, so sorting orders numbers as numbers and puts N/A
 last. When the table is narrower than its columns (an 80-column terminal), the columns get one space
-between them instead of two and a few narrower widths; a cell that does not fit ends in an ellipsis.
+between them instead of two and a few narrower widths; a number that does not fit is shown with fewer
+digits, other text ends in an ellipsis. A wide table has a last column saying why a row looks as it does
+(which flags the "!" stands for, a failed attempt's error); at any width, the selected row's note is the
+table's bottom line while it has the focus (``legend`` otherwise).
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ from .lines import fit
 
 
 class Cell(Text):
-    """A table cell that remembers the value it shows, for sorting."""
+    """A table cell that remembers the value it shows, for sorting, and shorter forms of its text
+    (``alts``, shortest last) for a column too narrow for it: a number is shown with fewer digits rather
+    than cut."""
 
     sort_value = None
+    alts: tuple[str, ...] = ()
 
 
 def cell(text: str, value=None, style: str = "", justify: str = "right") -> Cell:
@@ -52,8 +58,12 @@ COLUMNS = [
     ("tps", "tok/s", 6),
     ("tok", "tokens", 6),
     ("status", "status", 7),
+    ("note", "why (flags, error)", 0),  # the rest of a wide table's width; hidden when narrower
 ]
 COLUMN_KEYS = [c[0] for c in COLUMNS]
+NOTE = "note"
+NOTE_MIN = 20  # the note column shows when it gets at least this many cells
+SORT_KEYS = [k for k in COLUMN_KEYS[1:] if k != NOTE]  # what `s` cycles through
 # narrower widths for a narrow table (with one space after each column instead of one on each side, the
 # table fits 77 cells: an 80-column terminal less the border and a one-cell scrollbar)
 NARROW_WIDTHS = {"n": 4, "ok": 1, "domain": 9, "j": 9}
@@ -129,9 +139,9 @@ class QueryTable(ScrollView, can_focus=True):
         self._looks: dict = {}  # component styles, until the next style update
         self._cell_styles: dict[str, Style] = {}
         self.narrow = False  # the narrow column layout (see set_narrow)
-        self._cols = [w for _k, _l, w in COLUMNS]  # text cells of each column
-        self._widths = [w + 2 for w in self._cols]  # with one space of padding on each side
-        self._total_width = sum(self._widths)
+        self.note_width = 0  # cells of the note column (0: hidden)
+        self.legend = ""  # the bottom line while no row's note is shown
+        self._layout()
 
     def on_mount(self) -> None:
         # the header's width from the start: the first rows then need no layout pass
@@ -227,6 +237,8 @@ class QueryTable(ScrollView, can_focus=True):
         if row != self._cursor:
             self._cursor = row
             self.refresh()
+        if self.has_focus:
+            self._show_note()
         if user and self.sort_column is None:
             self.follow = row >= len(self._rows) - 1
         self._scroll_to_cursor()
@@ -260,22 +272,62 @@ class QueryTable(ScrollView, can_focus=True):
     def action_last(self) -> None:
         self.move_cursor(len(self._rows) - 1, user=True)
 
+    def _layout(self) -> None:
+        """Column widths for the look (narrow or wide) and the note column's width."""
+        shown = [(k, w) for k, _l, w in COLUMNS if k != NOTE or self.note_width]
+        self._keys = [k for k, _w in shown]
+        self._cols = [self.note_width if k == NOTE else NARROW_WIDTHS.get(k, w) if self.narrow else w
+                      for k, w in shown]
+        self._widths = [w + (1 if self.narrow else 2) for w in self._cols]
+        self._total_width = sum(self._widths)
+
     def on_resize(self, event: events.Resize) -> None:
-        wide = sum(w + 2 for _k, _l, w in COLUMNS)
-        self.set_narrow(self.scrollable_content_region.width < wide)
+        width = self.scrollable_content_region.width
+        wide = sum(w + 2 for k, _l, w in COLUMNS if k != NOTE)
+        narrow = width < wide
+        note = width - wide - 2 if not narrow and width - wide - 2 >= NOTE_MIN else 0
+        self.set_narrow(narrow, note)
         self._scroll_to_cursor()
 
-    def set_narrow(self, narrow: bool) -> None:
-        """The narrow layout (one space between columns, narrower #, ✓, domain and J) or the wide one."""
-        if narrow == self.narrow:
+    def set_narrow(self, narrow: bool, note_width: int = 0) -> None:
+        """The narrow layout (one space between columns, narrower #, ✓, domain and J) or the wide one, with
+        a note column of ``note_width`` cells (0: none)."""
+        if (narrow, note_width) == (self.narrow, self.note_width):
             return
-        self.narrow = narrow
-        self._cols = [NARROW_WIDTHS.get(k, w) if narrow else w for k, _l, w in COLUMNS]
-        self._widths = [w + (1 if narrow else 2) for w in self._cols]
-        self._total_width = sum(self._widths)
+        self.narrow, self.note_width = narrow, note_width
+        self._layout()
         self._cache.clear()
         self.virtual_size = Size(self._total_width, len(self._rows) + 1)
         self.refresh()
+
+    # ---- the selected row's note ------------------------------------------------------------------
+
+    def selected_note(self) -> str:
+        """"#12 flagged: contended" of the row under the cursor, or "" when it has no note."""
+        if not self._rows:
+            return ""
+        row = self._rows[self._cursor]
+        i = COLUMN_KEYS.index(NOTE)
+        note = row[i].plain if len(row) > i else ""
+        return f"#{row[0].plain.strip()} {note}" if note else ""
+
+    def set_legend(self, legend: str) -> None:
+        """The bottom line while no row's note is shown (the key to the table's words)."""
+        self.legend = legend
+        self._show_note()
+
+    def _show_note(self, focused: bool | None = None) -> None:
+        focused = self.has_focus if focused is None else focused
+        note = self.selected_note() if focused else ""
+        line = note or self.legend
+        if self.border_subtitle != line:
+            self.border_subtitle = line
+
+    def on_focus(self) -> None:
+        self._show_note(focused=True)
+
+    def on_blur(self) -> None:
+        self._show_note(focused=False)  # (called before the widget's own has_focus is cleared)
 
     def on_click(self, event: events.Click) -> None:
         at = event.get_content_offset(self)
@@ -283,9 +335,10 @@ class QueryTable(ScrollView, can_focus=True):
             return
         if at.y == 0:  # the header: sort by the column under the pointer
             x = at.x + int(self.scroll_x)
-            for (key, _l, _w), width in zip(COLUMNS, self._widths):
+            for key, width in zip(self._keys, self._widths):
                 if x < width:
-                    self.post_message(self.HeaderSelected(key))
+                    if key != NOTE:
+                        self.post_message(self.HeaderSelected(key))
                     break
                 x -= width
             return
@@ -334,7 +387,7 @@ class QueryTable(ScrollView, can_focus=True):
 
     def cycle_sort(self) -> None:
         """Next sort: each column ascending, then descending, then arrival order."""
-        keys = COLUMN_KEYS[1:]
+        keys = SORT_KEYS
         if self.sort_column is None:
             self.sort_by(keys[0])
         elif not self.sort_reverse:
@@ -345,13 +398,18 @@ class QueryTable(ScrollView, can_focus=True):
 
     # ---- drawing ----------------------------------------------------------------------------------
 
-    def _label(self, key: str, label: str) -> str:
+    def _label(self, key: str, label: str, width: int | None = None) -> str:
+        """A column's title, with the sort arrow on the sorted column: within ``width`` the title is cut,
+        never the arrow ("W n…▲", not "W net…")."""
         if key == "j":
             label = f"J {self.view}"
         elif key == "w" and self.view != "gross":
             label = f"W {self.view}"
         if key == self.sort_column:
-            label += " ▼" if self.sort_reverse else " ▲"
+            arrow = "▼" if self.sort_reverse else "▲"
+            if width is not None and cell_len(label) + 2 > width:
+                return fit(label, max(width - 1, 1)) + arrow
+            label += " " + arrow
         return label
 
     def relabel(self) -> None:
@@ -395,11 +453,11 @@ class QueryTable(ScrollView, can_focus=True):
         base = self._look(look)
         segments = []
         left = "" if self.narrow else " "
-        for w, cell in zip(self._cols, cells):
+        for w, cell in zip(self._cols, self._shown(cells)):
             text = cell.plain if isinstance(cell, Text) else str(cell)
             justify = getattr(cell, "justify", "left") or "left"
             if cell_len(text) > w:
-                text = fit(text, w)
+                text = next((a for a in getattr(cell, "alts", ()) if cell_len(a) <= w), None) or fit(text, w)
             gap = w - cell_len(text)
             if justify == "right":
                 text = " " * gap + text
@@ -416,8 +474,13 @@ class QueryTable(ScrollView, can_focus=True):
         self._cache[key] = strip
         return strip
 
+    def _shown(self, cells: list) -> list:
+        """The cells of the columns shown (the note column only when the table is wide enough)."""
+        return cells if self.note_width else [c for k, c in zip(COLUMN_KEYS, cells) if k != NOTE]
+
     def _header(self) -> Strip:
-        cells = [Text(self._label(k, label), justify="left") for k, label, _w in COLUMNS]
+        widths = dict(zip(self._keys, self._cols))
+        cells = [Text(self._label(k, label, widths.get(k)), justify="left") for k, label, _w in COLUMNS]
         return self._strip(cells, "header", key=(0, "header"))
 
     def render_line(self, y: int) -> Strip:

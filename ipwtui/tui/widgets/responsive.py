@@ -9,12 +9,18 @@ stylesheet's rules under them do the rest (``.-compact #figures {...}``):
 - ``-compact``: either of them.
 
 A class change restyles the screen (a layout pass): it happens on a resize, never during a run's frames.
+
+``WholeRepaint``: a screen whose widgets then repaint only the lines that change (the run and duel screens)
+is painted whole, every cell and the header's title, right after it is shown and with its first frame:
+a frame of the switch that the terminal never got (Textual drops a frame rendered during a batch update)
+must not leave the previous screen's cells under it until the next resize.
 """
 
 from __future__ import annotations
 
 from textual import events
 from textual.geometry import Size
+from textual.widgets import Header
 
 COMPACT_WIDTH = 110
 COMPACT_HEIGHT = 30
@@ -56,3 +62,30 @@ class Responsive:
 
     def on_screen_resume(self) -> None:
         self.apply_size()  # resized while another screen was on top
+
+
+class WholeRepaint:
+    """Mixin for a ``Screen``: paint the whole screen when it is shown (see the module docstring): right
+    after it is shown, and again with its first frame of content (``frame_drawn``, called by the screen
+    at the end of each of its frames)."""
+
+    whole_repaints = 0  # how many times the screen was painted whole (for tests)
+    _whole_due = True
+
+    def on_screen_resume(self) -> None:
+        self._whole_due = True
+        self.call_after_refresh(self.repaint_whole)  # type: ignore[attr-defined]
+
+    def frame_drawn(self) -> None:
+        if self._whole_due:
+            self._whole_due = False
+            self.repaint_whole()
+
+    def repaint_whole(self) -> None:
+        if not self.is_current:  # type: ignore[attr-defined]
+            return
+        for header in self.query(Header):  # type: ignore[attr-defined]
+            for title in header.query("HeaderTitle"):
+                title.update(header.format_title())
+        self.refresh()  # type: ignore[attr-defined]  (no region: every cell of the screen)
+        self.whole_repaints += 1
