@@ -188,20 +188,27 @@ async def test_app_screen_loads_sorts_and_opens(tmp_path, env):
     write_session(r / "m1-a", ids=SET_A, model="m1")
     write_session(r / "m2-a", ids=SET_A, model="m2", watts_scale=0.5)
     write_session(r / "m4-b", ids=SET_B, model="m4", watts_scale=0.7)
+    write_session(r / "m3-a", n=10, ids=SET_A, model="m3", watts_scale=0.25, status="interrupted")
     (r / "bad").mkdir()
     (r / "bad" / "session.json").write_text("{", encoding="utf-8")
     app = make_app(tmp_path)
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("ctrl+l")
         await wait_until(pilot, lambda: isinstance(app.screen, LeaderboardScreen)
-                         and app.screen.query_one(DataTable).row_count == 4, what="leaderboard rows")
+                         and app.screen.query_one(DataTable).row_count == 5, what="leaderboard rows")
         scr = app.screen
         table = scr.query_one(DataTable)
 
         def column(key: str) -> list[str]:
             return [str(table.get_cell(rk, key)) for rk in [r.key for r in table.ordered_rows]]
 
-        assert column("session") == ["m2-a", "m1-a", "m4-b", "bad"]  # IPW, within set A first
+        # IPW, within set A first; the unfinished m3-a (best IPW) is listed unranked, and the notes say why
+        assert column("session") == ["m3-a", "m2-a", "m1-a", "m4-b", "bad"]
+        assert column("rank")[:3] == ["–", "1", "2"]
+        from ipwtui.core.leaderboard import RANK_RULE
+
+        notes = str(scr.query_one("#leaderboard-notes").render())
+        assert f"Rank: {RANK_RULE}." in notes and "m3-a: not ranked: 10 of 14 queries done" in notes
         assert column("status")[-1] == "unreadable"
         # a click on the "model" header sorts by model, A to Z; a second click reverses
         x = sum(c.get_render_width(table) for c in table.ordered_columns[: table.get_column_index("model")]) + 2
@@ -210,8 +217,8 @@ async def test_app_screen_loads_sorts_and_opens(tmp_path, env):
         assert column("session")[:2] == ["m1-a", "m2-a"]
         await pilot.click(DataTable, offset=(x, 0))
         await wait_until(pilot, lambda: scr.descending, what="reversed")
-        assert column("session")[:2] == ["m2-a", "m1-a"]
-        assert column("set")[2] != column("set")[0]  # set B's row stays after set A's
+        assert column("session")[:3] == ["m3-a", "m2-a", "m1-a"]
+        assert column("set")[3] != column("set")[0]  # set B's row stays after set A's
         await pilot.press("s")  # the next column
         assert scr.sort != "model"
         await pilot.press("r")

@@ -56,6 +56,65 @@ async def test_autostart_and_theme_from_arguments(env):
         assert app.live.status == "finished"
 
 
+async def test_a_finished_run_writes_its_exports_as_the_headless_command_does(env):
+    """At a run's end the app writes queries.csv, samples.csv, summary.json and report.md into the session
+    folder; the summary is the one ``ipwtui export`` would write from the same files."""
+    import csv
+
+    from ipwtui.core.summary import build_summary
+
+    app = make_app(env, autostart=True, n=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.live is not None and app.live.status is not None, timeout=30,
+                       what="run end")
+        folder = Path(app.handle.folder)
+        await wait_for(pilot, lambda: app.handle.export_done.is_set(), timeout=30, what="exports")
+        assert not app.handle.export_problems
+        assert any(n.title == "Session exported" and "report.md" in n.message for n in app._notifications)
+    assert app.handle.exported
+    s = Session.open(folder)
+    journal = s.read_journal()
+    with open(folder / "queries.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["query_id"] for r in rows) == sorted(r["query_id"] for r in journal
+                                                          if r.get("type") == "query" and not r.get("warmup"))
+    written = json.loads((folder / "summary.json").read_text())
+    fresh = json.loads(json.dumps(build_summary(s.meta, journal), default=str))
+    assert written["queries"] == fresh["queries"] and written["status"] == "finished"
+    for view in ("gross", "net"):
+        for key in ("accuracy", "ipw", "ipj", "n"):
+            assert written["metrics"][view][key] == fresh["metrics"][view][key], (view, key)
+    assert (folder / "samples.csv").stat().st_size > 0
+
+
+async def test_quitting_mid_run_still_exports_what_was_answered(env):
+    """Quitting stops the run; its end exports the session on a worker thread that run_app waits for (and
+    a handle the app never saw end is exported by run_app itself); an empty session is not exported."""
+    import csv
+
+    from ipwtui.tui.app import _has_queries, export_sessions_at_end
+
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.setup_screen().loaded, what="setup")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: app.live and len(app.live.records) >= 1, what="a query")
+        await pilot.press("ctrl+q")
+    h = app.handle
+    assert h.exported and h.export_done.wait(timeout=60) and not h.export_problems
+    assert (Path(h.folder) / "report.md").exists()
+    answered = len(Session.open(h.folder).done_ids())
+    with open(Path(h.folder) / "queries.csv", newline="") as f:
+        assert len({r["query_id"] for r in csv.DictReader(f) if r["status"] != "error"}) == answered >= 1
+    [(line, severity)] = export_sessions_at_end([h.folder])
+    assert severity == "information" and "queries.csv" in line and "report.md" in line
+    assert (Path(h.folder) / "report.md").exists()
+    empty = Path(env) / "sessions" / "empty"
+    empty.mkdir()
+    (empty / "journal.jsonl").write_text("")
+    assert not _has_queries(empty) and export_sessions_at_end([str(empty)]) == []
+
+
 async def test_theme_switch_from_the_command_palette_is_saved(env):
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:

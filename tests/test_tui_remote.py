@@ -50,7 +50,7 @@ async def test_ecologits_on_a_loopback_server_says_why_its_energy_is_na(env):
             status = setup.query_one("#remote-status")
             await wait_until(pilot, lambda: "✓" in str(status.render()), what="check")
             said = str(status.render())
-            assert "EcoLogits will be N/A" in said and "127.0.0.1 is a local or self-hosted server" in said
+            assert "ecologits will be N/A for every query" in said and "127.0.0.1 is a local or self-hosted server" in said
             assert said.startswith("✓ SmolLM2-135M-Instruct.Q4_1.gguf at") and "/srv/models" not in said
             await pilot.press("ctrl+r")
             await wait_until(pilot, lambda: isinstance(app.screen, RunScreen), what="run screen")
@@ -115,3 +115,25 @@ async def test_a_duel_whose_server_fails_mid_run_counts_queries_and_says_why(env
             assert "side B had 2 errors" in status and "side A" not in status
             keys = {k.action for k in screen.query("FooterKey")}
             assert not keys & {"toggle_pause", "skip", "stop"} and {"compare", "export"} <= keys
+            # the duel's end exports both sessions, as the duel command does
+            for folder in app.handle.folders.values():
+                await wait_until(pilot, lambda f=folder: (Path(f) / "report.md").exists(), what="exports")
+                assert (Path(folder) / "queries.csv").exists() and (Path(folder) / "summary.json").exists()
+
+
+async def test_check_warns_of_a_cited_figure_for_another_model(env):
+    """A cited figure published for Gemini, used for a server serving SmolLM2: Check says, before the run,
+    that its figures describe another model (the run's own warning, in the same words)."""
+    from ipwtui.core.remote.estimate import CitedEstimate
+
+    with FaultServer() as server:
+        server.models = [SERVED]
+        app = make_app(env, n=3, backend="fake", settings=remote_settings(), backend_factory=None)
+        async with app.run_test(size=SIZE) as pilot:
+            setup = await setup_remote(pilot, app, server, "cited:gemini-apps-median")
+            await pilot.click("#remote-check")
+            status = setup.query_one("#remote-status")
+            await wait_until(pilot, lambda: "✓" in str(status.render()), what="check")
+            said = str(status.render())
+            [warning] = CitedEstimate("gemini-apps-median").advice(SERVED)
+            assert f"⚠ {warning}" in said and "describe another model" in warning

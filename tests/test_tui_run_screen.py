@@ -3,9 +3,8 @@ the end of a run and in narrow boxes, the table's flags and errors."""
 
 from __future__ import annotations
 
-from ipwtui.core import events as ev
 from ipwtui.core import fmt
-from support import CannedHandle, canned_records, make_app, wait_until
+from support import make_app, wait_until
 from test_tui_layout import loaded, setup_app
 
 

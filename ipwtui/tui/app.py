@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -453,6 +454,7 @@ class IpwApp(App):
         msg.handle.shown_ended = True
         if msg.handle is not self.handle:
             return
+        self._export_at_end(msg.handle)  # what a duel made: each side's exports (none when neither side started)
         if msg.problem and msg.stage in ("prepare", "load"):
             from .screens.dialogs import ErrorDialog
 
@@ -594,6 +596,7 @@ class IpwApp(App):
     @on(RunEnded)
     def _run_ended(self, msg: RunEnded) -> None:
         msg.handle.mark_ended()
+        self._export_at_end(msg.handle)  # as the headless command does: the session's exports, next to its files
         if msg.handle is not self.handle:
             return
         if self._shown_run_screen() is not None:
@@ -601,6 +604,33 @@ class IpwApp(App):
                 self.run_screen.show_run_ended()
             except Exception as err:  # the screen is going away (the app is closing)
                 self.log.error(f"run screen: {err!r}")
+
+    def _export_at_end(self, handle) -> None:
+        """A run (or duel) has ended: each session's queries.csv, samples.csv, summary.json and report.md
+        written into its folder, off the UI thread; a failure is a warning (the session itself is safe).
+        ``handle.export_done`` is set when they are written (the app waits for it before the process ends)."""
+        if handle.exported:
+            return
+        handle.exported = True
+        # a plain thread, not a worker: the app may be closing (quit mid-run), which cancels its workers
+        threading.Thread(target=self._write_exports_at_end, args=(handle, _handle_folders(handle)),
+                         name="ipwtui-export-at-end", daemon=False).start()
+
+    def _write_exports_at_end(self, handle, folders: list[str]) -> None:
+        try:
+            for line, severity in export_sessions_at_end(folders):
+                if not self.is_running:  # the app has closed meanwhile: the terminal is told after it
+                    if severity != "information":
+                        handle.export_problems.append(line)
+                    continue
+                try:
+                    self.call_from_thread(self.notify, line, title="Session exported" if severity == "information"
+                                          else "Export failed", severity=severity, timeout=8, markup=False)
+                except RuntimeError:  # the app has closed meanwhile: the terminal is told after it
+                    if severity != "information":
+                        handle.export_problems.append(line)
+        finally:
+            handle.export_done.set()
 
     # ---- quitting -------------------------------------------------------------------------------
 
@@ -643,6 +673,15 @@ def run_app(args) -> int:
     if h is not None and not h.ended.is_set():  # the app closed another way: let the runner close the session
         h.stop()
         h.ended.wait(timeout=30)
+    if h is not None:  # every session the app ran is exported, also one it closed on
+        if h.exported:
+            h.export_done.wait(timeout=120)  # the app's own export, on its worker thread
+            problems = list(h.export_problems)
+        else:
+            problems = [line for line, severity in export_sessions_at_end(_handle_folders(h))
+                        if severity != "information"]
+        for line in problems:
+            print(f"ipwtui: {line}", file=sys.stderr)
     line = after_exit_message(h)
     if line:  # the terminal is the user's again: where the unfinished session is, and how to finish it
         print(line, file=sys.stderr)
@@ -678,3 +717,46 @@ def after_exit_message(handle) -> str | None:
         return None
     what = "the duel's sessions were" if isinstance(handle, DuelHandle) else "the session was"
     return f"ipwtui: {what} left interrupted: " + "; ".join(parts)
+
+
+def _handle_folders(handle) -> list[str]:
+    """The session folders of a run's or duel's handle (none before they exist)."""
+    from .controller import DuelHandle
+
+    try:
+        if isinstance(handle, DuelHandle):
+            return [str(handle.folders[k]) for k in sorted(handle.folders)]
+        return [str(handle.prep.session.folder)] if handle.prep is not None else []
+    except Exception:
+        return []
+
+
+def export_sessions_at_end(folders: list[str]) -> list[tuple[str, str]]:
+    """Export each session into its own folder, with the Markdown report: (one line, notification
+    severity) per session."""
+    from ..core.export import export_session
+    from ..core.session import SessionError
+
+    out = []
+    for folder in folders:
+        if not _has_queries(Path(folder)):  # a run that never answered (it failed to load): nothing to export
+            continue
+        try:
+            paths = export_session(folder, None, report=True)
+        except (SessionError, OSError, ValueError) as e:
+            out.append((f"{folder}: {e} (the session itself is safe; ipwtui export {folder} tries again)",
+                        "warning"))
+            continue
+        out.append((f"{folder}\n" + ", ".join(Path(p).name for p in paths.values()), "information"))
+    return out
+
+
+def _has_queries(folder: Path) -> bool:
+    """The session's journal holds at least one query record (answered, failed or skipped)."""
+    from ..core.session import JOURNAL_FILE
+
+    try:
+        with open(folder / JOURNAL_FILE, "rb") as f:
+            return any(b'"type": "query"' in line for line in f)
+    except OSError:
+        return False

@@ -81,6 +81,9 @@ class RunHandle:
         self.folder: str | None = None
         self.ended = threading.Event()  # set by the worker thread when it returns
         self.shown_ended = False
+        self.exported = False  # the app has started writing the session's exports (at the run's end)
+        self.export_done = threading.Event()  # set once they are written (or failed)
+        self.export_problems: list[str] = []  # failures the app could not show
         self.series_origin: float | None = None
 
     # ---- controls (UI thread) -------------------------------------------------------------------
@@ -212,6 +215,9 @@ class DuelHandle:
         self.worker = None
         self.ended = threading.Event()
         self.shown_ended = False
+        self.exported = False  # the app has started writing the sessions' exports (at the duel's end)
+        self.export_done = threading.Event()  # set once they are written (or failed)
+        self.export_problems: list[str] = []  # failures the app could not show
         self.series_origin: float | None = None
         self.status: str | None = None
 

@@ -132,6 +132,10 @@ class DuelScreen(WholeRepaint, Responsive, Screen):
         self._flush()
         self.refresh_bindings()
         self._status()
+        try:
+            self._progress()  # no frame follows the end: the counters' last values are drawn now
+        except NoMatches:  # the screen is being taken down
+            pass
 
     # ---- frames -----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, LoadingIndicator, Static
 
-from ...core.leaderboard import COLUMNS, DEFAULT_SORT, TEXT_COLUMNS, Leaderboard, row_text
+from ...core.leaderboard import COLUMNS, DEFAULT_SORT, RANK_RULE, TEXT_COLUMNS, Leaderboard, row_text
 from ..widgets.footer import KeyFooter
 
 SORTABLE = [c for c in TEXT_COLUMNS if c in COLUMNS]
@@ -128,7 +128,11 @@ class LeaderboardScreen(Screen):
         self.query_one("#leaderboard-status", Static).update(status)
         notes = [f"{sets} query sets: sessions of different sets are never ranked together."] if sets > 1 else []
         notes += [f"{g.query_set.name}: {note}" for g in board.groups for note in g.notes]
-        notes.append("Rank: by IPW, among the sessions that ran their whole query set.")
+        notes.append(f"Rank: {RANK_RULE}.")
+        unranked = [e for g in board.groups for e in g.entries if e.rank_note]
+        notes += [f"{e.session}: {e.rank_note}" for e in unranked[:5]]  # why a row's rank is "–"
+        if len(unranked) > 5:
+            notes.append(f"… and {len(unranked) - 5} more sessions not ranked")
         self.query_one("#leaderboard-notes", Static).update("\n".join(notes))
 
     def sort_by(self, col: str, descending: bool | None = None) -> None:

@@ -307,7 +307,8 @@ class SessionView(Responsive, Screen):
         except Exception as e:
             self.post_message(ViewSummary(None, str(e)))
             return
-        records = records_of(journal, include_warmup=False)
+        every = records_of(journal)  # warm-up included, as the summary wants them
+        records = [r for r in every if not r.warmup]
         view = (s.meta.get("settings") or {}).get("energy_view", "gross")
         newest, older = records[-FIRST_ROWS:], records[:-FIRST_ROWS]
         self.post_message(ViewRows(records, [record_cells(r, view) for r in newest], s.meta))
@@ -319,7 +320,7 @@ class SessionView(Responsive, Screen):
             self.post_message(ViewPower([]))
             self.app.call_from_thread(self.notify, f"power.csv: {e}", severity="warning")
         try:
-            summary = build_summary(s.meta, journal)
+            summary = build_summary(s.meta, journal, every)
         except Exception as e:
             self.post_message(ViewSummary(None, f"{type(e).__name__}: {e}"))
             return

@@ -62,16 +62,6 @@ def server_energy_choices() -> list[tuple[str, str]]:
     return out
 
 
-def server_energy_warning(source) -> str | None:
-    """Why a server-energy source will give N/A for every query of this target, known before the run (an
-    EcoLogits estimate for a local or self-hosted URL, which it cannot model), else None."""
-    if getattr(source, "name", None) == "ecologits" and getattr(source, "provider", None) is None \
-            and getattr(source, "aggregator", None) is None:
-        how = getattr(source, "provider_how", "") or "no provider for this URL"
-        return f"server energy: EcoLogits will be N/A for every query: {how}"
-    return None
-
-
 @dataclass
 class QuerySetInfo:
     path: str
@@ -349,13 +339,13 @@ class SetupScreen(Responsive, Screen):
         try:
             problem = backends.engine("openai").check(settings, settings.remote_model)
             if problem is None and settings.server_energy != "none":
-                from ...runs import RunError, server_energy_source
+                from ...runs import RunError, server_energy_advice, server_energy_source
                 from ...core.backend import ModelRef
 
                 try:
                     src = server_energy_source(settings, ModelRef(name=settings.remote_model or "", format="remote"))
-                    if src is not None:
-                        warning = server_energy_warning(src)
+                    if src is not None:  # what the run would warn of (a cited figure for another model, ...)
+                        warning = "\n".join(server_energy_advice(src, settings.remote_model)) or None
                         src.close()
                 except RunError as e:
                     problem = str(e)
@@ -374,7 +364,7 @@ class SetupScreen(Responsive, Screen):
         self.remote_ok = self._remote_key(settings)
         status = f"✓ {model_label(settings.remote_model)} at {settings.base_url} answers"
         if warning:  # the run may go, but its server energy will be N/A: said before it starts
-            status += f"\n⚠ {warning}"
+            status += "".join(f"\n⚠ {line}" for line in warning.splitlines())
             if then_start:
                 self.notify(warning, title="Server energy", severity="warning", timeout=10, markup=False)
         self._remote_status(status)
