@@ -33,6 +33,15 @@ async def setup_remote(pilot, app, server: FaultServer, energy: str):
     return setup
 
 
+async def checked(pilot, app, server: FaultServer, energy: str) -> str:
+    """The remote target set up with this server-energy source, and what Check says once it passes."""
+    setup = await setup_remote(pilot, app, server, energy)
+    await pilot.click("#remote-check")
+    status = setup.query_one("#remote-status")
+    await wait_until(pilot, lambda: "✓" in str(status.render()), what="check")
+    return str(status.render())
+
+
 async def test_ecologits_on_a_loopback_server_says_why_its_energy_is_na(env):
     """EcoLogits models cloud providers' fleets: on 127.0.0.1 every figure is N/A. Check says so before
     the run; during it the status line names the server's source (not this machine's sensors), a notice,
@@ -45,11 +54,7 @@ async def test_ecologits_on_a_loopback_server_says_why_its_energy_is_na(env):
         server.models = [SERVED]
         app = make_app(env, n=3, backend="fake", settings=remote_settings(), backend_factory=None)
         async with app.run_test(size=SIZE) as pilot:
-            setup = await setup_remote(pilot, app, server, "ecologits")
-            await pilot.click("#remote-check")
-            status = setup.query_one("#remote-status")
-            await wait_until(pilot, lambda: "✓" in str(status.render()), what="check")
-            said = str(status.render())
+            said = await checked(pilot, app, server, "ecologits")
             assert "ecologits will be N/A for every query" in said and "127.0.0.1 is a local or self-hosted server" in said
             assert said.startswith("✓ SmolLM2-135M-Instruct.Q4_1.gguf at") and "/srv/models" not in said
             await pilot.press("ctrl+r")
@@ -130,10 +135,6 @@ async def test_check_warns_of_a_cited_figure_for_another_model(env):
         server.models = [SERVED]
         app = make_app(env, n=3, backend="fake", settings=remote_settings(), backend_factory=None)
         async with app.run_test(size=SIZE) as pilot:
-            setup = await setup_remote(pilot, app, server, "cited:gemini-apps-median")
-            await pilot.click("#remote-check")
-            status = setup.query_one("#remote-status")
-            await wait_until(pilot, lambda: "✓" in str(status.render()), what="check")
-            said = str(status.render())
+            said = await checked(pilot, app, server, "cited:gemini-apps-median")
             [warning] = CitedEstimate("gemini-apps-median").advice(SERVED)
             assert f"⚠ {warning}" in said and "describe another model" in warning

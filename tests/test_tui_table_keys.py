@@ -102,13 +102,19 @@ async def test_sorting_orders_numbers_as_numbers_and_puts_na_last():
         assert table.sort_column == "j"
 
 
+def three_rows_shown_net(app) -> QueryTable:
+    """The app's table with three records, switched to the net view."""
+    table = app.query_one(QueryTable)
+    records = [rec(i) for i in range(3)]
+    table.add_records([record_cells(r) for r in records])
+    table.set_view("net", [record_cells(r, "net") for r in records])
+    return table
+
+
 async def test_net_view_rebuilds_the_energy_column():
     app = TableApp()
     async with app.run_test(size=(90, 12)) as pilot:
-        table = app.query_one(QueryTable)
-        records = [rec(i) for i in range(3)]
-        table.add_records([record_cells(r) for r in records])
-        table.set_view("net", [record_cells(r, "net") for r in records])
+        table = three_rows_shown_net(app)
         await pilot.pause()
         assert "J net" in line_text(table, 0)
         assert str(table.get_row_at(0)[3]) == "0.5" and str(table.get_row_at(2)[3]) == "2.5"
@@ -165,10 +171,7 @@ async def test_the_verdict_column_sorts_like_a_number_with_unscored_last():
 async def test_the_sort_arrow_is_never_cut_off_a_narrow_header():
     app = TableApp()
     async with app.run_test(size=(160, 12)) as pilot:
-        table = app.query_one(QueryTable)
-        records = [rec(i) for i in range(3)]
-        table.add_records([record_cells(r) for r in records])
-        table.set_view("net", [record_cells(r, "net") for r in records])
+        table = three_rows_shown_net(app)
         for key, down in (("w", False), ("w", True), ("ttft", False), ("tok", True)):
             table.sort_by(key, reverse=down)
             await pilot.pause()
