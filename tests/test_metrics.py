@@ -75,6 +75,22 @@ def test_ci_narrows_with_more_queries():
     assert w(compute(big)) < w(compute(small))
 
 
+def test_an_interval_reaches_its_estimate_when_the_estimate_is_the_end_of_its_range():
+    """Every query answered right, the same cited 0.24 Wh (range 0.10-0.24 Wh): no sampling noise, and every
+    draw of the range is at or below the figure, so the percentile interval alone would start above the IPW
+    it qualifies; it is widened to reach it."""
+    from ipwtui.core.metrics import QueryFigures, compute, reaching
+
+    fs = [QueryFigures(correct=True, energy_j=864.0, latency_s=2.0, counted=True, energy_low_j=360.0,
+                       energy_high_j=864.0) for _ in range(400)]
+    m = compute(fs, rounds=2000)
+    assert m.ipw_ci[0] == m.ipw < m.ipw_ci[1] and m.ipj_ci[0] == m.ipj < m.ipj_ci[1]
+    # the top: the range's fraction at the triangular's (mode 1) 2.5 % point, sqrt(0.025)
+    assert m.ipj_ci[1] == pytest.approx(1 / (360.0 + 504.0 * 0.025 ** 0.5), rel=0.03)
+    assert reaching((1.0, 2.0), 0.5) == (0.5, 2.0) and reaching([1.0, 2.0], 3.0) == [1.0, 3.0]
+    assert reaching((1.0, 2.0), 1.5) == (1.0, 2.0) and reaching(None, 1.0) is None and reaching((1, 2), None) == (1, 2)
+
+
 def test_an_estimate_range_widens_the_interval_and_the_interval_holds_the_estimate():
     from ipwtui.core.metrics import QueryFigures, compute
 

@@ -253,6 +253,18 @@ def test_an_estimate_range_is_one_draw_a_round_for_every_query():
     assert any("estimate with a range" in x for x in out["notes"])
 
 
+def test_savings_intervals_reach_their_figure_when_the_cloud_estimate_is_its_range_top():
+    """The cloud's cited figure is the top of its range (Gemini's 0.24 Wh within 0.10-0.24): every draw
+    gives the cloud less energy, so the oracle's savings interval alone would stop below its own figure."""
+    n = 200
+    loc = [rec(f"q{i}", True, 10.0) for i in range(n)]
+    cl = [rec(f"q{i}", True, 864.0, where="remote", low=360.0, high=864.0) for i in range(n)]
+    orc = strategy(what_if([side("L", loc)], side("C", cl)), "oracle")
+    lo, hi = orc["energy_savings_ci"]
+    assert hi == orc["energy_savings"] == pytest.approx(1 - 10 / 864)
+    assert lo == pytest.approx(1 - 10 / (360 + 504 * 0.025 ** 0.5), abs=0.002)  # mode 1: quantile sqrt(q)
+
+
 def test_accuracy_interval_is_a_resample_of_queries():
     # half the queries right on the cloud: the all-cloud accuracy's interval is about 0.5 +- 1.96 x sqrt(.25/n)
     n = 400

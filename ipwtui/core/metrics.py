@@ -164,7 +164,9 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
             m.ipw_range = (acc_measured / (sum(h / t for h, t in zip(hi, lat)) / n_m),
                            acc_measured / (sum(x / t for x, t in zip(lo, lat)) / n_m))
     if ci and len(measured) >= MIN_QUERIES_FOR_CI:
-        m.ipw_ci, m.ipj_ci, m.accuracy_ci = _bootstrap(measured, rounds, seed)
+        ipw_ci, ipj_ci, acc_ci = _bootstrap(measured, rounds, seed)
+        m.ipw_ci, m.ipj_ci = reaching(ipw_ci, m.ipw), reaching(ipj_ci, m.ipj)
+        m.accuracy_ci = reaching(acc_ci, acc_measured)
     elif ci:
         m.notes.append(f"confidence intervals need at least {MIN_QUERIES_FOR_CI} measured queries")
     return m
@@ -199,6 +201,18 @@ def range_mode(x, lo, hi) -> float:
     if not ok.any():
         return 0.5
     return float(np.clip(np.median((x[ok] - lo[ok]) / (hi[ok] - lo[ok])), 0.0, 1.0))
+
+
+def reaching(interval, point):
+    """A bootstrap interval widened, where needed, to reach its own point figure. A percentile interval
+    stops short of an estimate that sits at an end of its range (a cited median that is the top of its
+    boundary spread: every draw is at or below it, and the top 2.5 % are cut off), which would show an
+    interval that misses the figure it qualifies; the wider interval is the honest one."""
+    if interval is None or point is None:
+        return interval
+    lo, hi = interval
+    widened = (min(lo, point), max(hi, point))
+    return type(interval)(widened) if isinstance(interval, list) else widened
 
 
 def range_fractions(u, mode: float):

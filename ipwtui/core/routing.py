@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .metrics import range_fractions, range_mode
+from .metrics import range_fractions, range_mode, reaching
 from .record import ERROR, OK, QueryRecord
 from .summary import final_attempts
 
@@ -319,7 +319,7 @@ def what_if(local: list[Side], cloud: Side, alphas=DEFAULT_ALPHAS, tpr: float = 
     for si, st in enumerate(strategies):
         row = dict(name=st.name, **st.params, **point[si])
         for key in ("accuracy", *(f"{m}_savings" for m in METRICS)):
-            row[f"{key}_ci"] = ci[si][key] if ci is not None else None
+            row[f"{key}_ci"] = reaching(ci[si][key], row.get(key)) if ci is not None else None
         row["loses_to_all_cloud"] = {m: bool(row[f"{m}_savings"] is not None and row[f"{m}_savings"] < 0)
                                      for m in METRICS}
         out["strategies"].append(row)
