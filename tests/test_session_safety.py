@@ -273,6 +273,31 @@ def test_nan_and_infinity_in_a_journal_are_not_numbers_the_figures_use(tmp_path)
     assert r.extra["invalid_fields"] == ["energy_j", "latency_s"]
 
 
+@pytest.mark.parametrize("line", [
+    {"query_id": "q"},  # the least a line can be
+    {"type": "query", "query_id": "q", "index": 3, "status": "ok", "energy_j": 2.5, "energy_flags": ["contended"],
+     "energy_by_domain": {"cpu": 2.5}, "server_report": {"timings": {"n": 1}}, "from_the_future": 1},
+    {"query_id": 7, "index": "x", "energy_j": "lots", "energy_flags": None, "server_report": [1], "wall_last": 5.0},
+])
+def test_a_record_read_from_a_line_is_the_one_its_constructor_would_build(line):
+    """from_dict builds QueryRecord without calling __init__ (for speed): a subclass takes the constructor's
+    path, and both give the same fields; no two records share a mutable default."""
+    from dataclasses import asdict, dataclass
+
+    from ipwtui.core.record import QueryRecord
+
+    @dataclass
+    class ByConstructor(QueryRecord):
+        pass
+
+    fast, slow = QueryRecord.from_dict(dict(line)), ByConstructor.from_dict(dict(line))
+    assert type(fast) is QueryRecord and asdict(fast) == asdict(slow)
+    other = QueryRecord.from_dict({"query_id": "r"})
+    for name in ("energy_flags", "server_energy_flags", "energy_by_domain", "server_report", "extra"):
+        assert getattr(fast, name) is not getattr(other, name), name
+    assert QueryRecord.from_dict(fast.to_dict()) == fast
+
+
 @pytest.mark.parametrize("url, words", [
     ("http://[::1:8801/v1", "is not a valid URL"), ("http://127.0.0.1:99999/v1", "is not a valid URL"),
     ("http://:8801/v1", "has no host name"), ("ftp://host/v1", "http:// or https://"),
