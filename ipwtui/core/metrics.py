@@ -247,24 +247,29 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {"acc": [], "mp": [], "me": []}
     chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))  # bounded memory for long sessions
-    # per-query power computed once: a round's energy is low + u (high - low) with one u for every query,
-    # so its mean power is mean(low / L) + u mean((high - low) / L), and the same for energy
-    p_lo, p_span, e_span = lo / lat, (hi - lo) / lat, hi - lo
-    p_mid = e / lat
+    # A resample is a vector of counts c (how often each query was drawn), so each of its sums is one
+    # product c . x, all of them one matrix product. A round's energy is low + u (high - low) with one u
+    # for every query, so its mean power is (c . low/L + u c . (high - low)/L) / n, and the same for energy.
+    if ranged:
+        cols = np.stack([scored, correct, lo / lat, (hi - lo) / lat, lo, hi - lo], axis=1)
+    else:
+        cols = np.stack([scored, correct, e / lat, e], axis=1)
+    small = n * chunk < 2**31
     done = 0
     while done < rounds:
         k = min(chunk, rounds - done)
-        idx = rng.integers(0, n, size=(k, n))
-        ns = scored[idx].sum(axis=1)
+        idx = rng.integers(0, n, size=(k, n), dtype=np.int32 if small else np.int64)
+        idx += (np.arange(k, dtype=idx.dtype) * n)[:, None]
+        sums = np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(float) @ cols
+        ns = sums[:, 0]
         ok = ns > 0
         if ranged:
-            u = range_fractions(rng.random((k, 1)), mode)[:, 0]
-            mp = p_lo[idx].mean(axis=1) + u * p_span[idx].mean(axis=1)
-            me = lo[idx].mean(axis=1) + u * e_span[idx].mean(axis=1)
+            u = range_fractions(rng.random(k), mode)
+            mp = (sums[:, 2] + u * sums[:, 3]) / n
+            me = (sums[:, 4] + u * sums[:, 5]) / n
         else:
-            mp = p_mid[idx].mean(axis=1)
-            me = e[idx].mean(axis=1)
-        parts["acc"].append(correct[idx].sum(axis=1)[ok] / ns[ok])
+            mp, me = sums[:, 2] / n, sums[:, 3] / n
+        parts["acc"].append(sums[ok, 1] / ns[ok])
         parts["mp"].append(mp[ok])
         parts["me"].append(me[ok])
         done += k
