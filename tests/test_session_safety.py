@@ -236,6 +236,23 @@ def test_two_runs_in_the_same_second_never_share_a_default_folder(tmp_path, monk
     assert [p.name for p in made] == ["20260101-000000-m"] + [f"20260101-000000-m-{k}" for k in range(2, 6)]
 
 
+@pytest.mark.parametrize("served, folder", [
+    ("/srv/models/llm/SmolLM2-135M-Instruct.Q4_1.gguf", "20260101-000000-SmolLM2-135M-Instruct.Q4_1"),
+    ("gpt-4o-mini", "20260101-000000-gpt-4o-mini"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "20260101-000000-meta-llama-Llama-3.1-8B-Instruct"),
+])
+def test_a_session_folder_is_named_after_the_model_file_not_its_path(tmp_path, monkeypatch, served, folder):
+    """A server that serves a GGUF file names its model by the file's whole path: the folder (headless, duel
+    and app alike) takes the file's name; a model id keeps its own name."""
+    from ipwtui.core import session as sess
+    from ipwtui.core.fmt import model_label
+
+    monkeypatch.setattr(sess.time, "strftime", lambda fmt: "20260101-000000")
+    assert sess.new_session_folder(tmp_path, served).name == folder
+    assert model_label(served) == (served.rsplit("/", 1)[-1] if served.startswith("/") else served)
+    assert model_label(None) == "" and model_label("./m.gguf") == "m.gguf" and model_label("x.GGUF") == "x.GGUF"
+
+
 def test_a_run_refused_by_its_checks_leaves_no_folder(tmp_path):
     data = tmp_path / "data"
     err = one_line_error(ipwtui(tmp_path, "run", *QUICK, "--accelerator", "gpu:7"))

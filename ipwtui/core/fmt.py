@@ -14,6 +14,20 @@ QUALITY_SHORT = {MEASURED: "meas", MEASURED_REMOTE: "server", MODEL_BASED: "mode
                  "unavailable": "N/A"}
 
 
+MODEL_FILE_SUFFIXES = (".gguf", ".bin", ".safetensors")
+
+
+def model_label(name: str | None) -> str:
+    """A model as a person reads it: a file's name rather than its whole path (a server that serves a GGUF
+    file names its model by that path); anything else (a model id, "org/model") as it is. The full path
+    stays where provenance needs it: the session's files."""
+    if not name:
+        return ""
+    if name.startswith(("/", "~", "./", "../")) or name.lower().endswith(MODEL_FILE_SUFFIXES):
+        return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or name
+    return name
+
+
 def num(v, digits: int = 3, unit: str = "") -> str:
     """A number with ``digits`` significant digits (N/A for None or NaN)."""
     if v is None or v != v:

@@ -448,8 +448,16 @@ def new_session_folder(root: str | os.PathLike, model_name: str) -> Path:
     """A fresh, empty folder made under ``root``: time stamp and model, with a suffix when it is taken.
     Made here with one mkdir that fails when the name exists, so two runs started in the same second
     never share a folder. SessionError (one line) when ``root`` cannot hold it."""
+    from .fmt import MODEL_FILE_SUFFIXES, model_label
+
     root = Path(root)
-    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(model_name)}"
+    # a model a server names by its file's path: the folder is named after the file (as a local model's
+    # is, without its suffix), not the path's first directories; the full name stays in session.json
+    label = model_label(model_name) or model_name
+    for suffix in MODEL_FILE_SUFFIXES:
+        if label.lower().endswith(suffix) and len(label) > len(suffix):
+            label = label[: -len(suffix)]
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(label)}"
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -19,7 +19,7 @@ from textual.screen import Screen
 
 from .controller import DuelEnded, DuelEvent, RunEnded, RunEvent, RunHandle, RunProblem
 from .live import LiveState
-from .names import model_label
+from ..core.fmt import model_label
 from .themes import DEFAULT_THEME, FALLBACK_THEME, discover_themes
 
 
@@ -423,8 +423,6 @@ class IpwApp(App):
 
         names = {"A": model_label(getattr(a.model, "name", None) or str(a.model or a.backend)),
                  "B": model_label(getattr(b.model, "name", None) or str(b.model or b.backend))}
-        for req in (a, b):
-            self._name_session(req)
         remote = {"A": backends.engine(a.backend).where == "remote", "B": backends.engine(b.backend).where == "remote"}
         handle = DuelHandle(a, b, self.post_message, sessions_dir=self.sessions_dir,
                             sensor_factory=self.sensor_factory, backend_factory=self.backend_factory)
@@ -489,7 +487,6 @@ class IpwApp(App):
         live = LiveState(energy_view=s.energy_view, accelerator=s.accelerator, backend=request.backend)
         m = request.model
         live.model_name = getattr(m, "name", None) or model_label(str(m) if m else "")
-        self._name_session(request)
         if request.resume:
             live.model_name = Path(request.resume).name
         handle = RunHandle(request, self.post_message, sessions_dir=self.sessions_dir,
@@ -500,18 +497,6 @@ class IpwApp(App):
         handle.worker = self.run_worker(handle.work, thread=True, group="run", name="runner",
                                         exit_on_error=False)
         return handle
-
-    def _name_session(self, request) -> None:
-        """A new session's folder named after the model file's name: a server that serves a GGUF file names
-        its model by the whole path, which would make the folder's name the path's first directories
-        (the full path stays in the session's files)."""
-        m = request.model
-        if request.out or request.resume or not isinstance(m, str) or model_label(m) == m:
-            return
-        from ..core.session import new_session_folder
-
-        root = request.sessions_root or self.sessions_dir
-        request.out = str(new_session_folder(root, model_label(m)))
 
     def resume_session(self, folder: str, status: str | None) -> None:
         from ..runs import RunRequest

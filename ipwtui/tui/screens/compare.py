@@ -34,7 +34,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from ...core import fmt
-from ..names import model_label
+from ...core.fmt import model_label
 from ..widgets.lines import fit
 from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive

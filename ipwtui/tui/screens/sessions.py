@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, LoadingIndicator, Static
 
 from ...core import fmt
-from ..names import model_label
+from ...core.fmt import model_label
 from ..widgets.figures import Figure, figure_row
 from ..widgets.power_graph import PowerGraph, Trace
 from ..widgets.footer import KeyFooter

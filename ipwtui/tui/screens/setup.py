@@ -33,7 +33,7 @@ from textual.widgets.option_list import Option
 
 from ...core import fmt
 from ...core.settings import SettingError, spec
-from ..names import model_label
+from ...core.fmt import model_label
 from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive
 
