@@ -25,7 +25,8 @@ from .core import events as ev
 from .core.backend import CHARS_PER_TOKEN_MAX, REMOTE, Backend, ModelRef
 from .core.runner import Runner
 from .core.sensors.base import SensorSet
-from .core.session import Session, SessionError, check_writable, new_session_folder, sessions_root
+from .core.session import (JOURNAL_FILE, Session, SessionError, check_writable, new_session_folder,
+                           sessions_root)
 from .core.settings import RunSettings, SettingError, spec
 from .workloads.base import QueryFileError, query_digest
 
@@ -554,6 +555,12 @@ class Run:
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as e:  # the runner sent RunFailed and closed the session as interrupted
+                if isinstance(e, OSError) and str(e.filename or "").startswith(str(prep.session.folder)):
+                    # the session's own files (a folder made read-only, a full disk): said plainly
+                    raise RunError(f"cannot write the session's files ({e.filename}: {e.strerror or e}); the "
+                                   f"queries finished before it are in {prep.session.folder / JOURNAL_FILE}: once "
+                                   f"the folder can be written, ipwtui run --resume {prep.session.folder} finishes "
+                                   "the session", "run") from None
                 raise RunError(f"the run stopped on a fault: {type(e).__name__}: {e}; every finished "
                                f"query is kept in {prep.session.folder}", "run") from None
             done = len(prep.session.done_ids())

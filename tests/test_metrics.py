@@ -106,3 +106,20 @@ def test_an_estimate_range_widens_the_interval_and_the_interval_holds_the_estima
     assert ranged.ipj_ci[0] <= ranged.ipj <= ranged.ipj_ci[1]
     assert ranged.ipj_ci[1] > flat.ipj_ci[1] * 1.3  # the range reaches down to 360 J: IPJ up to 2.4x
     assert ranged.energy_range and not flat.energy_range
+
+
+def test_the_accuracy_interval_is_over_every_scored_query_with_energy_or_not():
+    """A remote session in the net view has no energy at all (the server's idle power is unknown), and a
+    sensor that died leaves some queries without: the accuracy still covers every scored query, and so does
+    its interval (Binomial(n, k/n) resampling), which holds the accuracy itself."""
+    none = [q(i % 3 == 0, None, 1.0) for i in range(30)]
+    m = compute(none)
+    assert m.n_with_energy == 0 and m.ipw is None and m.accuracy == pytest.approx(1 / 3)
+    lo, hi = m.accuracy_ci
+    assert lo < m.accuracy < hi and 0.1 < lo and hi < 0.6
+    # half without energy, all of those right; the half with energy all wrong: the interval is the accuracy's
+    half = [q(True, None, 1.0) for _ in range(20)] + [q(False, 10.0, 1.0) for _ in range(20)]
+    m = compute(half)
+    assert m.accuracy == 0.5 and m.accuracy_with_energy == 0.0
+    assert m.accuracy_ci[0] < 0.5 < m.accuracy_ci[1]
+    assert compute(none[: MIN_QUERIES_FOR_CI - 1]).accuracy_ci is None  # too few for any interval

@@ -374,3 +374,53 @@ def test_the_export_of_a_killed_session_says_interrupted(tmp_path):
     p = ipwtui(tmp_path, "export", str(out), "--out", str(tmp_path / "x"))
     assert p.returncode == 0, p.stderr
     assert json.loads((tmp_path / "x" / "summary.json").read_text())["status"] == "interrupted"
+
+
+def test_a_remote_sessions_listed_quality_is_that_of_the_server_energy_its_figures_use():
+    """The sessions list names the energy IPW uses: a remote session whose server energy was N/A for every
+    query is "unavailable", not the client's CPU estimate; one with cited figures is "estimated"."""
+    from ipwtui.core.record import QueryRecord
+    from ipwtui.core.session import energy_qualities
+
+    meta = {"where": "remote", "server_energy": {"source": "ecologits", "quality": "estimated"},
+            "domains": [{"name": "cpu", "quality": "estimated"}]}
+
+    def rec(j):
+        return QueryRecord(query_id="q", index=0, where="remote", status="ok", server_energy_j=j,
+                           server_energy_quality="estimated" if j is not None else None)
+
+    assert energy_qualities(meta, [rec(None), rec(None)]) == ["unavailable"]
+    assert energy_qualities(meta, [rec(5.0), rec(None)]) == ["estimated"]
+    assert energy_qualities(meta, []) == ["estimated"]  # no query yet: what the source promised
+    local = {"where": "local", "domains": [{"name": "package-0", "quality": "measured"}]}
+    assert energy_qualities(local, []) == ["measured"]
+
+
+def test_a_session_folder_that_cannot_be_written_at_the_end_says_so_and_how_to_finish(tmp_path, monkeypatch):
+    """The folder stops taking new files mid-run (made immutable, a full disk): the run's error says the
+    session's files cannot be written, where the finished queries are, and the command that finishes it."""
+    from ipwtui.core import session as sess
+    from ipwtui.core.settings import RunSettings
+    from ipwtui.runs import Run, RunError, RunRequest
+    from support import fake_backend_factory, scripted_sensors, write_queries
+
+    real = sess._write_json_atomic
+    out = tmp_path / "s"
+
+    def refusing(path, data):
+        if path.name == sess.SESSION_FILE and data.get("status") not in (None, "running"):
+            raise PermissionError(1, "Operation not permitted", str(path) + ".tmp")
+        return real(path, data)
+
+    monkeypatch.setattr(sess, "_write_json_atomic", refusing)
+    req = RunRequest(backend="fake", queries=str(write_queries(tmp_path / "q.jsonl", n=3)), out=str(out),
+                     settings=RunSettings(idle_seconds=0.1, warmup=0, sample_hz=50, max_tokens=20))
+    run = Run(req, sensor_factory=scripted_sensors(), backend_factory=fake_backend_factory(words=5))
+    with pytest.raises(RunError) as err:
+        run.execute()
+    msg = str(err.value)
+    assert "\n" not in msg and err.value.stage == "run"
+    assert msg.startswith(f"cannot write the session's files ({out / sess.SESSION_FILE}.tmp: Operation not permitted)")
+    assert f"ipwtui run --resume {out}" in msg and str(out / sess.JOURNAL_FILE) in msg
+    assert len(sess.Session.open(out).done_ids()) == 3  # every answer is in the journal
+    assert sess.lock_holder(out) is None  # and the folder is free for the resume

@@ -205,7 +205,7 @@ async def test_every_binding_has_an_id_and_a_description(env):
         await pilot.press("f1")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
         text = " ".join(f"{k} {d}" for _title, rows in app.screen.sections for k, d in rows)
-        for needle in ("Pause/resume", "Skip query", "Stop run", "Export", "Resume", "Run"):
+        for needle in ("Pause/resume", "Skip query", "Stop run", "Export", "Resume", "Start"):
             assert needle in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)

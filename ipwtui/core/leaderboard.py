@@ -228,7 +228,7 @@ def row_text(e: Entry) -> dict[str, str]:
     return {
         "rank": str(e.rank) if e.rank is not None else "–",
         "session": e.session,
-        "model": e.model or "?",
+        "model": fmt.model_label(e.model) or "?",  # a file's name, not its whole path (JSON keeps it whole)
         "target": e.target or "?",
         "status": e.status if e.complete or not e.planned else f"{e.status} ({e.finished} of {e.planned})",
         "n": str(e.n),

@@ -120,6 +120,10 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
     m.n_with_energy = len(measured)
     if len(measured) < m.n:
         m.notes.append(f"{m.n - len(measured)} counted queries have no energy (N/A)")
+        if ci and m.n >= MIN_QUERIES_FOR_CI and m.n_scored:
+            # the accuracy is over every scored query, with energy or not: so is its interval (the joint
+            # bootstrap below covers only the queries with energy)
+            m.accuracy_ci = reaching(_accuracy_interval(m.n_scored, m.n_correct, rounds, seed), m.accuracy)
     if not measured:
         return m
     energies = [cast(float, f.energy_j) for f in measured]
@@ -166,7 +170,8 @@ def compute(figures: list[QueryFigures], energy: str = "gross", ci: bool = True,
     if ci and len(measured) >= MIN_QUERIES_FOR_CI:
         ipw_ci, ipj_ci, acc_ci = _bootstrap(measured, rounds, seed)
         m.ipw_ci, m.ipj_ci = reaching(ipw_ci, m.ipw), reaching(ipj_ci, m.ipj)
-        m.accuracy_ci = reaching(acc_ci, acc_measured)
+        if len(measured) == m.n:  # the same queries as the accuracy's (else its interval is set above)
+            m.accuracy_ci = reaching(acc_ci, acc_measured)
     elif ci:
         m.notes.append(f"confidence intervals need at least {MIN_QUERIES_FOR_CI} measured queries")
     return m
@@ -222,6 +227,16 @@ def range_fractions(u, mode: float):
 
     u = np.asarray(u, dtype=float)
     return np.where(u < mode, np.sqrt(u * mode), 1.0 - np.sqrt((1.0 - u) * (1.0 - mode)))
+
+
+def _accuracy_interval(n: int, k: int, rounds: int, seed: int) -> tuple[float, float]:
+    """95 % percentile interval of the accuracy of ``k`` right of ``n`` scored queries, resampled with
+    replacement: a resample's count of right answers is Binomial(n, k / n), drawn as such."""
+    import numpy as np
+
+    draws = np.random.default_rng(seed).binomial(n, k / n, size=rounds) / n
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def _accuracy(fs: list[QueryFigures]) -> float | None:

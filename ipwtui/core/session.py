@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .record import QueryRecord, records_of
+from .sensors.base import UNAVAILABLE
 
 FORMAT = 1
 SESSION_FILE = "session.json"
@@ -261,9 +262,11 @@ class Session:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
-        if status is not None:
-            self.set_status(status, ended=time.time(), **extra)
-        self.unlock()
+        try:
+            if status is not None:
+                self.set_status(status, ended=time.time(), **extra)
+        finally:  # a status that cannot be written still frees the session for a --resume
+            self.unlock()
 
     def discard(self) -> bool:
         """Remove a session that never recorded a query (a run that failed before its first one): its own
@@ -348,11 +351,7 @@ class Session:
     def done_ids(self) -> set[str]:
         """Queries that need no rerun: their last attempt was answered or skipped (not warm-up). A query whose
         last attempt failed (a server down, a timeout) is tried again by --resume."""
-        last: dict[str, str] = {}
-        for r in self.query_records():
-            if r.query_id:
-                last[r.query_id] = r.status
-        return {q for q, status in last.items() if status != "error"}
+        return done_of(self.query_records())
 
     def read_power(self) -> list[tuple[float, int, str, float | None]]:
         """Every complete power sample: (unix time, segment, domain, watts or None)."""
@@ -474,6 +473,30 @@ def new_session_folder(root: str | os.PathLike, model_name: str) -> Path:
     raise SessionError(f"{root}: no free session folder name for {base}")
 
 
+def done_of(records: list[QueryRecord]) -> set[str]:
+    """The ids of the queries whose last attempt was answered or skipped (see Session.done_ids)."""
+    last: dict[str, str] = {}
+    for r in records:
+        if r.query_id:
+            last[r.query_id] = r.status
+    return {q for q, status in last.items() if status != "error"}
+
+
+def energy_qualities(meta: dict, records: list[QueryRecord]) -> list[str]:
+    """The qualities of the energy a session's figures use: a local session's counted domains; a remote
+    session's server energy, as its answered queries have it (unavailable when none has any, whatever
+    the source promised), the configured source's before any query."""
+    if meta.get("where") != "remote" and not any(r.remote for r in records):
+        return sorted({str(d.get("quality")) for d in meta.get("domains") or []
+                       if isinstance(d, dict) and d.get("quality")})
+    answered = [r for r in records if r.remote and r.status == "ok"]
+    if not answered:
+        q = (meta.get("server_energy") or {}).get("quality")
+        return [str(q)] if q else [UNAVAILABLE]
+    return sorted({r.server_energy_quality or UNAVAILABLE for r in answered if r.server_energy_j is not None}) \
+        or [UNAVAILABLE]
+
+
 def session_overview(folder: str | os.PathLike) -> dict:
     """One line about a session folder for a list: never raises. An unreadable folder says why."""
     folder = Path(folder)
@@ -483,7 +506,9 @@ def session_overview(folder: str | os.PathLike) -> dict:
     try:
         s = Session.open(folder)
         planned_ids = [str(i) for i in s.meta.get("query_ids") or []]
-        done = len(s.done_ids() & set(planned_ids)) if planned_ids else len(s.done_ids())
+        records = s.query_records()
+        done_ids = done_of(records)
+        done = len(done_ids & set(planned_ids)) if planned_ids else len(done_ids)
     except SessionError as e:
         out["error"] = str(e)
         return out
@@ -496,7 +521,6 @@ def session_overview(folder: str | os.PathLike) -> dict:
     out.update(status=status, resumable=status not in ("finished", "running", "failed"),
                model=str(model.get("name") or "?"), backend=str(meta.get("backend") or "?"),
                accelerator=str(meta.get("accelerator") or "?"), done=done, planned=len(planned_ids),
-               qualities=sorted({str(d.get("quality")) for d in meta.get("domains") or []
-                                 if isinstance(d, dict) and d.get("quality")}),
+               qualities=energy_qualities(meta, records),
                created=meta.get("created") if isinstance(meta.get("created"), (int, float)) else None)
     return out

@@ -561,9 +561,12 @@ class IpwApp(App):
                 self.notify(f"{self.live.folder}", title="Run finished", timeout=8, markup=False)
             else:
                 reason = (e.summary or {}).get("stop_reason")
-                self.notify((f"{reason}. " if reason else "") +
-                            f"{self.live.done}/{self.live.total} queries kept in {self.live.folder}; "
-                            "resume it from Sessions (ctrl+o)", title=f"Run {e.status}", timeout=10, markup=False)
+                errors = self.live.errors
+                kept = (f"{self.live.done - errors} of {self.live.total} queries answered"
+                        + (f" and {errors} failed" if errors else "") + f", kept in {self.live.folder}")
+                self.notify((f"{reason}. " if reason else "") + kept + "; resume it from Sessions (ctrl+o)"
+                            + (" (the failed ones are tried again)" if errors else ""),
+                            title=f"Run {e.status}", timeout=10, markup=False)
 
     @on(RunProblem)
     def _run_problem(self, msg: RunProblem) -> None:

@@ -20,6 +20,8 @@ def record_note(rec: QueryRecord, view: str = "gross") -> str:
     """Why a row looks as it does, in words: a failed attempt's error, the flags of the energy shown (which
     ones the "!" stands for), and why a remote query's server energy is N/A."""
     parts = []
+    if (rec.attempt or 1) > 1:  # a query tried again: its rows are told apart by their attempt
+        parts.append(f"attempt {rec.attempt}")
     if rec.status == "error":
         parts.append(f"error: {rec.error or 'no reason given'}")
     flags = rec.server_energy_flags if rec.remote else rec.energy_flags

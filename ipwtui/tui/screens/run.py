@@ -438,7 +438,8 @@ class RunScreen(WholeRepaint, Responsive, Screen):
         live = self.live
         self.query_one(RunProgress).update(live.total, live.done)
         count = f"{live.done}/{live.total or '?'}"
-        warm = f" · {live.warmups} warm-up" if live.warmups else ""
+        errors = live.errors
+        warm = (f" ({errors} failed)" if errors else "") + (f" · {live.warmups} warm-up" if live.warmups else "")
         stopping = live.running and bool(getattr(self.handle, "stop_requested", False))
         if live.failure:
             text = f"failed {count} queries{warm}"

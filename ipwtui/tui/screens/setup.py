@@ -190,7 +190,7 @@ class QueryInfoReady(Message):
 
 class SetupScreen(Responsive, Screen):
     BINDINGS = [
-        Binding("ctrl+r", "start", "Run", id="setup.run"),
+        Binding("ctrl+r", "start", "Start", id="setup.run", tooltip="Start the run (or the duel)"),
         Binding("ctrl+f", "focus_filter", "Filter models", id="setup.filter", show=False),
     ]
 
