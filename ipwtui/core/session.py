@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from .record import QueryRecord, records_of
+from .record import QueryRecord, gc_paused, records_of
 from .sensors.base import UNAVAILABLE
 
 FORMAT = 1
@@ -335,7 +335,8 @@ class Session:
         end = text.rfind("\n")  # a last line with no newline is a torn write at the moment of a kill
         lines = text[: end + 1].splitlines() if end >= 0 else []
         try:  # the common case, every line whole: one parse is much faster than one a line
-            recs = json.loads("[" + ",".join(x for x in lines if x.strip()) + "]")
+            with gc_paused():
+                recs = json.loads("[" + ",".join(x for x in lines if x.strip()) + "]")
         except (ValueError, RecursionError):
             recs = []
             for line in lines:
