@@ -333,13 +333,18 @@ class Session:
         except OSError as e:
             raise SessionError(f"{p}: cannot read the journal ({e.strerror or e})") from None
         end = text.rfind("\n")  # a last line with no newline is a torn write at the moment of a kill
-        lines = text[: end + 1].splitlines() if end >= 0 else []
+        whole = text[:end] if end >= 0 else ""
+        lines: list[str] = []
         try:  # the common case, every line whole: one parse is much faster than one a line
             with gc_paused():
-                recs = json.loads("[" + ",".join(x for x in lines if x.strip()) + "]")
+                if whole and "\n\n" not in whole and "\r" not in whole and not whole.startswith("\n"):
+                    recs = json.loads("[" + whole.replace("\n", ",") + "]")  # no blank line: no split needed
+                else:
+                    lines = whole.splitlines()
+                    recs = json.loads("[" + ",".join(x for x in lines if x.strip()) + "]")
         except (ValueError, RecursionError):
             recs = []
-            for line in lines:
+            for line in lines or whole.splitlines():
                 try:
                     recs.append(json.loads(line))
                 except (ValueError, RecursionError):
