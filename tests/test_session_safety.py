@@ -424,3 +424,29 @@ def test_a_session_folder_that_cannot_be_written_at_the_end_says_so_and_how_to_f
     assert f"ipwtui run --resume {out}" in msg and str(out / sess.JOURNAL_FILE) in msg
     assert len(sess.Session.open(out).done_ids()) == 3  # every answer is in the journal
     assert sess.lock_holder(out) is None  # and the folder is free for the resume
+
+
+def test_reading_records_leaves_the_garbage_collector_as_it_found_it():
+    """records_of holds the collector off while it builds records, then gives it back as it was: enabled
+    or not, and a run's frozen heap still frozen."""
+    import gc
+
+    from ipwtui.core.record import gc_paused, records_of
+
+    lines = [{"type": "query", "query_id": f"q{i}", "index": i} for i in range(50)]
+    assert gc.isenabled()
+    assert len(records_of(lines)) == 50 and gc.isenabled()
+    gc.disable()
+    try:
+        records_of(lines)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() and gc.get_freeze_count() == frozen > 0
+    finally:
+        gc.unfreeze()

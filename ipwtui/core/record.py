@@ -195,7 +195,12 @@ class QueryRecord:
     def from_dict(cls, d: dict) -> "QueryRecord":
         names = _FIELD_NAMES
         keys = d.keys()
-        kw = {k: d[k] for k in names & keys}
+        others = keys - names
+        if others and not others <= _TYPE_ONLY:
+            kw = {k: d[k] for k in keys if k in names}
+        else:  # every key a field's (but "type"): one copy in C
+            kw = dict(d)
+            kw.pop("type", None)
         # a value of the wrong type (a hand-edited or foreign journal) is not trusted. Which fields are of the
         # wrong type depends only on the keys and their value types, the same for nearly every line of a
         # journal: found once per shape, then looked up
@@ -215,7 +220,6 @@ class QueryRecord:
             del kw[k]
         kw.setdefault("query_id", str(d.get("query_id", "")))
         kw.setdefault("index", d.get("index") if isinstance(d.get("index"), int) else -1)
-        others = keys - names
         extra = {k: d[k] for k in others if k != "type"} if len(others) > ("type" in others) else {}
         if "wall_done" not in d:  # journals before the window ran to the engine's return
             kw["wall_done"] = d.get("wall_last")
@@ -243,6 +247,7 @@ class QueryRecord:
 
 
 _FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord) if f.name != "extra")
+_TYPE_ONLY = frozenset({"type"})
 _PLAIN_DEFAULTS = {f.name: f.default for f in fields(QueryRecord) if f.default is not MISSING}
 _BAD_BY_SHAPE: dict[tuple, tuple[list[str], list[str]]] = {}  # shape -> (wrong type, float fields)
 
@@ -296,6 +301,12 @@ def gc_paused():
         yield
     finally:
         if was:
+            if not gc.get_freeze_count():  # (a run's frozen heap is left as it is)
+                # the new objects handed to the oldest generation with the young count reset, so that
+                # enabling does not start a collection that walks them all at once; a full collection
+                # still reaches them in its time
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
