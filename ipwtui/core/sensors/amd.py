@@ -35,6 +35,7 @@ from .base import (
     UNAVAILABLE,
     Capability,
     Domain,
+    ProbedOnce,
     Reading,
     OpenFiles,
     SensorError,
@@ -108,7 +109,7 @@ class _SmiGpu:
     total_uj: float = 0.0
 
 
-class AmdSmiSensor:
+class AmdSmiSensor(ProbedOnce[_SmiGpu]):
     """All AMD GPUs amdsmi can see, one domain ``gpuN`` each (N from ``first_index``)."""
 
     name = "amdsmi"
@@ -119,7 +120,7 @@ class AmdSmiSensor:
         self._import_error: str | None = None
         self._initialized = False
         self._closed = False
-        self._gpus: list[_SmiGpu] | None = None
+        self._found: list[_SmiGpu] | None = None
         self._caps: list[Capability] = []
         self._lock = threading.Lock()
 
@@ -138,8 +139,8 @@ class AmdSmiSensor:
                           boundary=BOUNDARY_ACCELERATOR)
 
     # ---- discovery -------------------------------------------------------------------------------
-    def _probe_gpus(self) -> None:
-        self._gpus, self._caps = [], []
+    def _probe(self) -> None:
+        self._found, self._caps = [], []
         if not self._load():
             self._caps.append(self._unavailable("gpu", self._import_error or "amdsmi missing", FIX_INSTALL))
             return
@@ -190,8 +191,8 @@ class AmdSmiSensor:
                 raise ValueError(f"no usable accumulator/resolution in {sorted(e)}")
             dom = Domain(dname, "gpu", SRC_SMI_COUNTER, MEASURED, dname, True, PERIOD_COUNTER_S, True, label,
                          BOUNDARY_ACCELERATOR)
-            assert self._gpus is not None
-            self._gpus.append(_SmiGpu(h, dom, bdf, resolution_uj=res, last_raw=int(raw)))
+            assert self._found is not None
+            self._found.append(_SmiGpu(h, dom, bdf, resolution_uj=res, last_raw=int(raw)))
             self._caps.append(Capability.of(dom))
             return
         except Exception as e:
@@ -209,19 +210,13 @@ class AmdSmiSensor:
             w = _number(info.get(key))
             if w is not None and w > 0:
                 dom = Domain(dname, "gpu", source, MEASURED, dname, False, period, True, label, BOUNDARY_ACCELERATOR)
-                assert self._gpus is not None
-                self._gpus.append(_SmiGpu(h, dom, bdf, power_key=key))
+                assert self._found is not None
+                self._found.append(_SmiGpu(h, dom, bdf, power_key=key))
                 self._caps.append(Capability.of(dom, reason=f"{reason} ({'; '.join(tried)})"))
                 return
         if info:
             tried.append("power info: no socket power value")
         self._caps.append(self._unavailable(dname, "no power reading supported: " + "; ".join(tried), label=label))
-
-    def _ensure(self) -> list[_SmiGpu]:
-        if self._gpus is None:
-            self._probe_gpus()
-        assert self._gpus is not None
-        return self._gpus
 
     def measured_bdfs(self) -> tuple[set[str], bool]:
         """PCI addresses of the GPUs this reader measures, and whether every one of them is known
@@ -231,15 +226,6 @@ class AmdSmiSensor:
         return {g.bdf for g in gpus if g.bdf}, all(g.bdf for g in gpus)
 
     # ---- Sensor protocol -------------------------------------------------------------------------
-    def probe(self) -> list[Capability]:
-        with self._lock:
-            self._ensure()
-            return list(self._caps)
-
-    def domains(self) -> list[Domain]:
-        with self._lock:
-            return [g.domain for g in self._ensure()]
-
     def read(self) -> list[Reading]:
         """Counter GPUs: cumulative joules since probe; the others: watts. Thread-safe."""
         with self._lock:
@@ -297,7 +283,7 @@ class _HwmonGpu:
     total_uj: int = 0
 
 
-class AmdHwmonSensor:
+class AmdHwmonSensor(ProbedOnce[_HwmonGpu]):
     """amdgpu's hwmon power and energy files under a sysfs root (``$IPWTUI_SYSFS_ROOT`` or ``/sys``).
 
     ``skip`` holds PCI addresses another reader (amdsmi) already measures; ``skip_all`` (a reason) leaves
@@ -316,7 +302,7 @@ class AmdHwmonSensor:
         self._open = opener or read_sysfs
         self._files = OpenFiles()
         self._hot = opener or self._files  # the power or energy file of each GPU, kept open
-        self._gpus: list[_HwmonGpu] | None = None
+        self._found: list[_HwmonGpu] | None = None
         self._caps: list[Capability] = []
         self._lock = threading.Lock()
 
@@ -349,8 +335,8 @@ class AmdHwmonSensor:
         where = ", ".join(x for x in (hw, bdf) if x)
         return f"{product} (AMD GPU, {where})" if product else f"AMD GPU ({where})"
 
-    def _probe_gpus(self) -> None:
-        self._gpus, self._caps = [], []
+    def _probe(self) -> None:
+        self._found, self._caps = [], []
         devices = self._devices()
         if not devices:
             self._caps.append(
@@ -395,26 +381,11 @@ class AmdHwmonSensor:
             path, source, period, scale, reason, raw = chosen
             counter = source == SRC_HWMON_COUNTER
             dom = Domain(dname, "gpu", source, MEASURED, dname, counter, period, True, label, BOUNDARY_ACCELERATOR)
-            self._gpus.append(_HwmonGpu(dom, path, scale, last_raw=raw))
+            self._found.append(_HwmonGpu(dom, path, scale, last_raw=raw))
             self._caps.append(Capability.of(dom, reason="; ".join(x for x in (reason, APU_NOTE) if x)))
             index += 1
 
-    def _ensure(self) -> list[_HwmonGpu]:
-        if self._gpus is None:
-            self._probe_gpus()
-        assert self._gpus is not None
-        return self._gpus
-
     # ---- Sensor protocol -------------------------------------------------------------------------
-    def probe(self) -> list[Capability]:
-        with self._lock:
-            self._ensure()
-            return list(self._caps)
-
-    def domains(self) -> list[Domain]:
-        with self._lock:
-            return [g.domain for g in self._ensure()]
-
     def read(self) -> list[Reading]:
         """Counter GPUs: cumulative joules since probe; the others: watts. Thread-safe."""
         with self._lock:

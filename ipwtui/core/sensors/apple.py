@@ -32,6 +32,7 @@ from .base import (
     UNAVAILABLE,
     Capability,
     Domain,
+    ProbedOnce,
     Reading,
     SensorError,
 )
@@ -111,7 +112,7 @@ class _Counter:
         self.last_mj = mj
 
 
-class AppleSocSensor:
+class AppleSocSensor(ProbedOnce[Domain]):
     """SoC, CPU, GPU, ANE and DRAM energy on Apple silicon (``monitor_factory`` and ``platform`` injectable)."""
 
     name = "ioreport"
@@ -122,7 +123,7 @@ class AppleSocSensor:
         self._monitor: Any = None
         self._parts: list[_Part] = []
         self._counters: dict[str, _Counter] = {}
-        self._domains: list[Domain] | None = None
+        self._found: list[Domain] | None = None
         self._caps: list[Capability] = []
         self._lock = threading.Lock()
 
@@ -131,7 +132,7 @@ class AppleSocSensor:
                           "Apple SoC (IOReport)", boundary=BOUNDARY_SOC)
 
     def _probe(self) -> None:
-        self._domains, self._caps = [], []
+        self._found, self._caps = [], []
         if self.platform != "darwin":
             self._caps.append(self._missing(f"IOReport energy is macOS-only (this is {self.platform})",
                                             "on a Mac with Apple silicon: " + FIX_INSTALL))
@@ -157,32 +158,17 @@ class AppleSocSensor:
         what = " + ".join(p.label for p in in_sum)
         soc = Domain(DOMAIN, "soc", SOURCE, MODEL_BASED, ACCELERATOR, True, PERIOD_S, True,
                      f"Apple SoC: {what}", BOUNDARY_SOC)
-        self._domains.append(soc)
+        self._found.append(soc)
         self._caps.append(Capability.of(soc, reason=f"{MODEL_NOTE}; sum of {what}"))
         for p in self._parts:
             d = Domain(p.name, p.kind, SOURCE, MODEL_BASED, ACCELERATOR, True, PERIOD_S, False,
                        f"Apple SoC {p.label}", p.boundary)
-            self._domains.append(d)
+            self._found.append(d)
             notes = ["part of the SoC figure: shown, never summed" if p.in_soc else "shown, never summed"]
             notes += [p.note] if p.note else []
             self._caps.append(Capability.of(d, reason="; ".join(notes)))
 
-    def _ensure(self) -> list[Domain]:
-        if self._domains is None:
-            self._probe()
-        assert self._domains is not None
-        return self._domains
-
     # ---- Sensor protocol -------------------------------------------------------------------------
-    def probe(self) -> list[Capability]:
-        with self._lock:
-            self._ensure()
-            return list(self._caps)
-
-    def domains(self) -> list[Domain]:
-        with self._lock:
-            return list(self._ensure())
-
     def read(self) -> list[Reading]:
         """Cumulative joules since probe: the SoC sum and each component. Thread-safe."""
         with self._lock:

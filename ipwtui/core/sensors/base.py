@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Protocol
+import threading
+from typing import Generic, Protocol, TypeVar, cast
 
 # quality labels (docs/architecture.md): how much to trust a figure
 MEASURED = "measured"
@@ -226,6 +227,38 @@ class Reading:
     t: float  # time.monotonic() of the reading
     watts: float | None = None
     energy_j: float | None = None
+
+
+T = TypeVar("T")
+
+
+class ProbedOnce(Generic[T]):
+    """The part of the Sensor protocol a reader of found devices shares: it looks for them once, on first
+    use (``probe``, ``domains`` or its own ``read``), under its lock. The reader's ``_probe()`` sets
+    ``self._found`` (each a Domain, or an object holding its ``domain``) and ``self._caps`` (one line each,
+    readable or not); a look that finds nothing leaves an empty list, never None."""
+
+    _found: list[T] | None
+    _caps: list[Capability]
+    _lock: threading.Lock
+
+    def _probe(self) -> None:
+        raise NotImplementedError
+
+    def _ensure(self) -> list[T]:
+        if self._found is None:
+            self._probe()
+        assert self._found is not None
+        return self._found
+
+    def probe(self) -> list[Capability]:
+        with self._lock:
+            self._ensure()
+            return list(self._caps)
+
+    def domains(self) -> list[Domain]:
+        with self._lock:
+            return [x if isinstance(x, Domain) else cast(Domain, getattr(x, "domain")) for x in self._ensure()]
 
 
 class Sensor(Protocol):

@@ -31,6 +31,7 @@ from .base import (
     UNAVAILABLE,
     Capability,
     Domain,
+    ProbedOnce,
     Reading,
     OpenFiles,
     SensorError,
@@ -103,7 +104,7 @@ class _ChangeClock:
         return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2.0
 
 
-class BatterySensor:
+class BatterySensor(ProbedOnce[Domain]):
     """Whole-machine power from the batteries under a sysfs root (``$IPWTUI_SYSFS_ROOT`` or ``/sys``).
 
     One domain, ``battery``: the summed draw of the batteries that are discharging, as power when the
@@ -123,7 +124,7 @@ class BatterySensor:
         self._clock = clock
         self._bats: list[_Battery] = []
         self._mains: list[str] = []  # "online" files of the other supplies (AC adapters, USB-C chargers)
-        self._domains: list[Domain] | None = None
+        self._found: list[Domain] | None = None
         self._caps: list[Capability] = []
         self._lock = threading.Lock()
         self._power_clock = _ChangeClock()
@@ -185,7 +186,7 @@ class BatterySensor:
             self._bats.append(b)
 
     def _probe(self) -> None:
-        self._domains, self._caps = [], []
+        self._found, self._caps = [], []
         self._scan()
         if not self._bats:
             self._caps.append(self._missing(NO_BATTERY_REASON.format(root=self.root.rstrip("/")), ""))
@@ -207,19 +208,19 @@ class BatterySensor:
         energy = all(b.energy_path for b in usable)
         if power:
             src = SRC_POWER if all(len(b.power_paths) == 1 for b in usable) else SRC_CURRENT
-            self._domains.append(Domain(DOMAIN, "system", src, MEASURED, ACCELERATOR, False, PERIOD_S, True,
+            self._found.append(Domain(DOMAIN, "system", src, MEASURED, ACCELERATOR, False, PERIOD_S, True,
                                         f"battery draw ({names})", BOUNDARY_WHOLE_MACHINE))
         if energy:
             nested = power
-            self._domains.append(Domain(DOMAIN_ENERGY if nested else DOMAIN, "system", SRC_ENERGY, MEASURED,
+            self._found.append(Domain(DOMAIN_ENERGY if nested else DOMAIN, "system", SRC_ENERGY, MEASURED,
                                         ACCELERATOR, True, PERIOD_S, not nested,
                                         f"battery energy_now drop ({names})", BOUNDARY_WHOLE_MACHINE))
             self._resync()
-        if not self._domains:  # batteries disagree on which files they have: no common figure
+        if not self._found:  # batteries disagree on which files they have: no common figure
             self._caps.append(self._missing(f"{names} report different files: no figure covers them all",
                                             "", names))
             return
-        for d in self._domains:
+        for d in self._found:
             notes = [SLOW_NOTE]
             if d.source == SRC_CURRENT:
                 notes.insert(0, "power computed as current_now x voltage_now")
@@ -238,22 +239,7 @@ class BatterySensor:
         except OSError:
             return ""
 
-    def _ensure(self) -> list[Domain]:
-        if self._domains is None:
-            self._probe()
-        assert self._domains is not None
-        return self._domains
-
     # ---- Sensor protocol -------------------------------------------------------------------------
-    def probe(self) -> list[Capability]:
-        with self._lock:
-            self._ensure()
-            return list(self._caps)
-
-    def domains(self) -> list[Domain]:
-        with self._lock:
-            return list(self._ensure())
-
     def observed_period_s(self) -> float | None:
         """Median time between changes of the value read so far (None before three changes): the fuel
         gauge's real update period, for the session's record."""

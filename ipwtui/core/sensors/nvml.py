@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .base import BOUNDARY_ACCELERATOR, MEASURED, UNAVAILABLE, Capability, Domain, Reading, SensorError
+from .base import (BOUNDARY_ACCELERATOR, MEASURED, UNAVAILABLE, Capability, Domain, ProbedOnce, Reading,
+                   SensorError)
 
 SRC_COUNTER = "nvml-counter"
 SRC_INSTANT = "nvml-instant"
@@ -67,7 +68,7 @@ class _Gpu:
     last_t: float = float("-inf")
 
 
-class NvmlSensor:
+class NvmlSensor(ProbedOnce[_Gpu]):
     """All NVIDIA GPUs NVML can see, one domain ``gpuN`` per GPU."""
 
     name = "nvml"
@@ -76,7 +77,7 @@ class NvmlSensor:
         self._nvml = nvml
         self._import_error: str | None = None
         self._initialized = False
-        self._gpus: list[_Gpu] | None = None
+        self._found: list[_Gpu] | None = None
         self._caps: list[Capability] = []
         self._wall_offset = time.time() - time.monotonic()
         self._lock = threading.Lock()
@@ -126,8 +127,9 @@ class NvmlSensor:
                           boundary=BOUNDARY_ACCELERATOR)
 
     # ---- discovery -------------------------------------------------------------------------------
-    def _probe_gpus(self) -> None:
-        self._gpus, self._caps = [], []
+    def _probe(self) -> None:
+        """One line per GPU (or one unavailable ``gpu`` line when NVML itself is missing)."""
+        self._found, self._caps = [], []
         if not self._load():
             self._caps.append(self._unavailable("gpu", self._import_error or "pynvml missing", FIX_INSTALL))
             return
@@ -194,27 +196,11 @@ class NvmlSensor:
             return
         dom = Domain(dname, "gpu", source, MEASURED, dname, source == SRC_COUNTER, period, True, label,
                      BOUNDARY_ACCELERATOR)
-        assert self._gpus is not None
-        self._gpus.append(_Gpu(i, handle, dom, instant, first_mj, first_mj))
+        assert self._found is not None
+        self._found.append(_Gpu(i, handle, dom, instant, first_mj, first_mj))
         self._caps.append(Capability.of(dom, reason))
 
-    def _ensure(self) -> list[_Gpu]:
-        if self._gpus is None:
-            self._probe_gpus()
-        assert self._gpus is not None
-        return self._gpus
-
     # ---- Sensor protocol -------------------------------------------------------------------------
-    def probe(self) -> list[Capability]:
-        """One line per GPU (or one unavailable ``gpu`` line when NVML itself is missing)."""
-        with self._lock:
-            self._ensure()
-            return list(self._caps)
-
-    def domains(self) -> list[Domain]:
-        with self._lock:
-            return [g.domain for g in self._ensure()]
-
     def read(self) -> list[Reading]:
         """Counter GPUs: cumulative joules since probe (plus instant watts when the field works);
         the others: watts. A GPU whose read fails this time is left out. Thread-safe."""

@@ -31,6 +31,7 @@ from .base import (
     UNAVAILABLE,
     Capability,
     Domain,
+    ProbedOnce,
     Reading,
     OpenFiles,
     SensorError,
@@ -94,7 +95,7 @@ def _classify(name: str, package: int, sub: int | None) -> tuple[str, str, bool,
     return dname, "cpu", False, BOUNDARY_CPU_PACKAGE  # an unknown zone sits inside its package
 
 
-class RaplSensor:
+class RaplSensor(ProbedOnce[_Zone]):
     """Reads the RAPL powercap counters under a sysfs root (injectable for tests).
 
     ``opener`` reads a file's text; tests inject one to simulate ``PermissionError`` even as root. Without
@@ -111,7 +112,7 @@ class RaplSensor:
         self._open = opener or read_sysfs
         self._files = OpenFiles()
         self._hot = opener or self._files  # energy_uj, read 20 times a second
-        self._zones: list[_Zone] | None = None
+        self._found: list[_Zone] | None = None
         self._caps: list[Capability] = []
         self._lock = threading.Lock()
 
@@ -141,7 +142,8 @@ class RaplSensor:
             out.append((key, zid, path))
         return sorted(out)
 
-    def _probe_zones(self) -> None:
+    def _probe(self) -> None:
+        """Every zone found, readable or not; a single unavailable line when there is no RAPL at all."""
         zones: list[_Zone] = []
         caps: list[Capability] = []
         seen: set[str] = set()
@@ -190,25 +192,9 @@ class RaplSensor:
                 Capability("cpu-package", "cpu", SOURCE, UNAVAILABLE, "cpu", False, PERIOD_S,
                            reason=NO_RAPL_REASON, fix=NO_RAPL_FIX, label="RAPL", boundary=BOUNDARY_CPU_PACKAGE)
             )
-        self._zones, self._caps = zones, caps
-
-    def _ensure(self) -> list[_Zone]:
-        if self._zones is None:
-            self._probe_zones()
-        assert self._zones is not None
-        return self._zones
+        self._found, self._caps = zones, caps
 
     # ---- Sensor protocol -------------------------------------------------------------------------
-    def probe(self) -> list[Capability]:
-        """Every zone found, readable or not; a single unavailable line when there is no RAPL at all."""
-        with self._lock:
-            self._ensure()
-            return list(self._caps)
-
-    def domains(self) -> list[Domain]:
-        with self._lock:
-            return [z.domain for z in self._ensure()]
-
     def read(self) -> list[Reading]:
         """Cumulative unwrapped joules per readable zone; a zone that fails this time is left out."""
         with self._lock:
