@@ -642,7 +642,7 @@ def rescore(folder: str | Path, judge: Judge, *, sensor_set: Any = None, force: 
     from .core.sampler import Sampler
     from .core.sensors.base import BOUNDARY_WHOLE_MACHINE, worst_quality
     from .core.session import SESSION_FILE, SessionError
-    from .core.summary import final_attempts
+    from .core.record import final_attempts
 
     folder = Path(folder)
     session = open_for_rescore(folder, force)

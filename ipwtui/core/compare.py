@@ -34,11 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import compute
-from .record import REMOTE, QueryRecord, apply_server_energy, records_of
+from .record import REMOTE, QueryRecord, apply_server_energy, final_attempts, records_of
 from .sensors.base import UNAVAILABLE, describe_boundary, worst_quality
 from .session import JOURNAL_FILE, Session, SessionError
 from .summary import figures as query_figures
-from .summary import final_attempts
 
 SUMMARY_FILE = "summary.json"
 ACCEL_SUFFIX = "-accel"  # the cited table's accelerator-only counterpart of an entry: "<id>-accel"

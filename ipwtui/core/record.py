@@ -289,6 +289,14 @@ def server_fields(rec: QueryRecord) -> dict:
     return {k: getattr(rec, k) for k in SERVER_FIELDS}
 
 
+def final_attempts(records: list[QueryRecord]) -> list[QueryRecord]:
+    """Each query's last attempt (a query tried again after a failure has one record per attempt)."""
+    last: dict[str, QueryRecord] = {}
+    for r in records:
+        last[r.query_id] = r  # journal order: a later attempt or segment comes later
+    return list(last.values())
+
+
 @contextmanager
 def gc_paused():
     """The cyclic garbage collector held off while a journal's lines become objects: tens of thousands of

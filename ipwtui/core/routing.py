@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from .metrics import range_fractions, range_mode, reaching
-from .record import ERROR, OK, QueryRecord
-from .summary import final_attempts
+from .record import ERROR, OK, QueryRecord, final_attempts
 
 DEFAULT_ALPHAS = (0.6, 0.8)
 DEFAULT_TPR = 0.9

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from .record import QueryRecord, gc_paused, records_of
+from .record import ERROR, QueryRecord, final_attempts, gc_paused, records_of
 from .sensors.base import UNAVAILABLE
 
 FORMAT = 1
@@ -481,11 +481,7 @@ def new_session_folder(root: str | os.PathLike, model_name: str) -> Path:
 
 def done_of(records: list[QueryRecord]) -> set[str]:
     """The ids of the queries whose last attempt was answered or skipped (see Session.done_ids)."""
-    last: dict[str, str] = {}
-    for r in records:
-        if r.query_id:
-            last[r.query_id] = r.status
-    return {q for q, status in last.items() if status != "error"}
+    return {r.query_id for r in final_attempts(records) if r.query_id and r.status != ERROR}
 
 
 def energy_qualities(meta: dict, records: list[QueryRecord]) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .metrics import Metrics, QueryFigures, compute
-from .record import OK, SKIPPED, ERROR, QueryRecord, records_of
+from .record import OK, SKIPPED, ERROR, QueryRecord, final_attempts, records_of
 from .sensors.base import UNAVAILABLE, worst_quality
 
 
@@ -88,14 +88,6 @@ def idle_power(journal: list[dict]) -> dict:
     """The idle baselines measured, per segment."""
     return {str(r.get("segment", 0)): {"idle_w": r.get("idle_w"), "seconds": r.get("seconds")}
             for r in journal if r.get("type") == "idle"}
-
-
-def final_attempts(records: list[QueryRecord]) -> list[QueryRecord]:
-    """Each query's last attempt (a query tried again after a failure has one record per attempt)."""
-    last: dict[str, QueryRecord] = {}
-    for r in records:
-        last[r.query_id] = r  # journal order: a later attempt or segment comes later
-    return list(last.values())
 
 
 def _joined(values) -> str | None:

@@ -208,7 +208,8 @@ def default_view(metas: list[dict]) -> str:
 def load_sessions(folders: Iterable[str | os.PathLike], view: str | None = None) -> list[ReportSession]:
     """Read every session folder; ReportError (one line) for the first that cannot be read."""
     from ..core.session import Session, SessionError
-    from ..core.summary import build_summary, final_attempts
+    from ..core.record import final_attempts
+    from ..core.summary import build_summary
     from ..core.record import records_of
 
     folders = [Path(f) for f in folders]

@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..core import events as ev
+from ..core.record import ERROR, final_attempts
 from ..core.sensors.base import MEASURED, UNAVAILABLE, worst_quality
 
 
@@ -164,10 +165,7 @@ class LiveState:
     @property
     def errors(self) -> int:
         """Queries whose last attempt so far failed."""
-        last: dict[str, str] = {}
-        for r in self.all_records:
-            last[r.query_id] = r.status
-        return sum(1 for status in last.values() if status == "error")
+        return sum(1 for r in final_attempts(self.all_records) if r.status == ERROR)
 
     @property
     def counted_domains(self) -> list:
