@@ -244,6 +244,25 @@ def _accuracy(fs: list[QueryFigures]) -> float | None:
     return sum(1 for f in s if f.correct) / len(s) if s else None
 
 
+def resampled_sums(rng, cols, rounds: int):
+    """Bootstrap rounds over the rows of ``cols`` (n queries, m figures), a chunk of rounds at a time (memory
+    stays bounded on long sessions): each chunk's (rounds, m) column sums of its resamples. A resample is a
+    vector of counts c (how often each query was drawn), so its sums are c . cols, one matrix product for
+    the whole chunk. The caller may draw more from ``rng`` between chunks."""
+    import numpy as np
+
+    n = cols.shape[0]
+    chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))
+    dtype = np.int32 if n * chunk < 2**31 else np.int64
+    done = 0
+    while done < rounds:
+        k = min(chunk, rounds - done)
+        idx = rng.integers(0, n, size=(k, n), dtype=dtype)
+        idx += (np.arange(k, dtype=dtype) * n)[:, None]
+        yield np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(float) @ cols
+        done += k
+
+
 def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
     """95 % percentile intervals of IPW, IPJ and accuracy, resampling queries with replacement."""
     import numpy as np
@@ -261,21 +280,14 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
     correct = np.array([bool(f.correct) for f in fs], dtype=float)
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {"acc": [], "mp": [], "me": []}
-    chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))  # bounded memory for long sessions
-    # A resample is a vector of counts c (how often each query was drawn), so each of its sums is one
-    # product c . x, all of them one matrix product. A round's energy is low + u (high - low) with one u
-    # for every query, so its mean power is (c . low/L + u c . (high - low)/L) / n, and the same for energy.
+    # A round's energy is low + u (high - low) with one u for every query, so its mean power is
+    # (c . low/L + u c . (high - low)/L) / n, and the same for energy.
     if ranged:
         cols = np.stack([scored, correct, lo / lat, (hi - lo) / lat, lo, hi - lo], axis=1)
     else:
         cols = np.stack([scored, correct, e / lat, e], axis=1)
-    small = n * chunk < 2**31
-    done = 0
-    while done < rounds:
-        k = min(chunk, rounds - done)
-        idx = rng.integers(0, n, size=(k, n), dtype=np.int32 if small else np.int64)
-        idx += (np.arange(k, dtype=idx.dtype) * n)[:, None]
-        sums = np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(float) @ cols
+    for sums in resampled_sums(rng, cols, rounds):
+        k = len(sums)
         ns = sums[:, 0]
         ok = ns > 0
         if ranged:
@@ -287,7 +299,6 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
         parts["acc"].append(sums[ok, 1] / ns[ok])
         parts["mp"].append(mp[ok])
         parts["me"].append(me[ok])
-        done += k
     acc, mp, me = (np.concatenate(parts[x]) for x in ("acc", "mp", "me"))
     pos = (mp > 0) & (me > 0)
     if not pos.any():

@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .metrics import range_fractions, range_mode, reaching
+from .metrics import range_fractions, range_mode, reaching, resampled_sums
 from .record import ERROR, OK, QueryRecord, final_attempts
 
 DEFAULT_ALPHAS = (0.6, 0.8)
@@ -416,21 +416,14 @@ def _bootstrap(strategies: list[_Strategy], x: dict, lo, hi, masks: dict, rounds
     live = np.flatnonzero(np.any(V != 0, axis=0))  # a column of zeros sums to zero in every round
     Vl = V[:, live]
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))
     sums = []
     us = []
-    done = 0
-    small = n * chunk < 2**31
-    while done < rounds:
-        r = min(chunk, rounds - done)
-        idx = rng.integers(0, n, size=(r, n), dtype=np.int32 if small else np.int64)
-        idx += (np.arange(r, dtype=idx.dtype) * n)[:, None]
-        counts = np.bincount(idx.ravel(), minlength=r * n).reshape(r, n)
+    for live_sums in resampled_sums(rng, Vl, rounds):
+        r = len(live_sums)
         part = np.zeros((r, V.shape[1]))
-        part[:, live] = counts.astype(float) @ Vl
+        part[:, live] = live_sums
         sums.append(part)
         us.append(rng.random((r, k)))
-        done += r
     S = np.concatenate(sums)
     U = np.concatenate(us)
     # the range fraction of each side from a triangular distribution whose mode is where that side's
