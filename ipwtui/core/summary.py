@@ -90,6 +90,17 @@ def idle_power(journal: list[dict]) -> dict:
             for r in journal if r.get("type") == "idle"}
 
 
+def energy_label_of(records: list[QueryRecord]) -> tuple[str | None, str, str | None]:
+    """(source, quality, boundary) of the energy of these queries: that of the ones that have one (the
+    server's for a remote query), the worst quality among them; a query with none (failed, or N/A) does
+    not turn the label to N/A. Unavailable when none has any."""
+    labels = [r.energy_label for r in records if r.energy("gross") is not None]
+    if not labels:
+        return None, UNAVAILABLE, None
+    return (_joined(src for src, _, _ in labels), worst_quality([q for _, q, _ in labels]),
+            _joined(b for _, _, b in labels))
+
+
 def _joined(values) -> str | None:
     out: list[str] = []
     for v in values:
@@ -108,8 +119,7 @@ def build_summary(meta: dict, journal: list[dict], records: list[QueryRecord] | 
     counted = final_attempts(attempts)
     # the energy the figures use: the server's for a remote session, this machine's otherwise; its
     # quality is that of the queries that have one (how many do is said apart, never folded into it)
-    labelled = [r for r in counted if r.energy("gross") is not None]
-    labels = [r.energy_label for r in labelled]
+    source, quality, boundary = energy_label_of(counted)
     remote = any(r.remote for r in counted) or meta.get("where") == "remote"
     out = {
         "session": meta.get("id"),
@@ -131,9 +141,9 @@ def build_summary(meta: dict, journal: list[dict], records: list[QueryRecord] | 
             "with_energy": m["gross"].n_with_energy,
             "contended": m["gross"].n_contended,
         },
-        "energy_quality": worst_quality([q for _, q, _ in labels]) if labels else UNAVAILABLE,
-        "energy_source": _joined(src for src, _, _ in labels),
-        "energy_boundary": _joined(b for _, _, b in labels),
+        "energy_quality": quality,
+        "energy_source": source,
+        "energy_boundary": boundary,
         "metrics": {k: v.as_dict() for k, v in m.items()},
         "energy": energy_totals(journal),
         "idle": idle_power(journal),

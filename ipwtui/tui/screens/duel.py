@@ -29,7 +29,7 @@ from ..widgets.power_graph import PowerGraph
 from ..widgets.query_table import QueryTable
 from ..widgets.footer import KeyFooter
 from ..widgets.responsive import Responsive, WholeRepaint
-from ...core.sensors.base import UNAVAILABLE, worst_quality
+from ...core.summary import energy_label_of
 from .run import answer_text, live_traces, metric
 
 SIDES = ("A", "B")
@@ -38,14 +38,7 @@ SIDES = ("A", "B")
 def session_label(records: list) -> tuple[str | None, str, str | None]:
     """(source, quality, boundary) of the energy a side's figures use: that of its queries that have one
     (a failed query, with none, does not turn the label to N/A), as the session's summary says it."""
-    labels = [r.energy_label for r in records if r.counted and r.energy("gross") is not None]
-    if not labels:
-        return None, UNAVAILABLE, None
-
-    def joined(i: int) -> str | None:
-        return "+".join(dict.fromkeys(x[i] for x in labels if x[i])) or None
-
-    return joined(0), worst_quality({x[1] for x in labels}), joined(2)
+    return energy_label_of([r for r in records if r.counted])
 
 
 def side_figures(live: LiveState, remote: bool) -> str:

@@ -23,6 +23,7 @@ from ...core import fmt
 from ...core.metrics import MIN_QUERIES_FOR_CI as MIN_CI
 from ...core.remote import MEASURED_REMOTE
 from ...core.sensors.base import MEASURED, UNAVAILABLE, worst_quality
+from ...core.summary import energy_label_of
 from ..gaps import GapOpen
 from ..live import LiveState, PastRecords
 from ..pacing import Pacer, usable_cores
@@ -520,19 +521,15 @@ class RunScreen(WholeRepaint, Responsive, Screen):
 
         live = self.live
         quality = self.figure_quality()
-        energy = [r for r in live.all_records if r.counted and r.energy("gross") is not None]
-        backend = getattr(getattr(self.handle, "prep", None), "backend", None)
-        remote = any(r.remote for r in live.all_records) or bool(backend is not None and backend.traits.remote)
-        labels = [r.energy_label for r in energy]
-        joined = lambda i: "+".join(dict.fromkeys(x[i] for x in labels if x[i])) or None  # noqa: E731
+        source, _quality, boundary = energy_label_of([r for r in live.all_records if r.counted])
+        remote = self.is_remote()
         status = live.failure and "failed" or live.status or ("paused" if getattr(self.handle, "paused", False)
                                                               else "running")
-        source = joined(0)
         if remote and source is None:  # no query has server energy (yet): the source the run was given
             source = self.server_energy_words()[0]
         return ExplainContext(
             view=live.energy_view, metrics=live.metrics.get(live.energy_view) if live.metrics else None,
-            quality=quality, source=source, boundary=joined(2),
+            quality=quality, source=source, boundary=boundary,
             domains=[DomainLabel(d.name, d.source, d.quality, d.boundary) for d in live.counted_domains],
             idle_w=dict(live.idle_w), idle_seconds=live.idle_seconds, remote=remote, status=status,
             na_notes=self.server_notes() if remote else [])
