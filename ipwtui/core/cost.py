@@ -15,14 +15,14 @@ over per-query lists, with the same conventions as the energy metrics: a query w
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from .datafile import read_table
 
 J_PER_KWH = 3.6e6
 TOKENS_PER_PRICE_UNIT = 1e6  # prices are per million tokens
@@ -157,21 +157,7 @@ def _parse_price(raw: Any, where: str) -> Price:
 
 def load_prices(path: str | Path | None = None) -> PriceTable:
     """The packaged price table (``prices.json``), or the file at ``path``; every entry checked."""
-    if path is None:
-        name = "prices.json"
-        text = (resources.files("ipwtui") / "data" / name).read_text(encoding="utf-8")
-    else:
-        name = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as e:
-            raise PriceError(f"{name}: cannot read: {e.strerror or e}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise PriceError(f"{name}: line {e.lineno}: not valid JSON: {e.msg}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("prices"), list):
-        raise PriceError(f"{name}: expected an object with a 'prices' list")
+    data, name = read_table("prices.json", path, "prices", PriceError)
     if data.get("currency") != "USD":
         raise PriceError(f"{name}: currency must be USD")
     prices = []

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.util
-import json
 import logging
 import math
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -38,6 +36,7 @@ from . import (
     ServerEnergy,
     ServerEnergySource,
 )
+from ..datafile import read_table
 
 ESTIMATED = "estimated"
 UNAVAILABLE = "unavailable"
@@ -119,17 +118,6 @@ class CitedTable:
                                 + ", ".join(sorted(self.entries))) from None
 
 
-def _data_text(name: str, path: str | Path | None) -> tuple[str, str]:
-    if path is not None:
-        p = Path(path)
-        try:
-            return p.read_text(encoding="utf-8"), str(p)
-        except OSError as e:
-            raise EstimateError(f"{p}: cannot read: {e.strerror or e}") from None
-    res = resources.files("ipwtui") / "data" / name
-    return res.read_text(encoding="utf-8"), name
-
-
 def _finite_positive(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
@@ -179,13 +167,7 @@ def _parse_entry(raw: Any, where: str) -> CitedEntry:
 def load_cited_table(path: str | Path | None = None) -> CitedTable:
     """The table of cited figures (the packaged ``cloud_energy.json`` by default), every entry checked.
     A bad file raises EstimateError naming the file, the entry and the rule."""
-    text, name = _data_text("cloud_energy.json", path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise EstimateError(f"{name}: line {e.lineno}: not valid JSON: {e.msg}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
-        raise EstimateError(f"{name}: expected an object with an 'entries' list")
+    data, name = read_table("cloud_energy.json", path, "entries", EstimateError)
     for key in ("version", "updated"):
         if not isinstance(data.get(key), str) or not data[key]:
             raise EstimateError(f"{name}: missing '{key}'")
