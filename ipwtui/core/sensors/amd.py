@@ -41,6 +41,7 @@ from .base import (
     SensorError,
     default_sysfs_root,
     read_sysfs,
+    counter_step,
 )
 
 SRC_SMI_COUNTER = "amdsmi-counter"
@@ -244,7 +245,7 @@ class AmdSmiSensor(ProbedOnce[_SmiGpu]):
                         raw = int(acc)
                         t = time.monotonic()
                         # the accumulator only goes back when the driver was reloaded: continue from zero
-                        g.total_uj += (raw - g.last_raw if raw >= g.last_raw else raw) * g.resolution_uj
+                        g.total_uj += counter_step(g.last_raw, raw) * g.resolution_uj
                         g.last_raw = raw
                         out.append(Reading(g.domain.name, t, energy_j=g.total_uj / 1e6))
                     else:
@@ -400,7 +401,7 @@ class AmdHwmonSensor(ProbedOnce[_HwmonGpu]):
                     continue
                 t = time.monotonic()
                 if g.domain.has_counter:
-                    g.total_uj += raw - g.last_raw if raw >= g.last_raw else raw  # back: reset, from zero
+                    g.total_uj += counter_step(g.last_raw, raw)
                     g.last_raw = raw
                     out.append(Reading(g.domain.name, t, energy_j=g.total_uj * g.scale))
                 else:

@@ -35,6 +35,7 @@ from .base import (
     ProbedOnce,
     Reading,
     SensorError,
+    counter_step,
 )
 
 SOURCE = "ioreport"
@@ -108,7 +109,7 @@ class _Counter:
     total_mj: int = 0
 
     def step(self, mj: int) -> None:
-        self.total_mj += mj - self.last_mj if mj >= self.last_mj else mj  # back: restarted, from zero
+        self.total_mj += counter_step(self.last_mj, mj)
         self.last_mj = mj
 
 

@@ -229,6 +229,18 @@ class Reading:
     energy_j: float | None = None
 
 
+def counter_step(last: int, raw: int, max_range: int | None = None) -> int:
+    """How far a cumulative energy counter went from ``last`` to ``raw``, in its own units. A counter that
+    went back wrapped once past ``max_range`` when that is known (RAPL's max_energy_range_uj); otherwise it
+    was reset (a driver reload, a restarted monitor) or wrapped with no known range: it counts from zero,
+    and what it counted before the wrap is lost."""
+    if raw >= last:
+        return raw - last
+    if max_range is not None and last <= max_range:
+        return max_range - last + raw
+    return raw
+
+
 T = TypeVar("T")
 
 

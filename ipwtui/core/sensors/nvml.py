@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import (BOUNDARY_ACCELERATOR, MEASURED, UNAVAILABLE, Capability, Domain, ProbedOnce, Reading,
-                   SensorError)
+                   SensorError, counter_step)
 
 SRC_COUNTER = "nvml-counter"
 SRC_INSTANT = "nvml-instant"
@@ -220,7 +220,7 @@ class NvmlSensor(ProbedOnce[_Gpu]):
                     mj = int(nv.nvmlDeviceGetTotalEnergyConsumption(g.handle))
                     t = time.monotonic()
                     # the counter only goes back if the driver was reloaded: continue from zero
-                    g.total_mj += mj - g.last_mj if mj >= g.last_mj else mj
+                    g.total_mj += counter_step(g.last_mj, mj)
                     g.last_mj = mj
                     watts = None
                     if g.instant:

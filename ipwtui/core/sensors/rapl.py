@@ -37,6 +37,7 @@ from .base import (
     SensorError,
     default_sysfs_root,
     read_sysfs,
+    counter_step,
 )
 
 SOURCE = "rapl"
@@ -208,12 +209,7 @@ class RaplSensor(ProbedOnce[_Zone]):
                     errors.append(f"{z.domain.name}: {e}")
                     continue
                 t = time.monotonic()
-                if raw >= z.last_raw:
-                    z.total_uj += raw - z.last_raw
-                elif z.max_range_uj is not None and z.last_raw <= z.max_range_uj:
-                    z.total_uj += z.max_range_uj - z.last_raw + raw  # wrapped once past max_energy_range_uj
-                else:
-                    z.total_uj += raw  # range unknown: count from zero, the part before the wrap is lost
+                z.total_uj += counter_step(z.last_raw, raw, z.max_range_uj)
                 z.last_raw = raw
                 out.append(Reading(z.domain.name, t, watts=None, energy_j=z.total_uj / 1e6))
         if zones and not out:
