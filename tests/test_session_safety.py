@@ -315,6 +315,43 @@ def test_a_record_read_from_a_line_is_the_one_its_constructor_would_build(line):
     assert QueryRecord.from_dict(fast.to_dict()) == fast
 
 
+def test_a_journal_line_leaves_out_what_holds_nothing_and_reads_back_whole():
+    from ipwtui.core.record import QueryRecord
+
+    full = QueryRecord("q1", 4, status="ok", correct=True, energy_j=3.5, energy_flags=["contended"],
+                       energy_by_domain={"cpu": 3.5}, latency_s=1.25, wall_sent=10.0, wall_last=11.0,
+                       extra={"from_the_future": [1, 2]})
+    bare = QueryRecord("q2", 5, status="error", error="timeout", wall_sent=10.0, wall_last=11.0)
+    for rec in (full, bare):
+        line = rec.to_dict()
+        assert QueryRecord.from_dict(json.loads(json.dumps(line))) == rec
+        assert "wall_done" in line and line["wall_done"] is None  # kept: its absence means an old journal
+        assert not any(v is None for k, v in line.items() if k != "wall_done")
+    line = bare.to_dict()
+    for absent in ("correct", "energy_j", "judge_model", "energy_flags", "server_report", "energy_by_domain"):
+        assert absent not in line
+    assert full.to_dict()["energy_flags"] == ["contended"] and full.to_dict()["from_the_future"] == [1, 2]
+    # a line from before wall_done existed still reads its window's end from the last piece
+    old = dict(line)
+    del old["wall_done"]
+    assert QueryRecord.from_dict(old).wall_done == 11.0
+
+
+def test_a_line_shaped_like_a_good_one_is_still_checked_for_nan():
+    """Lines of one shape are read by one plan, made once; a NaN is a value, not a shape, and is caught
+    in every line."""
+    from ipwtui.core.record import QueryRecord
+
+    good = QueryRecord.from_dict({"query_id": "a", "index": 0, "energy_j": 2.0, "latency_s": 1.0})
+    bad = QueryRecord.from_dict({"query_id": "b", "index": 1, "energy_j": float("nan"), "latency_s": 1.0})
+    again = QueryRecord.from_dict({"query_id": "c", "index": 2, "energy_j": 3.0, "latency_s": 1.0})
+    assert good.energy_j == 2.0 and "invalid_fields" not in good.extra
+    assert bad.energy_j is None and bad.latency_s == 1.0 and bad.extra["invalid_fields"] == ["energy_j"]
+    assert again.energy_j == 3.0 and again.extra == {}
+    wrong = QueryRecord.from_dict({"query_id": "d", "index": 3, "energy_j": "2.0", "latency_s": 1.0})
+    assert wrong.energy_j is None and wrong.extra["invalid_fields"] == ["energy_j"]
+
+
 @pytest.mark.parametrize("url, words", [
     ("http://[::1:8801/v1", "is not a valid URL"), ("http://127.0.0.1:99999/v1", "is not a valid URL"),
     ("http://:8801/v1", "has no host name"), ("ftp://host/v1", "http:// or https://"),

@@ -156,9 +156,9 @@ class QueryRecord:
         """The query's energy in ``view`` ("gross" or "net"), the one its IPW and IPJ use: a remote
         query's is the server's (gross only: the server's idle baseline is unknown, so its net is N/A),
         a local query's is this machine's."""
-        if self.remote:
+        if self.where == REMOTE:  # (self.remote and self.client_energy, written out: called per record a lot)
             return self.server_energy_j if view == "gross" else None
-        return self.client_energy(view)
+        return self.energy_net_j if view == "net" else self.energy_j
 
     def client_energy(self, view: str = "gross") -> float | None:
         """This machine's energy over the window (for a remote query: what the client spent waiting)."""
@@ -181,56 +181,53 @@ class QueryRecord:
     # ---- journal line ----
 
     def to_dict(self) -> dict:
+        """The journal line. A field that holds nothing (None where its default is None; an empty list
+        or dict) is left out, and ``from_dict`` gives it back as it was: a line of a typical query is
+        half as long, and a long journal half as slow to read. ``wall_done`` is always written (a line
+        without it is read as one from before it existed)."""
         d: dict[str, Any] = {"type": "query"}
-        for f in fields(self):
-            if f.name == "extra":
+        state = self.__dict__
+        for name in _FIELD_ORDER:
+            v = state[name]
+            if v is None:
+                if name in _NONE_DEFAULT and name != "wall_done":
+                    continue
+            elif type(v) is tuple:
+                v = list(v)
+            elif not v and name in _EMPTY_DEFAULT and type(v) in (list, dict):
                 continue
-            v = getattr(self, f.name)
-            d[f.name] = list(v) if isinstance(v, tuple) else v
+            d[name] = v
         for k, v in self.extra.items():
             d.setdefault(k, v)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "QueryRecord":
-        names = _FIELD_NAMES
-        keys = d.keys()
-        others = keys - names
-        if others and not others <= _TYPE_ONLY:
-            kw = {k: d[k] for k in keys if k in names}
-        else:  # every key a field's (but "type"): one copy in C
-            kw = dict(d)
-            kw.pop("type", None)
-        # a value of the wrong type (a hand-edited or foreign journal) is not trusted. Which fields are of the
-        # wrong type depends only on the keys and their value types, the same for nearly every line of a
-        # journal: found once per shape, then looked up
-        shape = (tuple(kw), tuple(map(type, kw.values())))
-        known = _BAD_BY_SHAPE.get(shape)
-        if known is None:
-            types = _FIELD_TYPES
-            known = ([k for k, v in kw.items() if v is not None and type(v) not in types[k]],
-                     [k for k, t in zip(*shape) if t is float])
-            if len(_BAD_BY_SHAPE) < 4096:
-                _BAD_BY_SHAPE[shape] = known
-        bad, floats = known
-        # nor is a number that is not finite (NaN, Infinity): their sum is not finite either (checked in C)
-        if floats and not math.isfinite(sum(map(kw.__getitem__, floats))):
-            bad = bad + [k for k in floats if not math.isfinite(kw[k])]
-        for k in bad:
+        # What to do with a line depends only on its keys and their value types, the same for nearly every
+        # line of a journal: planned once per shape (_Plan), then followed
+        shape = (tuple(d), tuple(map(type, d.values())))
+        plan = _PLANS.get(shape)
+        if plan is None:
+            plan = _Plan(*shape)
+            if len(_PLANS) < 4096:
+                _PLANS[shape] = plan
+        kw = dict(d)
+        for k in plan.drop:  # "type", keys this version does not know, values of the wrong type
             del kw[k]
-        kw.setdefault("query_id", str(d.get("query_id", "")))
-        kw.setdefault("index", d.get("index") if isinstance(d.get("index"), int) else -1)
-        extra = {k: d[k] for k in others if k != "type"} if len(others) > ("type" in others) else {}
-        if "wall_done" not in d:  # journals before the window ran to the engine's return
-            kw["wall_done"] = d.get("wall_last")
-        for k in ("energy_flags", "server_energy_flags"):
-            if kw.get(k) is None:
-                kw[k] = []
-        for k in ("energy_by_domain", "server_report"):
-            if not isinstance(kw.get(k), dict):
-                kw[k] = {}
-        if kw.get("energy_quality") is None:
-            kw["energy_quality"] = UNAVAILABLE
+        bad = plan.bad
+        # a number that is not finite (NaN, Infinity) is not trusted either: their sum is not finite either
+        # (checked in C)
+        floats = plan.floats
+        if floats and not math.isfinite(sum(map(kw.__getitem__, floats))):
+            nonfinite = [k for k in floats if not math.isfinite(kw[k])]
+            for k in nonfinite:
+                del kw[k]
+            bad = bad + nonfinite
+        for k, make in plan.fill:  # a field that is absent or null and must hold something
+            kw[k] = make(d)
+        if plan.wall_done:  # journals before the window ran to the engine's return
+            kw["wall_done"] = kw.get("wall_last")
+        extra = {k: d[k] for k in plan.others} if plan.others else {}
         if bad:
             extra["invalid_fields"] = sorted(bad)
         if cls is not QueryRecord:
@@ -246,10 +243,47 @@ class QueryRecord:
         return rec
 
 
+class _Plan:
+    """How to read a journal line of one shape (its keys, and the types of their values) into a record."""
+
+    __slots__ = ("drop", "bad", "floats", "fill", "wall_done", "others")
+
+    def __init__(self, keys: tuple, types: tuple) -> None:
+        present = dict(zip(keys, types))
+        self.others = tuple(k for k in keys if k not in _FIELD_NAMES and k != "type")  # kept in extra
+        # a value of the wrong type (a hand-edited or foreign journal) is not trusted: left out, and named
+        self.bad = [k for k, t in present.items() if k in _FIELD_NAMES and t is not type(None)
+                    and t not in _FIELD_TYPES[k]]
+        self.drop = tuple(k for k in keys if k not in _FIELD_NAMES) + tuple(self.bad)
+        kept = {k: t for k, t in present.items() if k in _FIELD_NAMES and k not in self.bad}
+        self.floats = tuple(k for k, t in kept.items() if t is float)
+        # fields absent (or dropped) that must hold something: (name, what makes it from the line)
+        fill: list[tuple[str, Any]] = []
+        if "query_id" not in kept:
+            fill.append(("query_id", lambda d: str(d.get("query_id", ""))))
+        if "index" not in kept:
+            fill.append(("index", lambda d: d.get("index") if isinstance(d.get("index"), int) else -1))
+        for k in ("energy_flags", "server_energy_flags"):
+            if kept.get(k, type(None)) is type(None):
+                fill.append((k, lambda d: []))
+        for k in ("energy_by_domain", "server_report"):
+            if kept.get(k, type(None)) is type(None):
+                fill.append((k, lambda d: {}))
+        if kept.get("energy_quality", type(None)) is type(None):
+            fill.append(("energy_quality", lambda d: UNAVAILABLE))
+        self.fill = tuple(fill)
+        self.wall_done = "wall_done" not in keys
+
+
 _FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord) if f.name != "extra")
+_FIELD_ORDER = tuple(f.name for f in fields(QueryRecord) if f.name != "extra")
+_NONE_DEFAULT = frozenset(f.name for f in fields(QueryRecord) if f.default is None)
+# the fields whose default is a new empty list or dict (from_dict gives a line without them a new one)
+_EMPTY_DEFAULT = frozenset(f.name for f in fields(QueryRecord)
+                           if f.default_factory in (list, dict) and f.name != "extra")
 _TYPE_ONLY = frozenset({"type"})
 _PLAIN_DEFAULTS = {f.name: f.default for f in fields(QueryRecord) if f.default is not MISSING}
-_BAD_BY_SHAPE: dict[tuple, tuple[list[str], list[str]]] = {}  # shape -> (wrong type, float fields)
+_PLANS: dict[tuple, _Plan] = {}  # a journal line's shape -> how to read it
 
 
 def _types_for(annotation: str) -> frozenset:
