@@ -123,3 +123,72 @@ def test_the_accuracy_interval_is_over_every_scored_query_with_energy_or_not():
     assert m.accuracy == 0.5 and m.accuracy_with_energy == 0.0
     assert m.accuracy_ci[0] < 0.5 < m.accuracy_ci[1]
     assert compute(none[: MIN_QUERIES_FOR_CI - 1]).accuracy_ci is None  # too few for any interval
+
+
+# ---- the resampling under every interval (core.metrics.resampled_sums) ---------------------------------
+
+
+def _cols(n):
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    return np.stack([np.ones(n), (np.arange(n) == 0).astype(float), rng.uniform(1.0, 50.0, n)], axis=1)
+
+
+def test_a_resample_draws_every_query_once_on_average_and_n_in_all():
+    import numpy as np
+
+    from ipwtui.core.metrics import resampled_sums
+
+    n, rounds = 300, 2000
+    sums = resampled_sums(3, _cols(n), rounds)
+    assert sums.shape == (rounds, 3)
+    assert np.all(sums[:, 0] == n)  # each round is n draws with replacement
+    # query 0 is drawn once a round on average (Binomial(n, 1/n): sd 1 a round, 0.022 over 2000 rounds)
+    assert abs(sums[:, 1].mean() - 1.0) < 0.15
+    assert 0 < sums[:, 1].min() or sums[:, 1].max() > 1  # counts vary: a resample, not the sample itself
+    # the sum of a figure over a resample has the sample's sum as its mean
+    assert sums[:, 2].mean() == pytest.approx(_cols(n)[:, 2].sum(), rel=0.01)
+
+
+def test_the_intervals_are_the_same_drawn_side_by_side_or_one_after_the_other(monkeypatch):
+    """The rounds are drawn as a fixed number of seeded streams: whether the machine runs them on two cores
+    or one changes nothing in the figures."""
+    import numpy as np
+
+    from ipwtui.core import metrics
+
+    cols = _cols(4000)
+    monkeypatch.setattr(metrics, "_cores", lambda: 2)
+    monkeypatch.setattr(metrics, "PARALLEL_FROM", 0)
+    side_by_side = metrics.resampled_sums(5, cols, 1000)
+    monkeypatch.setattr(metrics, "PARALLEL_FROM", 10**18)
+    one_thread = metrics.resampled_sums(5, cols, 1000)
+    monkeypatch.setattr(metrics, "RESAMPLE_CHUNK", 4000 * 7)  # another chunking, the same draws
+    chunked = metrics.resampled_sums(5, cols, 1000)
+    assert np.array_equal(side_by_side, one_thread)
+    assert np.allclose(chunked, one_thread, rtol=1e-12)
+    assert not np.array_equal(metrics.resampled_sums(6, cols, 1000), one_thread)  # the seed matters
+
+
+def test_a_failure_in_a_stream_drawn_beside_is_raised_in_the_caller(monkeypatch):
+    from ipwtui.core import metrics
+
+    calls = []
+
+    def draw(rng, dest):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("no room for the counts")
+
+    with pytest.raises(MemoryError, match="no room"):
+        metrics._side_by_side(draw, [(None, None), (None, None)])
+
+
+def test_the_bootstrap_leaves_the_blas_threads_as_it_found_them():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from ipwtui.core.metrics import resampled_sums
+
+    before = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()]
+    resampled_sums(1, _cols(2000), 600)
+    assert [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()] == before

@@ -9,6 +9,8 @@ with E_i gross or net of the idle baseline, and a 95 % bootstrap interval that r
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import cast
 
@@ -244,23 +246,96 @@ def _accuracy(fs: list[QueryFigures]) -> float | None:
     return sum(1 for f in s if f.correct) / len(s) if s else None
 
 
-def resampled_sums(rng, cols, rounds: int):
-    """Bootstrap rounds over the rows of ``cols`` (n queries, m figures), a chunk of rounds at a time (memory
-    stays bounded on long sessions): each chunk's (rounds, m) column sums of its resamples. A resample is a
-    vector of counts c (how often each query was drawn), so its sums are c . cols, one matrix product for
-    the whole chunk. The caller may draw more from ``rng`` between chunks."""
+RESAMPLE_CHUNK = 500_000  # draws held at once: small enough to stay in the cache (faster than one big chunk)
+# The rounds are drawn as this many independent streams of the seed. The number is fixed, so the figures do
+# not depend on the machine; where there is more than one core the streams are drawn side by side.
+RESAMPLE_STREAMS = 2
+PARALLEL_FROM = 1_000_000  # draws below which one thread does it all (a thread costs more than it saves)
+
+
+def resampled_sums(seed: int, cols, rounds: int):
+    """Bootstrap rounds over the rows of ``cols`` (n queries, m figures): the (rounds, m) column sums of
+    the resamples. A resample is a vector of counts c (how often each query was drawn), so its sums are
+    c . cols, one matrix product for a chunk of rounds; the chunks keep memory bounded on long sessions.
+    The draws come from streams spawned from ``seed`` (a caller that draws more uses ``seed`` itself)."""
     import numpy as np
 
-    n = cols.shape[0]
-    chunk = max(1, min(rounds, 2_000_000 // max(n, 1)))
-    dtype = np.int32 if n * chunk < 2**31 else np.int64
-    done = 0
-    while done < rounds:
-        k = min(chunk, rounds - done)
-        idx = rng.integers(0, n, size=(k, n), dtype=dtype)
-        idx += (np.arange(k, dtype=dtype) * n)[:, None]
-        yield np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(float) @ cols
-        done += k
+    n, m = cols.shape
+    out = np.empty((rounds, m))
+    streams = np.random.SeedSequence(seed).spawn(RESAMPLE_STREAMS)
+    bounds = [rounds * i // RESAMPLE_STREAMS for i in range(RESAMPLE_STREAMS + 1)]
+    parts = [(np.random.default_rng(st), out[a:b]) for st, a, b in zip(streams, bounds, bounds[1:])]
+
+    def draw(rng, dest) -> None:
+        chunk = max(1, min(len(dest), RESAMPLE_CHUNK // max(n, 1)))
+        counts = np.empty((chunk, n))  # one buffer for every chunk (a new one each time costs twice as much)
+        offsets = (np.arange(chunk, dtype=np.int64) * n)[:, None]
+        done = 0
+        while done < len(dest):
+            k = min(chunk, len(dest) - done)
+            # int64 draws: bincount takes them without a copy
+            idx = rng.integers(0, n, size=(k, n), dtype=np.int64)
+            idx += offsets[:k]
+            np.copyto(counts[:k], np.bincount(idx.ravel(), minlength=k * n).reshape(k, n))
+            dest[done:done + k] = counts[:k] @ cols
+            done += k
+
+    with _one_blas_thread():
+        if n * rounds < PARALLEL_FROM or _cores() < 2:
+            for rng, dest in parts:
+                draw(rng, dest)
+        else:
+            _side_by_side(draw, parts)
+    return out
+
+
+def _side_by_side(draw, parts) -> None:
+    # numpy lets go of the interpreter lock while it draws, counts and multiplies: the streams run on
+    # their own cores
+    import threading
+
+    failed: list[BaseException] = []
+
+    def run(rng, dest) -> None:
+        try:
+            draw(rng, dest)
+        except BaseException as e:  # (MemoryError): raised again in the caller's thread
+            failed.append(e)
+
+    helpers = [threading.Thread(target=run, args=part, daemon=True) for part in parts[1:]]
+    for t in helpers:
+        t.start()
+    run(*parts[0])
+    for t in helpers:
+        t.join()
+    if failed:
+        raise failed[0]
+
+
+@contextmanager
+def _one_blas_thread():
+    """BLAS held to one thread of its own while the bootstrap multiplies. Its threads wait busily between
+    the many small products: twice the CPU time for no gain, and a core taken from a model that may be
+    under measurement. The streams above use the cores instead. (Without threadpoolctl, as BLAS is.)"""
+    limits = None
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(1, user_api="blas")
+    except Exception:  # not installed, or a BLAS it cannot steer
+        pass
+    try:
+        yield
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
@@ -278,28 +353,22 @@ def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):
     mode = range_mode(e, lo, hi)
     scored = np.array([f.correct is not None for f in fs], dtype=float)
     correct = np.array([bool(f.correct) for f in fs], dtype=float)
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list] = {"acc": [], "mp": [], "me": []}
     # A round's energy is low + u (high - low) with one u for every query, so its mean power is
     # (c . low/L + u c . (high - low)/L) / n, and the same for energy.
     if ranged:
         cols = np.stack([scored, correct, lo / lat, (hi - lo) / lat, lo, hi - lo], axis=1)
     else:
         cols = np.stack([scored, correct, e / lat, e], axis=1)
-    for sums in resampled_sums(rng, cols, rounds):
-        k = len(sums)
-        ns = sums[:, 0]
-        ok = ns > 0
-        if ranged:
-            u = range_fractions(rng.random(k), mode)
-            mp = (sums[:, 2] + u * sums[:, 3]) / n
-            me = (sums[:, 4] + u * sums[:, 5]) / n
-        else:
-            mp, me = sums[:, 2] / n, sums[:, 3] / n
-        parts["acc"].append(sums[ok, 1] / ns[ok])
-        parts["mp"].append(mp[ok])
-        parts["me"].append(me[ok])
-    acc, mp, me = (np.concatenate(parts[x]) for x in ("acc", "mp", "me"))
+    sums = resampled_sums(seed, cols, rounds)
+    if ranged:
+        u = range_fractions(np.random.default_rng(seed).random(rounds), mode)
+        mp = (sums[:, 2] + u * sums[:, 3]) / n
+        me = (sums[:, 4] + u * sums[:, 5]) / n
+    else:
+        mp, me = sums[:, 2] / n, sums[:, 3] / n
+    ns = sums[:, 0]
+    ok = ns > 0
+    acc, mp, me = sums[ok, 1] / ns[ok], mp[ok], me[ok]
     pos = (mp > 0) & (me > 0)
     if not pos.any():
         return None, None, None

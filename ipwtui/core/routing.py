@@ -111,20 +111,15 @@ def _join(sides: list[Side], local_cost: float | None) -> _Joined:
     from .cost import energy_cost
 
     lasts = [_last(s) for s in sides]
-    order: list[str] = []
-    seen: set[str] = set()
-    for d in lasts:
-        for q in d:
-            if q not in seen:
-                seen.add(q)
-                order.append(q)
+    order = list(dict.fromkeys(q for d in lasts for q in d))  # first seen first
     dropped = {"missing": 0, "changed": 0, "error": 0, "skipped": 0, "unscored": 0}
     missing = {s.label: 0 for s in sides}
     ids: list[str] = []
-    recs: list[list[QueryRecord]] = []
+    recs: list[tuple[QueryRecord, ...]] = []
     digs = [s.digests for s in sides if s.digests]
+    gets = [d.get for d in lasts]
     for q in order:
-        rs = [d.get(q) for d in lasts]
+        rs = tuple(g(q) for g in gets)
         if None in rs:
             dropped["missing"] += 1
             for s, r in zip(sides, rs):
@@ -136,7 +131,7 @@ def _join(sides: list[Side], local_cost: float | None) -> _Joined:
             if known and any(x != known[0] for x in known):  # the same id asks something else
                 dropped["changed"] += 1
                 continue
-        present = cast(list[QueryRecord], rs)
+        present = cast(tuple[QueryRecord, ...], rs)
         if all(r.status == OK and r.correct is not None for r in present):
             ids.append(q)
             recs.append(present)
@@ -147,36 +142,28 @@ def _join(sides: list[Side], local_cost: float | None) -> _Joined:
         else:
             dropped["unscored"] += 1
     nan = math.nan
-    k = len(sides)
-    a = [[1.0 if row[j].correct else 0.0 for row in recs] for j in range(k)]
-
-    def energy(r: QueryRecord) -> float:
-        e = r.energy("gross")
-        return nan if e is None else float(e)
-
-    def cost(r: QueryRecord) -> float:
-        if local_cost is not None and not r.remote:
-            c = energy_cost(r.energy("gross"), local_cost)
-        else:
-            c = r.cost_usd
-        return nan if c is None else float(c)
-
-    def latency(r: QueryRecord) -> float:
-        return nan if r.latency_s is None else float(r.latency_s)
-
-    x = {name: [[f(row[j]) for row in recs] for j in range(k)]
-         for name, f in (("energy", energy), ("cost", cost), ("latency", latency))}
+    a: list[list[float]] = []
+    x: dict[str, list[list[float]]] = {m: [] for m in METRICS}
     lo: list[list[float]] = []
     hi: list[list[float]] = []
-    for j in range(k):
-        lj, hj = [], []
-        for row, e in zip(recs, x["energy"][j]):
-            r = row[j]
-            ranged = r.remote and r.server_energy_low_j is not None and r.server_energy_high_j is not None
-            lj.append(float(r.server_energy_low_j) if ranged else e)  # type: ignore[arg-type]
-            hj.append(float(r.server_energy_high_j) if ranged else e)  # type: ignore[arg-type]
-        lo.append(lj)
-        hi.append(hj)
+    for column in zip(*recs) if recs else ([] for _ in sides):  # one side's joined records at a time
+        a.append([1.0 if r.correct else 0.0 for r in column])
+        energies = [r.energy("gross") for r in column]
+        e = [nan if v is None else float(v) for v in energies]
+        x["energy"].append(e)
+        if local_cost is not None:
+            costs = [r.cost_usd if r.remote else energy_cost(v, local_cost) for r, v in zip(column, energies)]
+        else:
+            costs = [r.cost_usd for r in column]
+        x["cost"].append([nan if c is None else float(c) for c in costs])
+        x["latency"].append([nan if r.latency_s is None else float(r.latency_s) for r in column])
+        # a remote estimate's range; every other figure is its own range
+        ranged = [r.remote and r.server_energy_low_j is not None and r.server_energy_high_j is not None
+                  for r in column]
+        lo.append([float(r.server_energy_low_j) if g else v
+                   for r, g, v in zip(column, ranged, e)])
+        hi.append([float(r.server_energy_high_j) if g else v
+                   for r, g, v in zip(column, ranged, e)])
     no_figure = {m: {s.label: sum(1 for v in x[m][j] if v != v) for j, s in enumerate(sides)} for m in METRICS}
     return _Joined(ids, a, x, lo, hi, dropped, missing, no_figure)
 
@@ -415,17 +402,9 @@ def _bootstrap(strategies: list[_Strategy], x: dict, lo, hi, masks: dict, rounds
     V = np.stack(cols, axis=1)
     live = np.flatnonzero(np.any(V != 0, axis=0))  # a column of zeros sums to zero in every round
     Vl = V[:, live]
-    rng = np.random.default_rng(seed)
-    sums = []
-    us = []
-    for live_sums in resampled_sums(rng, Vl, rounds):
-        r = len(live_sums)
-        part = np.zeros((r, V.shape[1]))
-        part[:, live] = live_sums
-        sums.append(part)
-        us.append(rng.random((r, k)))
-    S = np.concatenate(sums)
-    U = np.concatenate(us)
+    S = np.zeros((rounds, V.shape[1]))
+    S[:, live] = resampled_sums(seed, Vl, rounds)
+    U = np.random.default_rng(seed).random((rounds, k))
     # the range fraction of each side from a triangular distribution whose mode is where that side's
     # central estimate sits in its range (core.metrics.range_mode): the intervals are centred on it
     for s in range(k):
