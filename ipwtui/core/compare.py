@@ -213,7 +213,8 @@ def query_set(meta: dict, final: list[QueryRecord]) -> dict:
 
 
 def _energy_label(final: list[QueryRecord]) -> dict:
-    labelled = [r.energy_label for r in final if r.counted and r.energy("gross") is not None]
+    # the distinct labels, in the order first seen (a session's records mostly share one)
+    labelled = list(dict.fromkeys(r.energy_label for r in final if r.counted and r.energy("gross") is not None))
     return {"quality": worst_quality([q for _, q, _ in labelled]) if labelled else UNAVAILABLE,
             "source": _joined(s for s, _, _ in labelled),
             "boundary": _joined_boundaries(b for _, _, b in labelled)}
@@ -255,7 +256,7 @@ def session_figures(s: LoadedSession) -> dict:
     final = s.final
     counted = [r for r in final if r.counted]
     m = s.summary_metrics
-    if m is None or m.get("n") != len([r for r in s.records if r.counted]):
+    if m is None or m.get("n") != sum(1 for r in s.records if r.counted):
         m = compute(query_figures(s.records, "gross"), energy="gross").as_dict()
     model = s.meta.get("model")
     model_name = (model.get("name") if isinstance(model, dict) else model) or \

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .metrics import Metrics, QueryFigures, compute
-from .record import OK, SKIPPED, ERROR, QueryRecord, final_attempts, records_of
+from .record import ERROR, OK, REMOTE, SKIPPED, QueryRecord, final_attempts, records_of
 from .sensors.base import UNAVAILABLE, worst_quality
 
 
@@ -12,18 +12,20 @@ def figures(records: list[QueryRecord], energy: str = "gross") -> list[QueryFigu
     server's (with its estimate's range, when it has one); the prefill/decode split is this machine's
     and exists for local queries only."""
     out = []
+    gross = energy == "gross"
     for r in records:
-        ranged = r.remote and energy == "gross"
+        remote = r.where == REMOTE
+        ranged = remote and gross
         out.append(QueryFigures(
             correct=r.correct,
             energy_j=r.energy(energy),
             latency_s=r.latency_s,
             output_tokens=r.output_tokens,
             domain=r.domain or "",
-            counted=r.counted,
+            counted=r.status == OK and not r.warmup,  # (r.counted, written out: called per record a lot)
             prompt_tokens=r.prompt_tokens,
-            prefill_j=None if r.remote else _part(r, "prefill", energy),
-            decode_j=None if r.remote else _part(r, "decode", energy),
+            prefill_j=None if remote or r.prefill_energy_j is None else _part(r, "prefill", energy),
+            decode_j=None if remote or r.decode_energy_j is None else _part(r, "decode", energy),
             energy_low_j=r.server_energy_low_j if ranged else None,
             energy_high_j=r.server_energy_high_j if ranged else None,
             contended="contended" in r.energy_flags,
