@@ -2,7 +2,9 @@
 
 Two synthetic finished sessions are written through ``Session`` (a local one: RAPL-like measured CPU-package
 energy; a remote one: the cited Gemini median, 0.24 Wh a query with its 0.10-0.24 Wh range, an API cost a
-query), on the same 10,000 query ids, about 70 % right locally and 90 % on the cloud. Then, each repeated
+query), on the same 10,000 query ids, about 70 % right locally and 90 % on the cloud. Their journal lines
+carry what a real run's do (prompt, answer, times, counts, the server's report), so the reading is timed
+on journals of a real session's size. Then, each repeated
 and the median kept:
 
 - ``compare()``: reading both folders and every figure (the core's metrics with their 2,000-round
@@ -37,7 +39,25 @@ WH = 3600.0
 ELECTRICITY = 0.15  # USD per kWh for the local queries' cost in the what-if
 
 
+WORDS = ("the", "energy", "of", "a", "query", "which", "option", "is", "correct", "answer", "step", "so", "we",
+         "have", "total", "number", "because", "therefore", "first", "then", "value", "each", "model", "and")
+
+
+def text(rng: random.Random, chars: int) -> str:
+    """Words and line breaks, about ``chars`` long (a prompt or an answer)."""
+    out: list[str] = []
+    size = 0
+    while size < chars:
+        w = rng.choice(WORDS) + ("\n" if rng.random() < 0.08 else " ")
+        out.append(w)
+        size += len(w)
+    return "".join(out)
+
+
 def build(folder: Path, n: int, remote: bool, seed: int) -> None:
+    """A finished session whose journal lines are what a real run writes: every field a run fills, with a
+    prompt of an MMLU-Pro-like length (question, ten options and the instruction: 250 to 1,250 characters)
+    and an answer of about four characters an output token."""
     from ipwtui.core.record import QueryRecord
     from ipwtui.core.session import Session
 
@@ -49,22 +69,37 @@ def build(folder: Path, n: int, remote: bool, seed: int) -> None:
             "query_digests": {i: f"d{i}" for i in ids}}
     s = Session.create(folder, meta)
     s.begin_segment()
+    wall = 1.8e9
     for k, q in enumerate(ids):
         lat = rng.uniform(0.5, 4.0)
         out = rng.randint(5, 200)
-        d = dict(query_id=q, index=k, status="ok", correct=rng.random() < (0.9 if remote else 0.7),
-                 latency_s=lat, ttft_s=lat * 0.1, output_tokens=out, prompt_tokens=60, domain=f"dom{k % 7}",
-                 where="remote" if remote else "local", model="m", backend=meta["backend"], accelerator="cpu")
+        ttft = lat * 0.1
+        right = rng.random() < (0.9 if remote else 0.7)
+        ref = "ABCDEFGHIJ"[k % 10]
+        d = dict(query_id=q, index=k, status="ok", correct=right, dataset="mixed", domain=f"dom{k % 7}", kind="mc",
+                 prediction=ref if right else "ABCDEFGHIJ"[(k + 3) % 10], scorer="mc", score_note="",
+                 prompt=text(rng, rng.randint(250, 1250)), reference=ref, answer=text(rng, 4 * out),
+                 latency_s=lat, ttft_s=ttft, output_tokens=out, prompt_tokens=rng.randint(80, 330),
+                 finish_reason="stop", wall_sent=wall, wall_first=wall + ttft, wall_last=wall + lat - 0.01,
+                 wall_done=wall + lat, where="remote" if remote else "local", model="m", backend=meta["backend"],
+                 accelerator="cpu", decode_tps=out / (lat - ttft), prefill_tps=100.0 / ttft)
+        wall += lat + 0.05
         if remote:
-            d.update(energy_j=lat * 3.0, energy_quality="estimated", energy_source="cpu-time-model",
-                     energy_boundary="process-cpu-time", server_energy_j=0.24 * WH, server_energy_low_j=0.10 * WH,
+            d.update(energy_j=lat * 3.0, energy_net_j=lat * 0.5, avg_power_w=3.0, energy_by_domain={"cpu-est": lat * 3.0},
+                     energy_quality="estimated", energy_source="cpu-time-model", energy_boundary="process-cpu-time",
+                     counts_source="server usage", server_energy_j=0.24 * WH, server_energy_low_j=0.10 * WH,
                      server_energy_high_j=0.24 * WH, server_energy_source="cited:gemini-apps-median",
                      server_energy_quality="estimated", server_energy_boundary="server+datacentre",
-                     cost_usd=(60 * 2.5 + out * 10.0) / 1e6)
+                     server_report={"model": "cloud-model", "usage": {"prompt_tokens": d["prompt_tokens"],
+                                                                      "completion_tokens": out},
+                                    "content_chunks": out, "done_marker": True},
+                     cost_usd=(60 * 2.5 + out * 10.0) / 1e6, cost_source="prices:cloud-model")
         else:
             w = rng.uniform(15.0, 35.0)
-            d.update(energy_j=w * lat, energy_net_j=(w - 5.0) * lat, avg_power_w=w, energy_quality="measured",
-                     energy_source="rapl", energy_boundary="cpu-package")
+            d.update(energy_j=w * lat, energy_net_j=(w - 5.0) * lat, avg_power_w=w, energy_by_domain={"package-0": w * lat},
+                     energy_quality="measured", energy_source="rapl", energy_boundary="cpu-package",
+                     counts_source="llama.cpp perf context", prefill_energy_j=w * ttft,
+                     decode_energy_j=w * (lat - ttft), peak_memory_bytes=180_000_000)
         s.append(QueryRecord(**d).to_dict())
     s.close("finished")
 
@@ -113,7 +148,8 @@ def main() -> int:
         t0 = time.perf_counter()
         build(a, args.n, remote=False, seed=1)
         build(b, args.n, remote=True, seed=2)
-        print(f"wrote two sessions of {args.n} queries in {time.perf_counter() - t0:.1f} s")
+        sizes = ", ".join(f"{f.name} {(f / 'journal.jsonl').stat().st_size / 1e6:.1f} MB" for f in (a, b))
+        print(f"wrote two sessions of {args.n} queries in {time.perf_counter() - t0:.1f} s (journals: {sizes})")
 
         t_cold, c = timed(lambda: compare([a, b]), args.repeat)
         t_route, r = timed(lambda: route(c, local_electricity_usd_per_kwh=ELECTRICITY), args.repeat)
