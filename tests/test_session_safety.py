@@ -337,6 +337,52 @@ def test_a_journal_line_leaves_out_what_holds_nothing_and_reads_back_whole():
     assert QueryRecord.from_dict(old).wall_done == 11.0
 
 
+@pytest.mark.parametrize("damage", ["none", "nan", "bad-utf8", "blank-line", "broken-line", "torn-end"])
+def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monkeypatch, damage):
+    """The journal is parsed by msgspec when it is installed; what msgspec refuses (a NaN, bytes that are not
+    UTF-8) and what needs the careful path (a blank line, a broken line, a torn end) give the same records
+    as the standard library's parse."""
+    from ipwtui.core import session as session_mod
+    from ipwtui.core.record import records_of
+    from ipwtui.core.session import JOURNAL_FILE, Session
+
+    pytest.importorskip("msgspec")
+    folder = tmp_path / "s"
+    s = Session.create(folder, {"id": "s"})
+    s.begin_segment()
+    for i in range(5):
+        s.append({"type": "query", "query_id": f"q{i}", "index": i, "energy_j": 1.5 * i, "answer": "é ∑ \n ok"})
+    s.close("finished")
+    p = folder / JOURNAL_FILE
+    lines = p.read_bytes().split(b"\n")
+    at = {q: next(k for k, x in enumerate(lines) if f'"query_id": "{q}"'.encode() in x) for q in ("q1", "q2", "q3")}
+    if damage == "nan":
+        lines[at["q1"]] = lines[at["q1"]].replace(b'"energy_j": 1.5', b'"energy_j": NaN')
+    elif damage == "bad-utf8":
+        lines[at["q2"]] = lines[at["q2"]].replace(b' ok"', b' ok\xff\xfe"')  # (the writer escapes all else)
+    elif damage == "blank-line":
+        lines.insert(at["q2"], b"")
+    elif damage == "broken-line":
+        lines[at["q3"]] = lines[at["q3"]][: len(lines[at["q3"]]) // 2]
+    elif damage == "torn-end":
+        lines[-1] = b'{"type": "query", "query_id": "q9", "ind'
+    p.write_bytes(b"\n".join(lines))
+
+    def read():
+        return records_of(Session(folder, {}).read_journal())
+
+    fast = read()
+    monkeypatch.setattr(session_mod, "_FAST", [None])  # as without msgspec
+    slow = read()
+    assert fast == slow
+    ids = [r.query_id for r in fast]
+    assert ids == (["q0", "q1", "q2", "q4"] if damage == "broken-line" else ["q0", "q1", "q2", "q3", "q4"])
+    if damage == "nan":
+        assert fast[1].energy_j is None and fast[1].extra["invalid_fields"] == ["energy_j"]
+    if damage == "bad-utf8":
+        assert "\ufffd" in fast[2].answer
+
+
 def test_a_line_shaped_like_a_good_one_is_still_checked_for_nan():
     """Lines of one shape are read by one plan, made once; a NaN is a value, not a shape, and is caught
     in every line."""
