@@ -186,9 +186,16 @@ def test_a_failure_in_a_stream_drawn_beside_is_raised_in_the_caller(monkeypatch)
 
 
 def test_the_bootstrap_leaves_the_blas_threads_as_it_found_them():
+    import numpy  # noqa: F401  (its BLAS loaded before the count)
+
     threadpoolctl = pytest.importorskip("threadpoolctl")
     from ipwtui.core.metrics import resampled_sums
 
+    from ipwtui.core.metrics import _one_blas_thread
+
     before = [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()]
+    with _one_blas_thread():  # while a bootstrap multiplies: one thread
+        assert all(i["num_threads"] == 1 for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas")
     resampled_sums(1, _cols(2000), 600)
     assert [(i["filepath"], i["num_threads"]) for i in threadpoolctl.threadpool_info()] == before
+

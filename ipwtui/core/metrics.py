@@ -314,9 +314,11 @@ def _side_by_side(draw, parts) -> None:
 
 @contextmanager
 def _one_blas_thread():
-    """BLAS held to one thread of its own while the bootstrap multiplies. Its threads wait busily between
-    the many small products: twice the CPU time for no gain, and a core taken from a model that may be
-    under measurement. The streams above use the cores instead. (Without threadpoolctl, as BLAS is.)"""
+    """numpy's BLAS held to one thread of its own while the bootstrap multiplies. Its threads wait busily
+    between the many small products: twice the CPU time for no gain, and a core taken from a model that may
+    be under measurement; the streams above use the cores instead. (Two bootstraps overlapping in two
+    threads can leave it at one thread: harmless, ipwtui's products are small. Only BLAS is limited, not
+    OpenMP, which llama.cpp uses. Without threadpoolctl, BLAS is left alone.)"""
     limits = None
     try:
         from threadpoolctl import threadpool_limits
