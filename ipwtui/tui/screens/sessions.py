@@ -35,20 +35,30 @@ def session_row(folder: Path) -> tuple[list, dict]:
 
     o = session_overview(folder)
     if o["error"]:
-        return [folder.name, "unreadable", o["error"], "", "", "", "", ""], {"status": "unreadable"}
+        cells = {"session": folder.name, "status": "unreadable", "model": o["error"]}
+        return [cells.get(k, "") for k, _ in COLUMNS], {"status": "unreadable"}
     created = o["created"]
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created is not None else ""
-    row = [folder.name, o["status"], model_label(o["model"]), o["backend"], o["accelerator"],
-           f"{o['done']}/{o['planned']}",
-           ", ".join(o["qualities"]) or fmt.NA, when]
-    return row, {"status": o["status"]}
+    cells = {"session": folder.name, "status": o["status"], "queries": f"{o['done']}/{o['planned']}",
+             "energy": ", ".join(o["qualities"]) or fmt.NA, "model": model_label(o["model"]),
+             "backend": o["backend"], "accel": o["accelerator"], "created": when}
+    return [cells[k] for k, _ in COLUMNS], {"status": o["status"]}
 
 
-def mark_cell(name: str, marked: bool):
+# the list's columns, what a narrow terminal shows first (how far a session got, and how its energy was known)
+COLUMNS = (("session", "session"), ("status", "status"), ("queries", "queries"), ("energy", "energy"),
+           ("model", "model"), ("backend", "backend"), ("accel", "accelerator"), ("created", "created"))
+COMPACT_NAME = 24  # a session's name cut to this on a narrow terminal (its date, time and the model's start)
+
+
+def mark_cell(name: str, marked: bool, limit: int | None = None):
     """A session's name with room for the compare mark before it, taken or not: marking a session never
-    widens its column (a wider column cut the status column's words: "finishe", "interru")."""
+    widens its column (a wider column cut the status column's words: "finishe", "interru"). ``limit``:
+    the name cut to that many characters, with an ellipsis (a narrow terminal)."""
     from rich.text import Text
 
+    if limit is not None and len(name) > limit:
+        name = name[: limit - 1] + "…"
     return Text(("✓ " if marked else "  ") + name)
 
 
@@ -78,6 +88,7 @@ class SessionsScreen(Responsive, Screen):
         self.names: dict[str, str] = {}  # each row's session cell, unmarked
         self.marked: list[str] = []  # the keys of the marked sessions, in the order marked
         self.root_line = ""
+        self._rows: list = []  # (folder, row, meta) as last loaded
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -89,9 +100,7 @@ class SessionsScreen(Responsive, Screen):
         self.title = "ipwtui"
         self.sub_title = "sessions"
         t = self.query_one(DataTable)
-        for key, label in (("session", "session"), ("status", "status"), ("model", "model"),
-                           ("backend", "backend"), ("accel", "accelerator"), ("queries", "queries"),
-                           ("energy", "energy"), ("created", "created")):
+        for key, label in COLUMNS:
             t.add_column(label, key=key)
         self.action_reload()
 
@@ -118,8 +127,7 @@ class SessionsScreen(Responsive, Screen):
     def _loaded(self, msg: SessionsLoaded) -> None:
         for w in self.query("#sessions-loading"):
             w.remove()
-        t = self.query_one(DataTable)
-        t.clear()
+        self._rows = msg.rows
         self.folders = {}
         self.metas = {}
         self.names = {}
@@ -128,15 +136,34 @@ class SessionsScreen(Responsive, Screen):
             self.folders[key] = folder
             self.metas[key] = meta
             self.names[key] = row[0]
-            t.add_row(*[mark_cell(row[0], False), *row[1:]], key=key)
         self.marked = [k for k in self.marked if k in self.folders]  # marks kept across a reload
-        for k in self.marked:
-            self._show_mark(k)
+        self._fill()
         n = len(msg.rows)
         self.root_line = (f"{n} session{'s' if n != 1 else ''} in {msg.root}" if n else
                           f"no session yet in {msg.root}: run one from the setup screen")
         self._root_status()
-        t.focus()
+        self.query_one(DataTable).focus()
+
+    def _fill(self) -> None:
+        """The table's rows, drawn afresh (a column's width follows what it holds now)."""
+        t = self.query_one(DataTable)
+        cursor = t.cursor_row
+        t.clear(columns=True)
+        for key, label in COLUMNS:
+            t.add_column(label, key=key)
+        for folder, row, _ in self._rows:
+            key = str(folder)
+            t.add_row(*[self._name_cell(key), *row[1:]], key=key)
+        if t.row_count:
+            t.move_cursor(row=min(max(cursor, 0), t.row_count - 1))
+
+    def _name_cell(self, key: str):
+        narrow = self.has_class("-narrow")
+        return mark_cell(self.names.get(key, ""), key in self.marked, COMPACT_NAME if narrow else None)
+
+    def size_changed(self, classes: dict[str, bool]) -> None:
+        if self._rows:
+            self._fill()  # the names cut or whole
 
     def _root_status(self) -> None:
         line = self.root_line
@@ -147,8 +174,7 @@ class SessionsScreen(Responsive, Screen):
         self.query_one("#sessions-root", Static).update(line)
 
     def _show_mark(self, key: str) -> None:
-        name = self.names.get(key, "")
-        self.query_one(DataTable).update_cell(key, "session", mark_cell(name, key in self.marked))
+        self.query_one(DataTable).update_cell(key, "session", self._name_cell(key))
 
     @property
     def selected_folder(self) -> Path | None:
