@@ -293,6 +293,38 @@ async def test_mark_sessions_and_compare_them(env):
         assert len(scr.marked) == 1
 
 
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+async def test_the_sessions_list_shows_what_counts_first_on_a_narrow_terminal(env, size):
+    """How far a session got and how its energy was known come before what ran it; at 80 columns the names
+    are cut (with an ellipsis) so that those columns are on screen, and whole again when there is room."""
+    from ipwtui.tui.screens.sessions import COMPACT_NAME, SessionsScreen
+
+    lf, cf, _, _ = local_and_cloud(env / "sessions", n=12)
+    for f in (lf, cf):  # named as the app names them: a time and the model's file name
+        f.rename(f.with_name(f"20261129-101500-SmolLM2-135M-Instruct.Q4_1-{f.name}"))
+    app = make_app(env)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen) and app.screen.folders, what="list")
+        await pilot.pause(0.1)
+        table = app.screen.query_one("#sessions-table")
+        keys = [k.value for k in table.columns]
+        assert keys[:4] == ["session", "status", "queries", "energy"]
+        names = [table.get_cell(k, "session").plain[2:] for k in app.screen.folders]
+        full = [f.name for f in app.screen.folders.values()]
+        if size == SMALL:
+            assert all(len(n) <= COMPACT_NAME for n in names)
+            assert all(n == f or (n.endswith("…") and f.startswith(n[:-1])) for n, f in zip(names, full))
+            right = sum(c.get_render_width(table) for k, c in table.columns.items() if k.value in keys[:4])
+            assert right <= size[0]  # the first four columns fit the terminal
+        else:
+            assert names == full
+        await pilot.resize_terminal(*(LARGE if size == SMALL else SMALL))
+        await pilot.pause(0.2)
+        names = [table.get_cell(k, "session").plain[2:] for k in app.screen.folders]
+        assert (names == full) == (size == SMALL)
+
+
 async def test_compare_from_the_command_palette_and_the_keys_help(env):
     from ipwtui.tui.screens.compare import CompareScreen
     from ipwtui.tui.screens.sessions import SessionsScreen
