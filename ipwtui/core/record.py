@@ -215,8 +215,8 @@ class QueryRecord:
         for k in plan.drop:  # "type", keys this version does not know, values of the wrong type
             del kw[k]
         bad = plan.bad
-        # a number that is not finite (NaN, Infinity) is not trusted either: their sum is not finite either
-        # (checked in C)
+        # nor is a number that is not finite (NaN, Infinity): a value, not a shape, so looked for in every line,
+        # at once (the sum of the line's floats is finite only when each one is; summed in C)
         floats = plan.floats
         if floats and not math.isfinite(sum(map(kw.__getitem__, floats))):
             nonfinite = [k for k in floats if not math.isfinite(kw[k])]
