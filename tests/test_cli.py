@@ -181,7 +181,8 @@ def test_real_default_model_end_to_end(tmp_path):
     assert len(df) == 4
     assert (df["backend"] == "llama.cpp").all()
     assert (df["output_tokens"] > 0).all() and (df["prompt_tokens"] > 5).all()
-    assert (df["decode_tps"] > 1).all() and (df["ttft_s"] > 0).all()
+    # positive, whatever the speed: this shared machine can be slowed to under a token a second by others
+    assert (df["decode_tps"] > 0).all() and (df["ttft_s"] > 0).all()
     assert (df["latency_s"] >= df["ttft_s"]).all()
     assert (df["energy_j"] > 0).all() and set(df["energy_quality"]) == {"estimated"}
     assert set(df["energy_source"]) == {"cpu-time-model"}
