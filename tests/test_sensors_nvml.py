@@ -215,11 +215,11 @@ def test_instant_uses_field_timestamp():
     nv.gpus[0].instant_ts_us = int((time.time() - 0.5) * 1e6)
     now = time.monotonic()
     r = s.read()[0]
-    assert r.t == pytest.approx(now - 0.5, abs=0.05)
+    assert r.t == pytest.approx(now - 0.5, abs=0.2)  # (the 0.5 s it is old, with room for a slow machine)
     # an implausible timestamp (far past) falls back to the read time, and t never goes back
     nv.gpus[0].instant_ts_us = 1
     r2 = s.read()[0]
-    assert r2.t >= r.t and r2.t == pytest.approx(time.monotonic(), abs=0.05)
+    assert r2.t >= r.t and r2.t == pytest.approx(time.monotonic(), abs=0.2)
 
 
 def test_field_value_decodes_by_type():
