@@ -137,42 +137,52 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000, help="queries per session (default 10000)")
     ap.add_argument("--repeat", type=int, default=3, help="repeats of each timing; the median is printed")
+    ap.add_argument("--measure", metavar="DIR", help=argparse.SUPPRESS)  # (the timing process, on DIR's sessions)
     args = ap.parse_args()
-
-    from ipwtui.cli import main as cli_main
-    from ipwtui.core.compare import compare, load_sessions, route
-    from ipwtui.core.export import export_session
-
+    if args.measure:
+        return measure(Path(args.measure), args.n, args.repeat)
     with tempfile.TemporaryDirectory(prefix="ipwtui-compare-") as tmp:
         a, b = Path(tmp) / "local", Path(tmp) / "cloud"
         t0 = time.perf_counter()
         build(a, args.n, remote=False, seed=1)
         build(b, args.n, remote=True, seed=2)
         sizes = ", ".join(f"{f.name} {(f / 'journal.jsonl').stat().st_size / 1e6:.1f} MB" for f in (a, b))
-        print(f"wrote two sessions of {args.n} queries in {time.perf_counter() - t0:.1f} s (journals: {sizes})")
+        print(f"wrote two sessions of {args.n} queries in {time.perf_counter() - t0:.1f} s (journals: {sizes})",
+              flush=True)
+        # timed in a process of its own, as a user's compare runs: not in this one, whose heap still holds
+        # what it wrote
+        return subprocess.run([sys.executable, __file__, "--measure", tmp, "--n", str(args.n),
+                               "--repeat", str(args.repeat)]).returncode
 
-        t_cold, c = timed(lambda: compare([a, b]), args.repeat)
-        t_route, r = timed(lambda: route(c, local_electricity_usd_per_kwh=ELECTRICITY), args.repeat)
 
-        def command() -> None:
-            buf = io.StringIO()
-            with redirect_stdout(buf):
-                code = cli_main(["compare", str(a), str(b), "--json"])
-            assert code == 0
-            json.loads(buf.getvalue())
+def measure(root: Path, n: int, repeat: int) -> int:
+    from ipwtui.cli import main as cli_main
+    from ipwtui.core.compare import compare, load_sessions, route
+    from ipwtui.core.export import export_session
 
-        t_cmd_cold, _ = timed(command, args.repeat)
-        t_sub_cold, _ = timed_sub(lambda: subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", str(a), str(b),
-                                                      "--json"], check=True, capture_output=True), args.repeat)
-        for f in (a, b):
-            export_session(f)
-        t_warm, c = timed(lambda: compare([a, b]), args.repeat)
-        t_load, _ = timed(lambda: load_sessions([a, b]), args.repeat)
-        t_cmd_warm, _ = timed(command, args.repeat)
-        t_sub_warm, _ = timed_sub(lambda: subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", str(a), str(b),
-                                                      "--json"], check=True, capture_output=True), args.repeat)
+    a, b = root / "local", root / "cloud"
+    t_cold, c = timed(lambda: compare([a, b]), repeat)
+    t_route, r = timed(lambda: route(c, local_electricity_usd_per_kwh=ELECTRICITY), repeat)
 
-    print(f"\ntimes (median of {args.repeat}), {args.n} queries a session; load average now "
+    def command() -> None:
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            code = cli_main(["compare", str(a), str(b), "--json"])
+        assert code == 0
+        json.loads(buf.getvalue())
+
+    t_cmd_cold, _ = timed(command, repeat)
+    t_sub_cold, _ = timed_sub(lambda: subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", str(a), str(b),
+                                                  "--json"], check=True, capture_output=True), repeat)
+    for f in (a, b):
+        export_session(f)
+    t_warm, c = timed(lambda: compare([a, b]), repeat)
+    t_load, _ = timed(lambda: load_sessions([a, b]), repeat)
+    t_cmd_warm, _ = timed(command, repeat)
+    t_sub_warm, _ = timed_sub(lambda: subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", str(a), str(b),
+                                                  "--json"], check=True, capture_output=True), repeat)
+
+    print(f"\ntimes (median of {repeat}), {n} queries a session; load average now "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs:")
     print(f"  {'':<44} {'wall':>8} {'CPU':>8}")
     rows = [
