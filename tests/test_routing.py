@@ -318,3 +318,23 @@ def test_route_over_folders_matches_what_if_on_the_records(tmp_path):
     assert a["energy_labels"]["cloud"]["boundary"] == "server+datacentre"
     assert any("do not cover the same boundary" in n for n in a["notes"])
     assert any("energy savings are estimates" in n for n in a["notes"])
+
+
+def test_query_digests_of_any_json_value_are_compared_not_hashed():
+    """A session's query digests are whatever its file says: a list where a string belongs is compared, as
+    compare's own check does, and never makes the what-if fail."""
+    local = [rec(f"q{i}", i % 2 == 0, 10.0) for i in range(12)]
+    cloud = [rec(f"q{i}", True, 100.0, where="remote") for i in range(12)]
+    ld = {f"q{i}": ["same"] for i in range(12)}
+    cd = dict(ld, q3=["other"])
+    out = what_if([side("L", local, ld)], side("C", cloud, cd))
+    assert out["joined"] == 11 and out["dropped"]["changed"] == 1
+
+
+def test_sides_that_share_a_label_add_up_their_missing_queries():
+    a = [rec(f"q{i}", True, 10.0) for i in range(11, 20)]
+    b = [rec(f"q{i}", True, 10.0) for i in range(10, 20)]
+    cloud = [rec(f"q{i}", True, 100.0, where="remote") for i in range(12, 20)]
+    out = what_if([side("L", a), side("L", b)], side("C", cloud))
+    # q10 lacks on the first L and on C, q11 on C: the two L miss 1 together (not the last one's 0), C 2
+    assert out["missing_by_session"] == {"L": 1, "C": 2} and out["dropped"]["missing"] == 2

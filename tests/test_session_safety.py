@@ -337,7 +337,8 @@ def test_a_journal_line_leaves_out_what_holds_nothing_and_reads_back_whole():
     assert QueryRecord.from_dict(old).wall_done == 11.0
 
 
-@pytest.mark.parametrize("damage", ["none", "nan", "bad-utf8", "blank-line", "broken-line", "torn-end"])
+@pytest.mark.parametrize("damage", ["none", "nan", "bad-utf8", "blank-line", "broken-line", "torn-end", "crlf", "cr",
+                                    "crlf-u2028"])
 def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monkeypatch, damage):
     """The journal is parsed by msgspec when it is installed; what msgspec refuses (a NaN, bytes that are not
     UTF-8) and what needs the careful path (a blank line, a broken line, a torn end) give the same records
@@ -366,7 +367,10 @@ def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monk
         lines[at["q3"]] = lines[at["q3"]][: len(lines[at["q3"]]) // 2]
     elif damage == "torn-end":
         lines[-1] = b'{"type": "query", "query_id": "q9", "ind'
-    p.write_bytes(b"\n".join(lines))
+    elif damage == "crlf-u2028":  # a foreign writer: CRLF line ends and a raw U+2028 inside a string
+        lines[at["q2"]] = lines[at["q2"]].replace(b' ok"', " ok\u2028 too\"".encode())
+    sep = {"crlf": b"\r\n", "crlf-u2028": b"\r\n", "cr": b"\r"}.get(damage, b"\n")
+    p.write_bytes(sep.join(lines))
 
     def read():
         return records_of(Session(folder, {}).read_journal())
@@ -381,6 +385,8 @@ def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monk
         assert fast[1].energy_j is None and fast[1].extra["invalid_fields"] == ["energy_j"]
     if damage == "bad-utf8":
         assert "\ufffd" in fast[2].answer
+    if damage == "crlf-u2028":
+        assert fast[2].answer.endswith(" ok\u2028 too")  # the string whole, not cut at U+2028
 
 
 def test_a_line_shaped_like_a_good_one_is_still_checked_for_nan():

@@ -117,12 +117,15 @@ def _join(sides: list[Side], local_cost: float | None) -> _Joined:
     everywhere = set(lasts[0]).intersection(*lasts[1:])
     common = [q for q in order if q in everywhere]
     dropped["missing"] = len(order) - len(common)
-    missing = {s.label: len(order) - len(d) for s, d in zip(sides, lasts)}
+    missing = {s.label: 0 for s in sides}
+    for s, d in zip(sides, lasts):  # (sides that share a label add up)
+        missing[s.label] += len(order) - len(d)
     digs = [s.digests for s in sides if s.digests]
     if len(digs) > 1:  # the same id asking something else on another side
         same = []
         for q in common:
-            if len({dg for d in digs if (dg := d.get(q))}) > 1:
+            known = [dg for d in digs if (dg := d.get(q))]  # (compared, not hashed: a digest is whatever the file says)
+            if known and any(dg != known[0] for dg in known):
                 dropped["changed"] += 1
             else:
                 same.append(q)

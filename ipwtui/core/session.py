@@ -332,11 +332,13 @@ class Session:
                 data = f.read()
         except OSError as e:
             raise SessionError(f"{p}: cannot read the journal ({e.strerror or e})") from None
+        if b"\r" in data:  # line ends written elsewhere (CRLF, CR): read as the text mode would read them
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = data.rfind(b"\n")  # a last line with no newline is a torn write at the moment of a kill
         whole_b = data[:end] if end >= 0 else b""
         # the common case, every line whole and no blank line: one parse of the whole, with no split, is much
         # faster than one a line
-        simple = whole_b and b"\n\n" not in whole_b and b"\r" not in whole_b and not whole_b.startswith(b"\n")
+        simple = whole_b and b"\n\n" not in whole_b and not whole_b.startswith(b"\n")
         fast = _fast_decoder()
         if simple and fast is not None:
             try:  # the bytes as they are (msgspec checks they are UTF-8)
@@ -352,12 +354,12 @@ class Session:
             with gc_paused():
                 if simple:
                     recs = parse("[" + whole.replace("\n", ",") + "]")
-                else:
-                    lines = whole.splitlines()
+                else:  # (split at the newlines only: splitlines() would also cut at U+2028 inside a string)
+                    lines = whole.split("\n")
                     recs = parse("[" + ",".join(x for x in lines if x.strip()) + "]")
         except (ValueError, RecursionError):
             recs = []
-            for line in lines or whole.splitlines():
+            for line in lines or whole.split("\n"):
                 try:
                     recs.append(json.loads(line))
                 except (ValueError, RecursionError):
