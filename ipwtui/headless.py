@@ -694,6 +694,7 @@ def compare_command(args) -> int:
     """``ipwtui compare DIR DIR...``: sessions side by side, and the routing what-if of the local ones
     against the cloud side."""
     from .core.compare import CompareError, compare, plain, route
+    from .core.metrics import shared_draws
     from .core.routing import RoutingError, check_settings
 
     try:
@@ -717,12 +718,14 @@ def compare_command(args) -> int:
     clouds = list(args.cloud or [])
     folders = list(args.sessions) + [x for x in clouds if x not in args.sessions]
     try:
-        c = compare(folders, like_for_like=args.like_for_like)
-        bad = {e["folder"]: e["error"] for e in c.errors}
-        for x in clouds:
-            if x in bad:
-                return _err(f"--cloud: {bad[x]}")
-        r = route(c, cloud=clouds or None, alphas=alphas, tpr=tpr, fpr=fpr, local_electricity_usd_per_kwh=electricity)
+        with shared_draws():  # the sessions' intervals and the what-if's draw once where they can
+            c = compare(folders, like_for_like=args.like_for_like)
+            bad = {e["folder"]: e["error"] for e in c.errors}
+            for x in clouds:
+                if x in bad:
+                    return _err(f"--cloud: {bad[x]}")
+            r = route(c, cloud=clouds or None, alphas=alphas, tpr=tpr, fpr=fpr,
+                      local_electricity_usd_per_kwh=electricity)
     except (CompareError, RoutingError) as e:
         return _err(str(e))
     data = plain({"compare": c.as_dict(), "routing": r})

@@ -338,3 +338,41 @@ def test_sides_that_share_a_label_add_up_their_missing_queries():
     out = what_if([side("L", a), side("L", b)], side("C", cloud))
     # q10 lacks on the first L and on C, q11 on C: the two L miss 1 together (not the last one's 0), C 2
     assert out["missing_by_session"] == {"L": 1, "C": 2} and out["dropped"]["missing"] == 2
+
+
+def test_draws_shared_by_a_comparison_give_the_figures_drawn_apart(tmp_path, monkeypatch):
+    """compare_and_route() draws the resamples once for the sessions' intervals and the what-if (the same
+    number of queries, seed and rounds): every figure is the one the calls apart give without sharing."""
+    from ipwtui.core import metrics, routing
+    from ipwtui.core.compare import compare_and_route
+    from ipwtui.core.summary import session_metrics
+
+    local = [rec(f"q{i}", i % 3 != 0, 10.0 + i % 7, 1.0 + (i % 4) * 0.3) for i in range(60)]
+    cloud = [rec(f"q{i}", i % 5 != 0, 100.0, 2.0, where="remote", low=40.0, high=100.0, cost=0.001)
+             for i in range(60)]
+    a = write_session(tmp_path / "local", local)
+    b = write_session(tmp_path / "cloud", cloud, where="remote")
+
+    kept = []
+    real = metrics.resampled_sums
+
+    def spy(seed, cols, rounds):
+        out = real(seed, cols, rounds)
+        memo = metrics._SHARED.get()
+        kept.append(None if memo is None else sorted(memo))
+        return out
+
+    monkeypatch.setattr(metrics, "resampled_sums", spy)
+    monkeypatch.setattr(routing, "resampled_sums", spy)
+    c_shared, r_shared = compare_and_route([a, b], local_electricity_usd_per_kwh=0.15)
+    assert len(kept) == 3 and kept[-1] == [(0, 60, metrics.BOOTSTRAP_ROUNDS)]  # two sessions, the what-if: one key
+    monkeypatch.setattr(metrics, "SHARED_DRAWS_MAX", 0)  # nothing kept: every bootstrap draws its own
+    c_apart = compare([a, b])
+    r_apart = route(c_apart, local_electricity_usd_per_kwh=0.15)
+    assert json.dumps(c_shared.as_dict(), default=str) == json.dumps(c_apart.as_dict(), default=str)
+    assert json.dumps(r_shared, default=str) == json.dumps(r_apart, default=str)
+    # a session's gross and net intervals share their draws too, and are the ones drawn apart
+    monkeypatch.setattr(metrics, "SHARED_DRAWS_MAX", 10**9)
+    shared = {k: v.as_dict() for k, v in session_metrics(local).items()}
+    monkeypatch.setattr(metrics, "SHARED_DRAWS_MAX", 0)
+    assert shared == {k: v.as_dict() for k, v in session_metrics(local).items()}

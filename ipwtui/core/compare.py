@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .metrics import compute
+from .metrics import compute, shared_draws
 from .record import REMOTE, QueryRecord, apply_server_energy, final_attempts, records_of
 from .sensors.base import UNAVAILABLE, describe_boundary, worst_quality
 from .session import JOURNAL_FILE, Session, SessionError
@@ -577,8 +577,9 @@ class Comparison:
 def compare(folders, like_for_like: bool = False) -> Comparison:
     """Read the session folders and compare them (see the module docstring). A folder that cannot be
     read is in ``errors``; the rest are compared. Raises CompareError when fewer than two remain."""
-    sessions, errors = load_sessions(folders)
-    return compare_loaded(sessions, errors, like_for_like)
+    with shared_draws():  # sessions on one query set resample as many queries: drawn once
+        sessions, errors = load_sessions(folders)
+        return compare_loaded(sessions, errors, like_for_like)
 
 
 def compare_loaded(sessions: list[LoadedSession], errors: list[dict] | None = None,
@@ -668,6 +669,15 @@ def route(c: Comparison, cloud: list[str | os.PathLike] | None = None, alphas=No
                               "paper's cloud ran at batch size 16")
         analyses.append(a)
     return {"analyses": analyses, "note": None}
+
+
+def compare_and_route(folders, like_for_like: bool = False, **route_kw) -> tuple[Comparison, dict]:
+    """``compare(folders)`` and then ``route()`` on it, with their bootstraps drawing once where they
+    resample as many queries (sessions on one query set, and the what-if over them): the figures are those
+    of the two calls apart."""
+    with shared_draws():
+        c = compare(folders, like_for_like=like_for_like)
+        return c, route(c, **route_kw)
 
 
 def _find(c: Comparison, x) -> LoadedSession:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import cast
 
@@ -253,40 +254,81 @@ RESAMPLE_STREAMS = 2
 PARALLEL_FROM = 1_000_000  # draws below which one thread does it all (a thread costs more than it saves)
 
 
+SHARED_DRAWS_MAX = 32_000_000  # counts kept by shared_draws() (bytes, one a query a round): up to 16,000 queries
+
+
 def resampled_sums(seed: int, cols, rounds: int):
     """Bootstrap rounds over the rows of ``cols`` (n queries, m figures): the (rounds, m) column sums of
     the resamples. A resample is a vector of counts c (how often each query was drawn), so its sums are
     c . cols, one matrix product for a chunk of rounds; the chunks keep memory bounded on long sessions.
-    The draws come from streams spawned from ``seed`` (a caller that draws more uses ``seed`` itself)."""
+    The draws come from streams spawned from ``seed`` (a caller that draws more uses ``seed`` itself); inside
+    ``shared_draws()`` they are made once for each (seed, n, rounds)."""
     import numpy as np
 
     n, m = cols.shape
     out = np.empty((rounds, m))
     streams = np.random.SeedSequence(seed).spawn(RESAMPLE_STREAMS)
     bounds = [rounds * i // RESAMPLE_STREAMS for i in range(RESAMPLE_STREAMS + 1)]
-    parts = [(np.random.default_rng(st), out[a:b]) for st, a, b in zip(streams, bounds, bounds[1:])]
+    memo = _SHARED.get()
+    key = (seed, n, rounds)
+    kept = memo.get(key) if memo is not None else None
+    keep = None
+    if kept is None and memo is not None and 0 < n * rounds <= SHARED_DRAWS_MAX:
+        keep = np.empty((rounds, n), dtype=np.uint8)
+    parts = [(np.random.default_rng(st), a, b) for st, a, b in zip(streams, bounds, bounds[1:])]
+    too_many: list[bool] = []  # a query drawn over 255 times in a round: the counts are not kept
 
-    def draw(rng, dest) -> None:
-        chunk = max(1, min(len(dest), RESAMPLE_CHUNK // max(n, 1)))
+    def draw(rng, a: int, b: int) -> None:
+        chunk = max(1, min(b - a, RESAMPLE_CHUNK // max(n, 1)))
         counts = np.empty((chunk, n))  # one buffer for every chunk (a new one each time costs twice as much)
         offsets = (np.arange(chunk, dtype=np.int64) * n)[:, None]
-        done = 0
-        while done < len(dest):
-            k = min(chunk, len(dest) - done)
-            # int64 draws: bincount takes them without a copy
-            idx = rng.integers(0, n, size=(k, n), dtype=np.int64)
-            idx += offsets[:k]
-            np.copyto(counts[:k], np.bincount(idx.ravel(), minlength=k * n).reshape(k, n))
-            dest[done:done + k] = counts[:k] @ cols
+        done = a
+        while done < b:
+            k = min(chunk, b - done)
+            if kept is not None:  # the same draws, made by an earlier bootstrap of this block
+                np.copyto(counts[:k], kept[done:done + k])
+            else:
+                # int64 draws: bincount takes them without a copy
+                idx = rng.integers(0, n, size=(k, n), dtype=np.int64)
+                idx += offsets[:k]
+                c = np.bincount(idx.ravel(), minlength=k * n).reshape(k, n)
+                np.copyto(counts[:k], c)
+                if keep is not None:
+                    if c.max(initial=0) > 255:
+                        too_many.append(True)
+                    else:
+                        np.copyto(keep[done:done + k], c, casting="unsafe")
+            out[done:done + k] = counts[:k] @ cols
             done += k
 
     with _one_blas_thread():
         if n * rounds < PARALLEL_FROM or _cores() < 2:
-            for rng, dest in parts:
-                draw(rng, dest)
+            for part in parts:
+                draw(*part)
         else:
             _side_by_side(draw, parts)
+    if keep is not None and memo is not None and not too_many:
+        memo[key] = keep
     return out
+
+
+_SHARED: ContextVar[dict | None] = ContextVar("ipwtui_shared_draws", default=None)
+
+
+@contextmanager
+def shared_draws():
+    """Bootstraps run inside this block share their draws when they resample as many queries with the same
+    seed and rounds: sessions compared on one query set (each one's intervals, then the what-if's) draw
+    once. The draws are kept as counts, a byte a query a round, until the block ends; the figures are
+    exactly those without it."""
+    if _SHARED.get() is not None:  # inside another such block: its draws are shared too
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 def _side_by_side(draw, parts) -> None:
@@ -296,9 +338,9 @@ def _side_by_side(draw, parts) -> None:
 
     failed: list[BaseException] = []
 
-    def run(rng, dest) -> None:
+    def run(*part) -> None:
         try:
-            draw(rng, dest)
+            draw(*part)
         except BaseException as e:  # (MemoryError): raised again in the caller's thread
             failed.append(e)
 

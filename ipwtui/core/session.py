@@ -335,21 +335,25 @@ class Session:
         if b"\r" in data:  # line ends written elsewhere (CRLF, CR): read as the text mode would read them
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         end = data.rfind(b"\n")  # a last line with no newline is a torn write at the moment of a kill
-        whole_b = data[:end] if end >= 0 else b""
-        # the common case, every line whole and no blank line: one parse of the whole, with no split, is much
-        # faster than one a line
-        simple = whole_b and b"\n\n" not in whole_b and not whole_b.startswith(b"\n")
-        fast = _fast_decoder()
-        if simple and fast is not None:
-            try:  # the bytes as they are (msgspec checks they are UTF-8)
+        fast = _fast_lines()
+        if fast is not None and end > 0 and data[:1] == b"{":
+            try:  # every line at once, the bytes as they are, uncopied (msgspec checks they are UTF-8)
                 with gc_paused():
-                    recs = fast(b"[" + whole_b.replace(b"\n", b",") + b"]")
-                return [r for r in recs if isinstance(r, dict)]
-            except Exception:  # a byte that is not UTF-8, a NaN, ...: the careful way below
+                    recs = fast(memoryview(data)[:end])
+                # Taken when every line is one object, as ipwtui writes them: each line starts with "{" (so none
+                # is blank, which msgspec skips) and there are as many values as lines (msgspec would also
+                # take two values on one line). Else the careful way, where a line is one value or nothing.
+                lines_after_first = data.count(b"\n", 0, end)
+                if len(recs) == lines_after_first + 1 and data.count(b"\n{", 0, end) == lines_after_first:
+                    return [r for r in recs if isinstance(r, dict)]
+            except Exception:  # a broken line, a byte that is not UTF-8, a NaN, ...: the careful way below
                 pass
+        whole_b = data[:end] if end >= 0 else b""
+        # every line whole and no blank line: one parse of the whole, with no split, is much faster than one a line
+        simple = whole_b and b"\n\n" not in whole_b and not whole_b.startswith(b"\n")
         whole = whole_b.decode("utf-8", errors="replace")
         lines: list[str] = []
-        parse = json.loads if simple else parse_json  # (msgspec has had its try)
+        parse = json.loads if fast is not None else parse_json  # (msgspec has had its try)
         try:
             with gc_paused():
                 if simple:
@@ -407,18 +411,28 @@ def parse_json(text: str) -> Any:
     return json.loads(text)
 
 
-_FAST: list = []
+_FAST: list = []  # [(msgspec's decode, its decode_lines)], or [(None, None)] without msgspec
 
 
-def _fast_decoder():
+def _msgspec():
     if not _FAST:
         try:
             import msgspec
 
-            _FAST.append(msgspec.json.Decoder().decode)
-        except ImportError:
-            _FAST.append(None)
+            d = msgspec.json.Decoder()
+            _FAST.append((d.decode, d.decode_lines))
+        except (ImportError, AttributeError):
+            _FAST.append((None, None))
     return _FAST[0]
+
+
+def _fast_decoder():
+    return _msgspec()[0]
+
+
+def _fast_lines():
+    """msgspec's reader of JSON lines (blank lines skipped), or None."""
+    return _msgspec()[1]
 
 
 def _lock_holder(fd: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .metrics import Metrics, QueryFigures, compute
+from .metrics import Metrics, QueryFigures, compute, shared_draws
 from .record import ERROR, OK, REMOTE, SKIPPED, QueryRecord, final_attempts, records_of
 from .sensors.base import UNAVAILABLE, worst_quality
 
@@ -53,7 +53,8 @@ def session_metrics(records: list[QueryRecord], ci: bool = True, rounds: int | N
     """Gross and net metrics of the non-warm-up query records."""
     qs = [r for r in records if not r.warmup]
     kw = {} if rounds is None else {"rounds": rounds}
-    return {e: compute(figures(qs, e), energy=e, ci=ci, **kw) for e in ("gross", "net")}
+    with shared_draws():  # gross and net resample the same queries, mostly: drawn once
+        return {e: compute(figures(qs, e), energy=e, ci=ci, **kw) for e in ("gross", "net")}
 
 
 def energy_totals(journal: list[dict]) -> dict:

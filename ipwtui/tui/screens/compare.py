@@ -268,12 +268,11 @@ class CompareScreen(Responsive, Screen):
 
     @work(thread=True, exclusive=True, group="compare-load", exit_on_error=False)
     def _load(self, folders: list[Path], like_for_like: bool, alpha: float) -> None:
-        from ...core.compare import CompareError, compare, plain, route
+        from ...core.compare import CompareError, compare_and_route, plain
         from ...core.routing import RoutingError
 
         try:
-            c = compare(folders, like_for_like=like_for_like)
-            r = route(c, alphas=sorted({*PAPER_ALPHAS, alpha}))
+            c, r = compare_and_route(folders, like_for_like=like_for_like, alphas=sorted({*PAPER_ALPHAS, alpha}))
         except (CompareError, RoutingError) as e:
             self.post_message(CompareLoaded(None, str(e)))
             return
