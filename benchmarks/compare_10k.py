@@ -4,21 +4,21 @@ Two synthetic finished sessions are written through ``Session`` (a local one: RA
 energy; a remote one: the cited Gemini median, 0.24 Wh a query with its 0.10-0.24 Wh range, an API cost a
 query), on the same 10,000 query ids, about 70 % right locally and 90 % on the cloud. Their journal lines
 carry what a real run's do (prompt, answer, times, counts, the server's report), so the reading is timed
-on journals of a real session's size. Then, each repeated
-and the median kept:
+on journals of a real session's size. Then, in a process of its own, each of these once a round, the rounds
+interleaved (the order turned each round) and the medians kept:
 
 - ``compare()``: reading both folders and every figure (the core's metrics with their 2,000-round
   bootstrap intervals) with no summary.json in the folders (cold), and with the summary.json that
-  ``ipwtui export`` writes (the core's metrics already computed: warm);
+  ``ipwtui export`` writes (the core's metrics already computed: warm), and the reading alone;
 - ``route()``: the routing what-if (oracle, alpha 0.6 and 0.8, cascade; 2,000 joint bootstrap rounds), the
   local queries priced at 0.15 USD/kWh;
 - ``compare_and_route()``: the two in one call, as the command and the app run them (their bootstraps draw
   once where they resample as many queries: the figures are the same);
-- the command ``ipwtui compare A B --json`` in this process (``cli.main``) and as a subprocess (with the
+- the command ``ipwtui compare A B --json`` in that process (``cli.main``) and as a subprocess (with the
   interpreter's start-up).
 
-Target: compare + what-if (``compare_and_route()``) <= 1 s. Wall and CPU time are both printed (on a shared machine the CPU time is
-the steadier figure). The figures of the what-if are printed too.
+Target: compare + what-if (``compare_and_route()``) <= 1 s, cold and warm. Wall and CPU time are both
+printed (on a shared machine the CPU time is the steadier figure). The figures of the what-if are printed too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import io
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -106,39 +107,44 @@ def build(folder: Path, n: int, remote: bool, seed: int) -> None:
     s.close("finished")
 
 
-def timed(fn, repeat: int) -> tuple[tuple[float, float], object]:
-    """((median wall s, median CPU s of this process), the last result). CPU time says what the work
-    costs when other processes share the machine."""
-    walls, cpus, out = [], [], None
-    for _ in range(repeat):
-        c0, t0 = time.process_time(), time.perf_counter()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return (statistics.median(walls), statistics.median(cpus)), out
-
-
-def timed_sub(fn, repeat: int):
-    """As timed(), for a subprocess: its CPU time from the children's resource usage."""
-    walls, cpus, out = [], [], None
-    for _ in range(repeat):
+def one(fn, sub: bool = False) -> tuple[float, float, object]:
+    """(wall s, CPU s, result) of one call. CPU time says what the work costs when other processes share the
+    machine: this process's, or with ``sub`` its children's (a subprocess)."""
+    if sub:
         t = os.times()
-        c0, t0 = t.children_user + t.children_system, time.perf_counter()
-        out = fn()
-        walls.append(time.perf_counter() - t0)
+        c0 = t.children_user + t.children_system
+    else:
+        c0 = time.process_time()
+    t0 = time.perf_counter()
+    out = fn()
+    wall = time.perf_counter() - t0
+    if sub:
         t = os.times()
-        cpus.append(t.children_user + t.children_system - c0)
-    return (statistics.median(walls), statistics.median(cpus)), out
+        cpu = t.children_user + t.children_system - c0
+    else:
+        cpu = time.process_time() - c0
+    return wall, cpu, out
 
 
-def add(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
-    return a[0] + b[0], a[1] + b[1]
+def interleaved(configs: dict, repeat: int) -> dict:
+    """Each configuration once a round, ``repeat`` rounds, the order turned a step each round: a machine that
+    slows down weighs on them all alike. {name: (median wall, median CPU)}."""
+    names = list(configs)
+    walls: dict = {k: [] for k in names}
+    cpus: dict = {k: [] for k in names}
+    for r in range(repeat):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            fn, sub = configs[k]
+            w, c, _ = one(fn, sub)  # (the result let go at once: a user's process holds one comparison)
+            walls[k].append(w)
+            cpus[k].append(c)
+    return {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in names}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000, help="queries per session (default 10000)")
-    ap.add_argument("--repeat", type=int, default=3, help="repeats of each timing; the median is printed")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds of the timings; the medians are printed")
     ap.add_argument("--measure", metavar="DIR", help=argparse.SUPPRESS)  # (the timing process, on DIR's sessions)
     args = ap.parse_args()
     if args.measure:
@@ -162,50 +168,51 @@ def measure(root: Path, n: int, repeat: int) -> int:
     from ipwtui.core.compare import compare, compare_and_route, load_sessions, route
     from ipwtui.core.export import export_session
 
-    a, b = root / "local", root / "cloud"
-    t_cold, c = timed(lambda: compare([a, b]), repeat)
-    t_route, r = timed(lambda: route(c, local_electricity_usd_per_kwh=ELECTRICITY), repeat)
-    t_both_cold, _ = timed(lambda: compare_and_route([a, b], local_electricity_usd_per_kwh=ELECTRICITY), repeat)
+    cold = [root / "local", root / "cloud"]  # no summary.json: every figure computed
+    warm = [root / "warm" / "local", root / "warm" / "cloud"]  # a copy with the summary.json export writes
+    for src, dst in zip(cold, warm):
+        shutil.copytree(src, dst)
+        export_session(dst)
 
-    def command() -> None:
+    def command(folders) -> None:
         buf = io.StringIO()
         with redirect_stdout(buf):
-            code = cli_main(["compare", str(a), str(b), "--json"])
+            code = cli_main(["compare", *map(str, folders), "--json"])
         assert code == 0
         json.loads(buf.getvalue())
 
-    t_cmd_cold, _ = timed(command, repeat)
-    t_sub_cold, _ = timed_sub(lambda: subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", str(a), str(b),
-                                                  "--json"], check=True, capture_output=True), repeat)
-    for f in (a, b):
-        export_session(f)
-    t_warm, c = timed(lambda: compare([a, b]), repeat)
-    t_both_warm, _ = timed(lambda: compare_and_route([a, b], local_electricity_usd_per_kwh=ELECTRICITY), repeat)
-    t_load, _ = timed(lambda: load_sessions([a, b]), repeat)
-    t_cmd_warm, _ = timed(command, repeat)
-    t_sub_warm, _ = timed_sub(lambda: subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", str(a), str(b),
-                                                  "--json"], check=True, capture_output=True), repeat)
+    def sub(folders) -> None:
+        subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", *map(str, folders), "--json"], check=True,
+                       capture_output=True)
+
+    command(cold)  # (the command's imports, once, before any timing)
+    configs = {
+        "compare(), cold (metrics computed)": (lambda: compare(cold), False),
+        "compare(), warm (summary.json metrics)": (lambda: compare(warm), False),
+        "  of which reading the two sessions": (lambda: load_sessions(warm), False),
+        "route(): the what-if": (lambda: route(held[0], local_electricity_usd_per_kwh=ELECTRICITY), False),
+        "compare_and_route(), cold": (lambda: compare_and_route(cold, local_electricity_usd_per_kwh=ELECTRICITY),
+                                      False),
+        "compare_and_route(), warm": (lambda: compare_and_route(warm, local_electricity_usd_per_kwh=ELECTRICITY),
+                                      False),
+        "ipwtui compare --json, in process, cold": (lambda: command(cold), False),
+        "ipwtui compare --json, in process, warm": (lambda: command(warm), False),
+        "ipwtui compare --json, subprocess, cold": (lambda: sub(cold), True),
+        "ipwtui compare --json, subprocess, warm": (lambda: sub(warm), True),
+    }
+    held = [compare(cold)]  # the one comparison route() reads
+    t = interleaved(configs, repeat)
+    held.clear()
+    t_cold, t_warm = t["compare_and_route(), cold"], t["compare_and_route(), warm"]
+    c, r = compare_and_route(cold, local_electricity_usd_per_kwh=ELECTRICITY)  # the figures printed below
 
     print(f"\ntimes (median of {repeat}), {n} queries a session; load average now "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs:")
     print(f"  {'':<44} {'wall':>8} {'CPU':>8}")
-    rows = [
-        ("compare(), cold (metrics computed)", t_cold),
-        ("compare(), warm (summary.json metrics)", t_warm),
-        ("  of which reading the two sessions", t_load),
-        ("route(): the what-if", t_route),
-        ("compare() + route() apart, cold", add(t_cold, t_route)),
-        ("compare() + route() apart, warm", add(t_warm, t_route)),
-        ("compare_and_route(), cold", t_both_cold),
-        ("compare_and_route(), warm", t_both_warm),
-        ("ipwtui compare --json, in process, cold", t_cmd_cold),
-        ("ipwtui compare --json, in process, warm", t_cmd_warm),
-        ("ipwtui compare --json, subprocess, cold", t_sub_cold),
-        ("ipwtui compare --json, subprocess, warm", t_sub_warm),
-    ]
+    rows = list(t.items())
     for name, (wall, cpu) in rows:
         print(f"  {name:<44} {wall:7.3f}s {cpu:7.3f}s")
-    for name, (wall, cpu) in (("cold", t_both_cold), ("warm", t_both_warm)):
+    for name, (wall, cpu) in (("cold", t_cold), ("warm", t_warm)):
         print(f"target compare + what-if <= {TARGET_S:g} s ({name}): wall {wall:.3f} s, CPU {cpu:.3f} s: "
               f"{'met' if min(wall, cpu) <= TARGET_S else 'NOT met'}")
 

@@ -343,8 +343,7 @@ class Session:
                 # Taken when every line is one object, as ipwtui writes them: each line starts with "{" (so none
                 # is blank, which msgspec skips) and there are as many values as lines (msgspec would also
                 # take two values on one line). Else the careful way, where a line is one value or nothing.
-                lines_after_first = data.count(b"\n", 0, end)
-                if len(recs) == lines_after_first + 1 and data.count(b"\n{", 0, end) == lines_after_first:
+                if len(recs) == data.count(b"\n", 0, end) + 1 and _each_line_opens_an_object(data, end):
                     return [r for r in recs if isinstance(r, dict)]
             except Exception:  # a broken line, a byte that is not UTF-8, a NaN, ...: the careful way below
                 pass
@@ -424,6 +423,20 @@ def _msgspec():
         except (ImportError, AttributeError):
             _FAST.append((None, None))
     return _FAST[0]
+
+
+def _each_line_opens_an_object(data: bytes, end: int) -> bool:
+    """Whether every line of ``data[:end]`` starts with "{" (the first is checked by the caller). A newline
+    is never inside a JSON string (it is written as \\n there), so each one found starts a line."""
+    import numpy as np
+
+    a = np.frombuffer(data, dtype=np.uint8, count=end)
+    starts = np.flatnonzero(a == 10) + 1
+    if not len(starts):
+        return True
+    if starts[-1] >= end:  # an empty last line
+        return False
+    return bool((a[starts] == ord("{")).all())
 
 
 def _fast_decoder():
