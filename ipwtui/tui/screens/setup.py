@@ -445,18 +445,21 @@ class SetupScreen(Responsive, Screen):
         sel = self.query_one("#query-set", Select)
         options = [(f"{s.name} ({s.count if s.count is not None else '!'})", s.path) for s in self.sets]
         options.append(("other file…", OTHER_FILE))
-        sel.set_options(options)
         chosen = msg.chosen_info
-        if chosen is not None and chosen.path in {s.path for s in self.sets}:
-            sel.value = chosen.path
-        elif chosen is not None:
-            sel.value = OTHER_FILE
-            self.query_one("#query-path", Input).value = app.initial_queries or ""
-            self.info_typed = (app.initial_queries or "").strip()  # read already
-        elif self.sets:
-            default = next((s for s in self.sets if s.name == "mixed"), self.sets[0])
-            sel.value = default.path
-            chosen = default
+        # set here, with what it shows: no Changed message, which would arrive later and could clear a path
+        # typed in the meantime
+        with sel.prevent(Select.Changed):
+            sel.set_options(options)
+            if chosen is not None and chosen.path in {s.path for s in self.sets}:
+                sel.value = chosen.path
+            elif chosen is not None:
+                sel.value = OTHER_FILE
+                self.query_one("#query-path", Input).value = app.initial_queries or ""
+                self.info_typed = (app.initial_queries or "").strip()  # read already
+            elif self.sets:
+                default = next((s for s in self.sets if s.name == "mixed"), self.sets[0])
+                sel.value = default.path
+                chosen = default
         self._set_query_info(chosen)
         self.loaded = True
         self._show_mode()
