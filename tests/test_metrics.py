@@ -159,7 +159,7 @@ def test_the_intervals_are_the_same_drawn_side_by_side_or_one_after_the_other(mo
     from ipwtui.core import metrics
 
     cols = _cols(4000)
-    monkeypatch.setattr(metrics, "_cores", lambda: 2)
+    monkeypatch.setattr(metrics, "usable_cores", lambda: 2)
     monkeypatch.setattr(metrics, "PARALLEL_FROM", 0)
     side_by_side = metrics.resampled_sums(5, cols, 1000)
     monkeypatch.setattr(metrics, "PARALLEL_FROM", 10**18)

@@ -380,7 +380,7 @@ def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monk
         return records_of(Session(folder, {}).read_journal())
 
     fast = read()
-    monkeypatch.setattr(session_mod, "_FAST", [(None, None)])  # as without msgspec
+    monkeypatch.setattr(session_mod, "_FAST", [None])  # as without msgspec
     slow = read()
     assert fast == slow
     ids = [r.query_id for r in fast]

@@ -70,7 +70,7 @@ def test_the_run_screen_counts_cores_as_saturated_only_when_the_model_threads_ta
     from types import SimpleNamespace
 
     from ipwtui.tui.live import LiveState
-    from ipwtui.tui.pacing import usable_cores
+    from ipwtui.core.contention import usable_cores
     from ipwtui.tui.screens.run import RunScreen
 
     live = LiveState(phase="running")
@@ -125,7 +125,7 @@ async def test_saturated_frames_wait_for_the_gap_between_queries_or_are_drawn_an
 
     from ipwtui.tui import gaps
     from ipwtui.tui.live import LiveState
-    from ipwtui.tui.pacing import usable_cores
+    from ipwtui.core.contention import usable_cores
     from ipwtui.tui.screens import run as run_mod
 
     live = LiveState(phase="running")

@@ -18,6 +18,14 @@ from dataclasses import dataclass
 MIN_WINDOW_S = 0.1
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class CpuMark:
     t: float  # monotonic

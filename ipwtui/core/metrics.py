@@ -9,11 +9,12 @@ with E_i gross or net of the idle baseline, and a 95 % bootstrap interval that r
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import cast
+
+from .contention import usable_cores
 
 MIN_QUERIES_FOR_CI = 10
 BOOTSTRAP_ROUNDS = 2000
@@ -302,7 +303,7 @@ def resampled_sums(seed: int, cols, rounds: int):
             done += k
 
     with _one_blas_thread():
-        if n * rounds < PARALLEL_FROM or _cores() < 2:
+        if n * rounds < PARALLEL_FROM or usable_cores() < 2:
             for part in parts:
                 draw(*part)
         else:
@@ -373,13 +374,6 @@ def _one_blas_thread():
     finally:
         if limits is not None:
             limits.restore_original_limits()
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _bootstrap(fs: list[QueryFigures], rounds: int, seed: int):

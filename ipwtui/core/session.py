@@ -352,14 +352,13 @@ class Session:
         simple = whole_b and b"\n\n" not in whole_b and not whole_b.startswith(b"\n")
         whole = whole_b.decode("utf-8", errors="replace")
         lines: list[str] = []
-        parse = json.loads if fast is not None else parse_json  # (msgspec has had its try)
         try:
             with gc_paused():
                 if simple:
-                    recs = parse("[" + whole.replace("\n", ",") + "]")
+                    recs = json.loads("[" + whole.replace("\n", ",") + "]")
                 else:  # (split at the newlines only: splitlines() would also cut at U+2028 inside a string)
                     lines = whole.split("\n")
-                    recs = parse("[" + ",".join(x for x in lines if x.strip()) + "]")
+                    recs = json.loads("[" + ",".join(x for x in lines if x.strip()) + "]")
         except (ValueError, RecursionError):
             recs = []
             for line in lines or whole.split("\n"):
@@ -396,32 +395,18 @@ class Session:
         return out
 
 
-def parse_json(text: str) -> Any:
-    """A JSON text parsed by msgspec when it is installed (a long journal in under half the time), else by
-    the standard library. What msgspec refuses (NaN or Infinity in a hand-edited file, a number out of
-    range, a lone surrogate) is parsed again by the standard library, which reads the same texts to the
-    same values and takes those too (a record then marks them invalid)."""
-    fast = _fast_decoder()
-    if fast is not None:
-        try:
-            return fast(text)
-        except Exception:  # msgspec's DecodeError or ValidationError
-            pass
-    return json.loads(text)
+_FAST: list = []  # [msgspec's reader of JSON lines], or [None] without msgspec
 
 
-_FAST: list = []  # [(msgspec's decode, its decode_lines)], or [(None, None)] without msgspec
-
-
-def _msgspec():
+def _fast_lines():
+    """msgspec's reader of JSON lines (blank lines skipped), or None."""
     if not _FAST:
         try:
             import msgspec
 
-            d = msgspec.json.Decoder()
-            _FAST.append((d.decode, d.decode_lines))
+            _FAST.append(msgspec.json.Decoder().decode_lines)
         except (ImportError, AttributeError):
-            _FAST.append((None, None))
+            _FAST.append(None)
     return _FAST[0]
 
 
@@ -437,15 +422,6 @@ def _each_line_opens_an_object(data: bytes, end: int) -> bool:
     if starts[-1] >= end:  # an empty last line
         return False
     return bool((a[starts] == ord("{")).all())
-
-
-def _fast_decoder():
-    return _msgspec()[0]
-
-
-def _fast_lines():
-    """msgspec's reader of JSON lines (blank lines skipped), or None."""
-    return _msgspec()[1]
 
 
 def _lock_holder(fd: int) -> str:

@@ -13,7 +13,6 @@ normal rate.
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections import deque
@@ -22,13 +21,6 @@ BASE_S = 0.5  # the normal interval: 2 redraws a second
 LONGEST_S = 2.0  # never slower than this
 BUDGET = 0.01  # UI-thread CPU, as a share of one core, while the model's threads take every core
 WINDOW = 5  # ticks in the median cost
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 class Pacer:

@@ -21,7 +21,8 @@ from ...core import events as ev
 from ...core import fmt
 from ..gaps import GapOpen
 from ..live import LiveState
-from ..pacing import Pacer, usable_cores
+from ...core.contention import usable_cores
+from ..pacing import Pacer
 from ..rows import record_cells
 from ..widgets.answer import AnswerView
 from ..widgets.lines import LineText

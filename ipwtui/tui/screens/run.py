@@ -26,7 +26,8 @@ from ...core.sensors.base import MEASURED, UNAVAILABLE, worst_quality
 from ...core.summary import energy_label_of
 from ..gaps import GapOpen
 from ..live import LiveState, PastRecords
-from ..pacing import Pacer, usable_cores
+from ...core.contention import usable_cores
+from ..pacing import Pacer
 from ..widgets.answer import AnswerView
 from ..widgets.figures import Figure, figure_row
 from ..widgets.lines import BarLine, LineText
