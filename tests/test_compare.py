@@ -492,3 +492,15 @@ def test_compare_a_local_run_and_a_cloud_run_end_to_end(tmp_path, llama, capsys)
     code, out, err = run_cli([local.folder, cloud.folder], capsys)
     assert code == 0, err
     assert "Sessions compared" in out and "Routing what-if" in out and "(estimate)" in out
+
+
+def test_a_session_killed_while_running_is_compared_as_interrupted(tmp_path):
+    """A kill -9 leaves "running" in session.json; nobody holds its lock, so compare says what it is now."""
+    import json as _json
+
+    lf, cf = local_and_cloud(tmp_path)[:2]
+    meta = _json.loads((lf / "session.json").read_text())
+    meta["status"] = "running"
+    (lf / "session.json").write_text(_json.dumps(meta))
+    f = {x["label"]: x for x in compare([lf, cf]).figures}
+    assert f["local"]["status"] == "interrupted" and f["cloud"]["status"] == "finished"

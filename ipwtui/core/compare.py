@@ -36,7 +36,7 @@ from typing import Any
 from .metrics import compute, shared_draws
 from .record import REMOTE, QueryRecord, apply_server_energy, final_attempts, records_of
 from .sensors.base import UNAVAILABLE, describe_boundary, worst_quality
-from .session import JOURNAL_FILE, Session, SessionError
+from .session import JOURNAL_FILE, Session, SessionError, shown_status
 from .summary import figures as query_figures
 
 SUMMARY_FILE = "summary.json"
@@ -101,10 +101,12 @@ def load_session(folder: str | os.PathLike) -> LoadedSession:
         records = records_of(journal, include_warmup=False)
     except (TypeError, ValueError) as e:
         raise CompareError(f"{folder / JOURNAL_FILE}: a query record is malformed ({e})") from None
+    # a session killed while running still says "running" in its file: shown as what it is now
+    meta = dict(s.meta, status=shown_status(s.meta, folder)) if s.meta.get("status") else s.meta
     if not records:
-        status = s.meta.get("status")
+        status = meta.get("status")
         raise CompareError(f"{folder}: holds no query record" + (f" (status {status})" if status else ""))
-    return LoadedSession(folder, folder.name, s.meta, records, _current_summary(folder))
+    return LoadedSession(folder, folder.name, meta, records, _current_summary(folder))
 
 
 def _current_summary(folder: Path) -> dict | None:
