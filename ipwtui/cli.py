@@ -63,11 +63,63 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--autostart", action="store_true", help="app: start the run at once")
     p.add_argument("--theme", metavar="NAME", help="app: theme to use")
     p.add_argument("--backend", default="llama.cpp", help=argparse.SUPPRESS)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", action=_Subcommands)
+    # each command's options are added only when that command is the one given (parsing or --help): a
+    # short command (compare, sessions) does not pay for building the run options of every other one
+    sub.add("run", _fill_run, help="profile headless and print the results",
+            description="Measure a model on a query set without the app; prints a live progress "
+                        "line and a final summary, and saves the session folder.")
+    sub.add("sensors", _fill_sensors, help="show what this machine can measure, and how well")
+    sub.add("models", _fill_models, help="list the models a backend finds here")
+    sub.add("export", _fill_export, help="write queries.csv, samples.csv and summary.json for a session")
+    sub.add("sessions", _fill_sessions, help="list past sessions")
+    sub.add("rescore", _fill_rescore, help="score a session's answers again with a language-model judge",
+            description="Judge the answers of a finished or interrupted session again, without "
+                        "running the model: each open (\"judge\" kind) query's final answer, or "
+                        "every answer with a reference with --all. The new verdicts and the "
+                        "judge's time, energy and cost are added to the session's journal, and "
+                        "its files are exported again.")
+    sub.add("compare", _fill_compare, help="compare sessions side by side, with the local/cloud routing what-if",
+            description="Figures of two or more sessions side by side (ranked only when they ran "
+                        "the same queries), what their energies cover, and the routing what-if of "
+                        "the local sessions against the cloud side.")
+    sub.add("duel", _fill_duel, help="each query to two targets (local and cloud, or any two), side by side",
+            description="Send every query to two targets, one after the other, the first side "
+                        "alternating from query to query so that a drift of the machine favours "
+                        "neither; each side goes into its own session (the two name each other), "
+                        "then both are compared, with the routing what-if when one side is remote. "
+                        "The settings below apply to both sides; --a-base-url / --b-base-url give "
+                        "a side its own server.")
+    sub.add("report", _fill_report, help="write a shareable report of one or more sessions (HTML, Markdown)",
+            description="One self-contained HTML file (charts inline, nothing fetched) and/or a "
+                        "Markdown file with SVG charts beside it. Needs matplotlib: "
+                        "pip install 'ipwtui[report]'.")
+    sub.add("leaderboard", _fill_leaderboard,
+            help="every past session side by side, ranked within each query set")
+    return p
 
-    r = sub.add_parser("run", help="profile headless and print the results",
-                       description="Measure a model on a query set without the app; prints a live progress "
-                                   "line and a final summary, and saves the session folder.")
+
+class _Subcommands(argparse._SubParsersAction):
+    """The subcommands, each with a function that adds its options, called once, when the command is the
+    one being parsed (its --help included)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._fillers: dict = {}
+
+    def add(self, name: str, fill, **kwargs) -> argparse.ArgumentParser:
+        parser = self.add_parser(name, **kwargs)
+        self._fillers[name] = (parser, fill)
+        return parser
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        pending = self._fillers.pop(values[0], None) if values else None
+        if pending is not None:
+            pending[1](pending[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _fill_run(r: argparse.ArgumentParser) -> None:
     _add_run_options(r)
     o = r.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="session folder (default: a new folder under the data dir)")
@@ -86,14 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="after the run, keep serving until a scrape has read the final figures, at most S "
                          "seconds (default: 15)")
 
-    s = sub.add_parser("sensors", help="show what this machine can measure, and how well")
-    s.add_argument("--json", action="store_true", help="machine-readable output")
+
+def _fill_sensors(s: argparse.ArgumentParser) -> None:
     from .core.settings import spec
 
+    s.add_argument("--json", action="store_true", help="machine-readable output")
     for name in ("cpu_watts_per_core", "cpu_scope"):
         _add_setting(s, spec(name))
 
-    mo = sub.add_parser("models", help="list the models a backend finds here")
+
+def _fill_models(mo: argparse.ArgumentParser) -> None:
+    from .core.settings import spec
+
     mo.add_argument("--backend", default="llama.cpp", metavar="NAME",
                     help=f"whose models: {', '.join(_backend_names())} (default: llama.cpp)")
     for name in ("base_url", "api_key_env"):
@@ -101,20 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--models-dir", action="append", metavar="DIR", help="also search DIR (repeatable)")
     mo.add_argument("--json", action="store_true", help="machine-readable output")
 
-    ex = sub.add_parser("export", help="write queries.csv, samples.csv and summary.json for a session")
+
+def _fill_export(ex: argparse.ArgumentParser) -> None:
     ex.add_argument("session", metavar="DIR", help="session folder")
     ex.add_argument("--out", metavar="DIR", help="destination folder (default: the session folder)")
     ex.add_argument("--report", action="store_true", help="also write a Markdown report (report.md)")
 
-    se = sub.add_parser("sessions", help="list past sessions")
+
+def _fill_sessions(se: argparse.ArgumentParser) -> None:
     se.add_argument("--dir", metavar="DIR", help="sessions folder (default: the data dir)")
 
-    rs = sub.add_parser("rescore", help="score a session's answers again with a language-model judge",
-                        description="Judge the answers of a finished or interrupted session again, without "
-                                    "running the model: each open (\"judge\" kind) query's final answer, or "
-                                    "every answer with a reference with --all. The new verdicts and the "
-                                    "judge's time, energy and cost are added to the session's journal, and "
-                                    "its files are exported again.")
+
+def _fill_rescore(rs: argparse.ArgumentParser) -> None:
     rs.add_argument("session", metavar="DIR", help="session folder")
     _add_judge_options(rs, required=True)
     rs.add_argument("--all", action="store_true", help="judge every answered query with a reference, not only "
@@ -124,28 +178,25 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "to tell")
     rs.add_argument("--json", action="store_true", help="print the new summary as JSON")
     rs.add_argument("--quiet", action="store_true", help="no line per judged query")
-    _add_compare(sub)
-    _add_duel(sub)
-    rp = sub.add_parser("report", help="write a shareable report of one or more sessions (HTML, Markdown)",
-                        description="One self-contained HTML file (charts inline, nothing fetched) and/or a "
-                                    "Markdown file with SVG charts beside it. Needs matplotlib: "
-                                    "pip install 'ipwtui[report]'.")
+
+
+def _fill_report(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("sessions", nargs="+", metavar="DIR", help="session folder(s)")
     rp.add_argument("--html", metavar="FILE", help="write the HTML report to FILE")
     rp.add_argument("--md", metavar="FILE", help="write the Markdown report to FILE (charts: FILE's name-*.svg)")
     rp.add_argument("--energy", choices=("gross", "net"), default=None,
                     help="energy view of the report (default: the sessions' own)")
 
+
+def _fill_leaderboard(lb: argparse.ArgumentParser) -> None:
     from .core.leaderboard import COLUMNS, DEFAULT_SORT
 
-    lb = sub.add_parser("leaderboard", help="every past session side by side, ranked within each query set")
     lb.add_argument("--dir", metavar="DIR", help="sessions folder (default: the data dir)")
     lb.add_argument("--json", action="store_true", help="machine-readable output")
     lb.add_argument("--sort", choices=list(COLUMNS), default=DEFAULT_SORT, metavar="COL",
                     help=f"sort column: {', '.join(COLUMNS)} (default: {DEFAULT_SORT})")
     lb.add_argument("--reverse", action="store_true", help="sort the other way round")
     lb.add_argument("--energy", choices=("gross", "net"), default="gross", help="energy view (default: gross)")
-    return p
 
 
 def _add_judge_options(p: argparse.ArgumentParser, required: bool) -> None:
@@ -171,14 +222,7 @@ def _add_judge_options(p: argparse.ArgumentParser, required: bool) -> None:
                    help="a remote judge's server energy: none, ecologits, cited:ID or prometheus (default: none)")
 
 
-def _add_duel(sub) -> None:
-    d = sub.add_parser("duel", help="each query to two targets (local and cloud, or any two), side by side",
-                       description="Send every query to two targets, one after the other, the first side "
-                                   "alternating from query to query so that a drift of the machine favours "
-                                   "neither; each side goes into its own session (the two name each other), "
-                                   "then both are compared, with the routing what-if when one side is remote. "
-                                   "The settings below apply to both sides; --a-base-url / --b-base-url give "
-                                   "a side its own server.")
+def _fill_duel(d: argparse.ArgumentParser) -> None:
     for side, default in (("a", "llama.cpp"), ("b", "openai")):
         g = d.add_argument_group(f"side {side.upper()}")
         g.add_argument(f"--{side}", metavar="BACKEND", default=default,
@@ -193,13 +237,9 @@ def _add_duel(sub) -> None:
     o.add_argument("--quiet", action="store_true", help="no line per finished query")
 
 
-def _add_compare(sub) -> None:
+def _fill_compare(c: argparse.ArgumentParser) -> None:
     from .core.routing import DEFAULT_ALPHAS, DEFAULT_FPR, DEFAULT_TPR
 
-    c = sub.add_parser("compare", help="compare sessions side by side, with the local/cloud routing what-if",
-                       description="Figures of two or more sessions side by side (ranked only when they ran "
-                                   "the same queries), what their energies cover, and the routing what-if of "
-                                   "the local sessions against the cloud side.")
     c.add_argument("sessions", nargs="+", metavar="DIR", help="session folders")
     c.add_argument("--json", action="store_true", help="print one JSON object (compare and routing)")
     c.add_argument("--cloud", action="append", metavar="DIR",
@@ -222,8 +262,6 @@ def _add_compare(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .core.config import ConfigError
-
     try:
         if args.command == "run":
             from .headless import run_command
@@ -268,14 +306,19 @@ def main(argv: list[str] | None = None) -> int:
         from .tui.app import run_app
 
         return run_app(args)
-    except ConfigError as e:  # a command that reads the config file without a handler of its own
-        print(f"ipwtui: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
     except KeyboardInterrupt:
         print("ipwtui: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as e:
+        # a command that reads the config file without a handler of its own: one line. (Its module is looked
+        # up, not imported: a command that never read the config, as compare, does not load the settings.)
+        config = sys.modules.get(f"{__package__}.core.config")
+        if config is None or not isinstance(e, config.ConfigError):
+            raise
+        print(f"ipwtui: error: {e}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -10,13 +10,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from .core import fmt
 
 if TYPE_CHECKING:
     from .core.record import QueryRecord
     from .core.settings import RunSettings
+
+
+def escape(text: str) -> str:
+    """rich's markup escape; rich is imported when something is printed with it (not for --json)."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(text)
 
 
 def _err(msg: str) -> int:

@@ -215,3 +215,36 @@ def test_an_answer_cut_at_max_tokens_says_so_in_its_note(tmp_path):
     assert recs and all(r["finish_reason"] == "length" for r in recs)
     assert all(r["score_note"].endswith("the answer was cut at --max-tokens 2") for r in recs if r["correct"] is not True)
     assert any(r["correct"] is not True for r in recs)
+
+
+@pytest.mark.parametrize("command, option, needed", [
+    ("run", "--metrics-port", []), ("run", "--judge-mode", []), ("run", "--idle-seconds", []),
+    ("sensors", "--cpu-scope", []), ("models", "--models-dir", []), ("export", "--report", ["DIR"]),
+    ("sessions", "--dir", []), ("rescore", "--force", ["DIR", "--judge", "fake"]),
+    ("compare", "--like-for-like", ["A"]), ("duel", "--b-base-url", []), ("report", "--html", ["A"]),
+    ("leaderboard", "--sort", []),
+])
+def test_each_command_has_its_options_when_it_is_the_one_given(command, option, needed, capsys):
+    """A command's options are added only when that command is parsed: its --help still lists them all,
+    and a bad option of one command is still refused."""
+    from ipwtui.cli import build_parser
+
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args([command, "--help"])
+    assert e.value.code == 0
+    assert option in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args([command, *needed, "--no-such-option"])
+    assert e.value.code == 2
+    assert "unrecognized arguments: --no-such-option" in capsys.readouterr().err
+
+
+def test_parsing_one_command_builds_no_other():
+    from ipwtui.cli import build_parser
+
+    p = build_parser()
+    args = p.parse_args(["compare", "a", "b", "--json", "--alpha", "0.7"])
+    assert (args.command, args.sessions, args.json, args.alpha) == ("compare", ["a", "b"], True, "0.7")
+    sub = next(a for a in p._actions if a.dest == "command")
+    run = sub.choices["run"]
+    assert not any("--metrics-port" in a.option_strings for a in run._actions)

@@ -338,7 +338,8 @@ def test_a_journal_line_leaves_out_what_holds_nothing_and_reads_back_whole():
 
 
 @pytest.mark.parametrize("damage", ["none", "nan", "bad-utf8", "blank-line", "broken-line", "torn-end", "crlf", "cr",
-                                    "crlf-u2028", "two-on-a-line", "white-line-and-two-on-a-line"])
+                                    "crlf-u2028", "two-on-a-line", "white-line-and-two-on-a-line",
+                                    "blank-line-and-two-on-a-line", "a-line-broken-in-two"])
 def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monkeypatch, damage):
     """The journal is parsed by msgspec when it is installed; what msgspec refuses (a NaN, bytes that are not
     UTF-8) and what needs the careful path (a blank line, a broken line, a torn end) give the same records
@@ -367,10 +368,15 @@ def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monk
         lines[at["q3"]] = lines[at["q3"]][: len(lines[at["q3"]]) // 2]
     elif damage == "torn-end":
         lines[-1] = b'{"type": "query", "query_id": "q9", "ind'
-    elif damage in ("two-on-a-line", "white-line-and-two-on-a-line"):  # a line of two values is skipped, as
-        lines[at["q3"]] = lines[at["q3"]] + b" " + lines[at["q3"]]  # the standard library's reading skips it
+    elif "two-on-a-line" in damage:  # a line of two values is skipped, as the standard library's reading skips it
+        lines[at["q3"]] = lines[at["q3"]] + b" " + lines[at["q3"]]
         if damage == "white-line-and-two-on-a-line":
             lines.insert(at["q2"], b" \t ")
+        elif damage == "blank-line-and-two-on-a-line":  # (a line fewer with a value, a value more: no balance)
+            lines.insert(at["q2"], b"")
+    elif damage == "a-line-broken-in-two":  # the careful way skips both halves; msgspec must not join them
+        cut = len(lines[at["q3"]]) // 2
+        lines[at["q3"]:at["q3"] + 1] = [lines[at["q3"]][:cut], lines[at["q3"]][cut:]]
     elif damage == "crlf-u2028":  # a foreign writer: CRLF line ends and a raw U+2028 inside a string
         lines[at["q2"]] = lines[at["q2"]].replace(b' ok"', " ok\u2028 too\"".encode())
     sep = {"crlf": b"\r\n", "crlf-u2028": b"\r\n", "cr": b"\r"}.get(damage, b"\n")
@@ -379,12 +385,17 @@ def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monk
     def read():
         return records_of(Session(folder, {}).read_journal())
 
-    fast = read()
+    if damage == "none":  # read at once by msgspec, with no line by line parse
+        with monkeypatch.context() as m:
+            m.setattr(session_mod.json, "loads", None)
+            fast = read()
+    else:
+        fast = read()
     monkeypatch.setattr(session_mod, "_FAST", [None])  # as without msgspec
     slow = read()
     assert fast == slow
     ids = [r.query_id for r in fast]
-    assert ids == (["q0", "q1", "q2", "q4"] if damage == "broken-line" or "two-on-a-line" in damage
+    assert ids == (["q0", "q1", "q2", "q4"] if "broken" in damage or "two-on-a-line" in damage
                    else ["q0", "q1", "q2", "q3", "q4"])
     if damage == "nan":
         assert fast[1].energy_j is None and fast[1].extra["invalid_fields"] == ["energy_j"]

@@ -340,10 +340,13 @@ class Session:
             try:  # every line at once, the bytes as they are, uncopied (msgspec checks they are UTF-8)
                 with gc_paused():
                     recs = fast(memoryview(data)[:end])
-                # Taken when every line is one object, as ipwtui writes them: each line starts with "{" (so none
-                # is blank, which msgspec skips) and there are as many values as lines (msgspec would also
-                # take two values on one line). Else the careful way, where a line is one value or nothing.
-                if len(recs) == data.count(b"\n", 0, end) + 1 and _each_line_opens_an_object(data, end):
+                # Taken when every line is one object, as ipwtui writes them: as many values as lines, and
+                # each line starts with "{" (so none is blank, which msgspec skips, and no value runs on over
+                # two lines, which msgspec would read whole; with that, no line holds two values, which
+                # msgspec would also take). Else the careful way, where a line is one value or nothing.
+                # Counted in the bytes: a newline is never inside a JSON string (it is written \\n there).
+                lines = data.count(b"\n", 0, end) + 1
+                if len(recs) == lines and data.count(b"\n{", 0, end) + 1 == lines:
                     return [r for r in recs if isinstance(r, dict)]
             except Exception:  # a broken line, a byte that is not UTF-8, a NaN, ...: the careful way below
                 pass
@@ -355,10 +358,15 @@ class Session:
         try:
             with gc_paused():
                 if simple:
+                    parts = whole.count("\n") + 1
                     recs = json.loads("[" + whole.replace("\n", ",") + "]")
                 else:  # (split at the newlines only: splitlines() would also cut at U+2028 inside a string)
                     lines = whole.split("\n")
-                    recs = json.loads("[" + ",".join(x for x in lines if x.strip()) + "]")
+                    kept = [x for x in lines if x.strip()]
+                    parts = len(kept)
+                    recs = json.loads("[" + ",".join(kept) + "]")
+            if len(recs) != parts:  # a line cut inside a string: the comma joined it to the next as one value
+                raise ValueError("a value over two lines")
         except (ValueError, RecursionError):
             recs = []
             for line in lines or whole.split("\n"):
@@ -408,20 +416,6 @@ def _fast_lines():
         except (ImportError, AttributeError):
             _FAST.append(None)
     return _FAST[0]
-
-
-def _each_line_opens_an_object(data: bytes, end: int) -> bool:
-    """Whether every line of ``data[:end]`` starts with "{" (the first is checked by the caller). A newline
-    is never inside a JSON string (it is written as \\n there), so each one found starts a line."""
-    import numpy as np
-
-    a = np.frombuffer(data, dtype=np.uint8, count=end)
-    starts = np.flatnonzero(a == 10) + 1
-    if not len(starts):
-        return True
-    if starts[-1] >= end:  # an empty last line
-        return False
-    return bool((a[starts] == ord("{")).all())
 
 
 def _lock_holder(fd: int) -> str:
