@@ -214,9 +214,10 @@ def query_set(meta: dict, final: list[QueryRecord]) -> dict:
             "from_journal": from_journal}
 
 
-def _energy_label(final: list[QueryRecord]) -> dict:
+def _energy_label(with_energy: list[QueryRecord]) -> dict:
+    """The (source, quality, boundary) of the energy of the counted queries that have one."""
     # the distinct labels, in the order first seen (a session's records mostly share one)
-    labelled = list(dict.fromkeys(r.energy_label for r in final if r.counted and r.energy("gross") is not None))
+    labelled = list(dict.fromkeys(r.energy_label for r in with_energy))
     return {"quality": worst_quality([q for _, q, _ in labelled]) if labelled else UNAVAILABLE,
             "source": _joined(s for s, _, _ in labelled),
             "boundary": _joined_boundaries(b for _, _, b in labelled)}
@@ -263,10 +264,11 @@ def session_figures(s: LoadedSession) -> dict:
     model = s.meta.get("model")
     model_name = (model.get("name") if isinstance(model, dict) else model) or \
         next((r.model for r in final if r.model), None)
-    lat = [r.latency_s for r in counted if r.latency_s is not None]
-    ttft = [r.ttft_s for r in counted if r.ttft_s is not None]
-    label = _energy_label(final)
-    measured = [r for r in counted if r.energy("gross") is not None and r.latency_s and r.latency_s > 0]
+    lat = [v for v in (r.latency_s for r in counted) if v is not None]
+    ttft = [v for v in (r.ttft_s for r in counted) if v is not None]
+    with_energy = [r for r, e in zip(counted, map(QueryRecord.energy, counted)) if e is not None]
+    label = _energy_label(with_energy)
+    measured = [r for r in with_energy if r.latency_s and r.latency_s > 0]
     power_range = None
     if any(r.remote and r.server_energy_low_j is not None and r.server_energy_high_j is not None for r in measured):
         def end(r: QueryRecord, v: float | None) -> float:
@@ -275,6 +277,7 @@ def session_figures(s: LoadedSession) -> dict:
         lows = [end(r, r.server_energy_low_j) for r in measured]
         highs = [end(r, r.server_energy_high_j) for r in measured]
         power_range = [sum(lows) / len(lows), sum(highs) / len(highs)]
+    statuses = [r.status for r in final]
     out: dict[str, Any] = {
         "label": s.label,
         "folder": str(s.folder),
@@ -287,8 +290,7 @@ def session_figures(s: LoadedSession) -> dict:
         "query_set": query_set(s.meta, final),
         "queries": {"finished": len(final), "answered": m.get("n"), "scored": m.get("n_scored"),
                     "correct": m.get("n_correct"), "unscored": m.get("n_unscored"),
-                    "errors": sum(1 for r in final if r.status == "error"),
-                    "skipped": sum(1 for r in final if r.status == "skipped"),
+                    "errors": statuses.count("error"), "skipped": statuses.count("skipped"),
                     "with_energy": m.get("n_with_energy"), "with_cost": m.get("n_with_cost")},
         "accuracy": m.get("accuracy"), "accuracy_ci": m.get("accuracy_ci"),
         "ipw": m.get("ipw"), "ipw_ci": m.get("ipw_ci"),

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .metrics import range_fractions, range_mode, reaching, resampled_sums
-from .record import ERROR, OK, QueryRecord, final_attempts
+from .record import ERROR, OK, REMOTE, QueryRecord, final_attempts
 
 DEFAULT_ALPHAS = (0.6, 0.8)
 DEFAULT_TPR = 0.9
@@ -148,21 +148,22 @@ def _join(sides: list[Side], local_cost: float | None) -> _Joined:
     x: dict[str, list[list[float]]] = {m: [] for m in METRICS}
     lo: list[list[float]] = []
     hi: list[list[float]] = []
-    for d in lasts:  # one side's joined records at a time
-        column = [d[q] for q in ids]
+    for d in lasts:  # one side's joined records at a time, a field at a time
+        column = list(map(d.__getitem__, ids))
+        remote = [r.where == REMOTE for r in column]
         a.append([1.0 if r.correct else 0.0 for r in column])
-        energies = [r.energy("gross") for r in column]
+        energies = list(map(QueryRecord.energy, column))  # (gross)
         e = [nan if v is None else float(v) for v in energies]
         x["energy"].append(e)
         if local_cost is not None:
-            costs = [r.cost_usd if r.remote else energy_cost(v, local_cost) for r, v in zip(column, energies)]
+            costs = [r.cost_usd if g else energy_cost(v, local_cost) for r, g, v in zip(column, remote, energies)]
         else:
             costs = [r.cost_usd for r in column]
         x["cost"].append([nan if c is None else float(c) for c in costs])
         x["latency"].append([nan if r.latency_s is None else float(r.latency_s) for r in column])
         # a remote estimate's range; every other figure is its own range
-        ranged = [r.remote and r.server_energy_low_j is not None and r.server_energy_high_j is not None
-                  for r in column]
+        ranged = [g and r.server_energy_low_j is not None and r.server_energy_high_j is not None
+                  for r, g in zip(column, remote)]
         lo.append([float(r.server_energy_low_j) if g else v  # type: ignore[arg-type]
                    for r, g, v in zip(column, ranged, e)])
         hi.append([float(r.server_energy_high_j) if g else v  # type: ignore[arg-type]
