@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--autostart", action="store_true", help="app: start the run at once")
     p.add_argument("--theme", metavar="NAME", help="app: theme to use")
     p.add_argument("--backend", default="llama.cpp", help=argparse.SUPPRESS)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", action=_Subcommands)
+    sub: _Subcommands = p.add_subparsers(  # type: ignore[assignment]
+        dest="command", metavar="COMMAND", action=_Subcommands)
     # each command's options are added only when that command is the one given (parsing or --help): a
     # short command (compare, sessions) does not pay for building the run options of every other one
     sub.add("run", _fill_run, help="profile headless and print the results",

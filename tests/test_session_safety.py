@@ -297,22 +297,46 @@ def test_nan_and_infinity_in_a_journal_are_not_numbers_the_figures_use(tmp_path)
     {"query_id": 7, "index": "x", "energy_j": "lots", "energy_flags": None, "server_report": [1], "wall_last": 5.0},
 ])
 def test_a_record_read_from_a_line_is_the_one_its_constructor_would_build(line):
-    """from_dict builds QueryRecord without calling __init__ (for speed): a subclass takes the constructor's
-    path, and both give the same fields; no two records share a mutable default."""
-    from dataclasses import asdict, dataclass
-
+    """from_dict reads any line leniently; no two records share a mutable default; a record written and
+    read back, straight (from_line) or leniently, is the same record."""
     from ipwtui.core.record import QueryRecord
 
-    @dataclass
-    class ByConstructor(QueryRecord):
-        pass
-
-    fast, slow = QueryRecord.from_dict(dict(line)), ByConstructor.from_dict(dict(line))
-    assert type(fast) is QueryRecord and asdict(fast) == asdict(slow)
+    rec = QueryRecord.from_dict(dict(line))
     other = QueryRecord.from_dict({"query_id": "r"})
     for name in ("energy_flags", "server_energy_flags", "energy_by_domain", "server_report", "extra"):
-        assert getattr(fast, name) is not getattr(other, name), name
-    assert QueryRecord.from_dict(fast.to_dict()) == fast
+        assert getattr(rec, name) is not getattr(other, name), name
+    assert QueryRecord.from_dict(rec.to_dict()) == rec
+    written = json.dumps(rec.to_dict()).encode()
+    straight = QueryRecord.from_line(written)
+    # a line with keys this version does not know, or values of the wrong type, is only read leniently
+    assert straight == (None if rec.extra else rec)
+
+
+def test_a_line_read_straight_is_the_line_read_leniently():
+    """The two readings of a query line give the same record, its types included (a whole number in a float
+    field is a float either way); a line the straight reading cannot take exactly is left to the other."""
+    from ipwtui.core.record import QueryRecord
+
+    full = QueryRecord("q1", 4, status="ok", correct=True, energy_j=3.5, energy_flags=["contended"],
+                       energy_by_domain={"cpu": 3.5}, latency_s=1.25, wall_sent=10.0, wall_last=11.0,
+                       wall_done=11.5, server_report={"timings": {"n": 1}}, prompt_tokens=12, prompt="é\n∑")
+    line = json.dumps(full.to_dict())
+    assert QueryRecord.from_line(line.encode()) == QueryRecord.from_dict(json.loads(line)) == full
+    whole = json.loads(line) | {"latency_s": 2}  # written by another writer as an int
+    a, b = QueryRecord.from_line(json.dumps(whole).encode()), QueryRecord.from_dict(whole)
+    assert a == b and type(a.latency_s) is float and type(b.latency_s) is float
+    not_exact = [
+        json.loads(line) | {"energy_j": float("nan")},  # NaN
+        json.loads(line) | {"correct": 1},  # a wrong type (read leniently: dropped and named)
+        json.loads(line) | {"from_the_future": 1},  # an unknown key (kept in extra)
+        {k: v for k, v in json.loads(line).items() if k != "wall_done"},  # a journal from before wall_done
+        {k: v for k, v in json.loads(line).items() if k != "index"},  # no index
+        json.loads(line) | {"energy_flags": None},  # null where a list belongs
+    ]
+    for d in not_exact:
+        assert QueryRecord.from_line(json.dumps(d).encode()) is None, d
+    assert QueryRecord.from_line(line.replace('"latency_s": 1.25', '"latency_s": 1e999').encode()) is None
+    assert QueryRecord.from_dict({k: v for k, v in json.loads(line).items() if k != "wall_done"}).wall_done == 11.0
 
 
 def test_a_journal_line_leaves_out_what_holds_nothing_and_reads_back_whole():
@@ -340,15 +364,13 @@ def test_a_journal_line_leaves_out_what_holds_nothing_and_reads_back_whole():
 @pytest.mark.parametrize("damage", ["none", "nan", "bad-utf8", "blank-line", "broken-line", "torn-end", "crlf", "cr",
                                     "crlf-u2028", "two-on-a-line", "white-line-and-two-on-a-line",
                                     "blank-line-and-two-on-a-line", "a-line-broken-in-two"])
-def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monkeypatch, damage):
-    """The journal is parsed by msgspec when it is installed; what msgspec refuses (a NaN, bytes that are not
-    UTF-8) and what needs the careful path (a blank line, a broken line, a torn end) give the same records
-    as the standard library's parse."""
-    from ipwtui.core import session as session_mod
-    from ipwtui.core.record import records_of
+def test_a_damaged_journal_reads_as_the_standard_library_reads_it_a_line_at_a_time(tmp_path, damage):
+    """Query lines are read straight into records, the others by msgspec; what those refuse (a NaN, bytes
+    that are not UTF-8) is read by the standard library, and a damaged line (broken, two values, torn) is
+    skipped: the records are those of the standard library reading the journal a line at a time."""
+    from ipwtui.core.record import QueryRecord, records_of
     from ipwtui.core.session import JOURNAL_FILE, Session
 
-    pytest.importorskip("msgspec")
     folder = tmp_path / "s"
     s = Session.create(folder, {"id": "s"})
     s.begin_segment()
@@ -382,18 +404,22 @@ def test_a_journal_reads_the_same_with_or_without_the_fast_parser(tmp_path, monk
     sep = {"crlf": b"\r\n", "crlf-u2028": b"\r\n", "cr": b"\r"}.get(damage, b"\n")
     p.write_bytes(sep.join(lines))
 
-    def read():
-        return records_of(Session(folder, {}).read_journal())
-
-    if damage == "none":  # read at once by msgspec, with no line by line parse
-        with monkeypatch.context() as m:
-            m.setattr(session_mod.json, "loads", None)
-            fast = read()
-    else:
-        fast = read()
-    monkeypatch.setattr(session_mod, "_FAST", [None])  # as without msgspec
-    slow = read()
-    assert fast == slow
+    # the reference: the standard library alone, a line at a time, a damaged line skipped
+    reference = []
+    for raw in p.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[:-1]:
+        try:
+            v = json.loads(raw.decode("utf-8", errors="replace"))
+        except ValueError:
+            continue
+        if isinstance(v, dict):
+            reference.append(v)
+    slow = records_of(reference)
+    session = Session(folder, {})
+    entries = session.read_entries()
+    fast = records_of(entries)
+    assert fast == slow and records_of(session.read_journal()) == slow
+    if damage == "none":  # every query line read straight into a record
+        assert sum(isinstance(e, QueryRecord) for e in entries) == 5
     ids = [r.query_id for r in fast]
     assert ids == (["q0", "q1", "q2", "q4"] if "broken" in damage or "two-on-a-line" in damage
                    else ["q0", "q1", "q2", "q3", "q4"])

@@ -3,7 +3,7 @@ queries or net energy is not positive."""
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from ipwtui.core import events as ev
 from ipwtui.core import fmt
@@ -116,7 +116,7 @@ async def test_a_figure_over_fewer_queries_than_finished_says_so(env):
 async def test_net_view_shows_net_power_and_why_figures_are_na(env):
     records = canned_records(12, 40)
     # the idle baseline above each query's power: net energy negative for every query
-    records = [dataclasses.replace(r, energy_net_j=-0.5 * r.energy_j) for r in records]
+    records = [msgspec.structs.replace(r, energy_net_j=-0.5 * r.energy_j) for r in records]
     net = session_metrics(records)["net"]
     assert net.ipw is None and any("not positive" in n for n in net.notes)  # the core's verdict
     r = records[0]
@@ -143,7 +143,7 @@ async def test_a_remote_sessions_figures_use_the_servers_energy_and_its_label(en
     """A remote query's figures use the server's energy: a server's own telemetry (measured-remote) is
     not an estimate, whatever this machine's own (client) energy is."""
     records = canned_records(12, 40)
-    records = [dataclasses.replace(r, where="remote", server_energy_j=3.0 * r.energy_j, server_energy_source="prometheus",
+    records = [msgspec.structs.replace(r, where="remote", server_energy_j=3.0 * r.energy_j, server_energy_source="prometheus",
                                    server_energy_quality="measured-remote", server_energy_boundary="server")
                for r in records]
     m = session_metrics(records)["gross"]

@@ -29,9 +29,11 @@ import json
 import math
 import os
 import statistics
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from .metrics import compute, shared_draws
 from .record import REMOTE, QueryRecord, apply_server_energy, final_attempts, records_of
@@ -92,7 +94,7 @@ def load_session(folder: str | os.PathLike) -> LoadedSession:
         raise CompareError(f"{folder}: not a folder" if folder.exists() else f"{folder}: no such folder")
     try:
         s = Session.open(folder)
-        journal = s.read_journal()
+        journal = s.read_entries()
     except SessionError as e:
         raise CompareError(str(e)) from None
     except OSError as e:
@@ -185,7 +187,7 @@ def restate(s: LoadedSession) -> LoadedSession | None:
     est = CitedEstimate(entry.id)
     recs = []
     for r in s.records:
-        r2 = replace(r, server_energy_flags=list(r.server_energy_flags))
+        r2 = msgspec.structs.replace(r, server_energy_flags=list(r.server_energy_flags))
         if r.remote:
             w = RemoteWindow(r.query_id, r.attempt, r.wall_sent or 0.0, r.wall_done or r.wall_sent or 0.0,
                              r.model, r.prompt_tokens, r.output_tokens)

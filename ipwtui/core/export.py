@@ -119,7 +119,7 @@ def export_session(folder: str | os.PathLike, out: str | os.PathLike | None = No
     session = Session.open(folder)
     dest = Path(out) if out is not None else session.folder
     check_writable(dest)
-    journal = session.read_journal()
+    journal = session.read_entries()
     every = records_of(journal)
     records = [r for r in every if not r.warmup]
     paths = {

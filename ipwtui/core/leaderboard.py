@@ -302,7 +302,7 @@ def session_summary(folder: Path, meta: dict) -> tuple[dict, str]:
     key = _stamp(folder)
     if key is not None and key in _BUILT:
         return _BUILT[key], "journal"
-    built = build_summary(meta, Session(folder, meta).read_journal())
+    built = build_summary(meta, Session(folder, meta).read_entries())
     if key is not None:
         if len(_BUILT) >= _BUILT_MAX:
             _BUILT.clear()

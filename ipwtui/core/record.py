@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import gc
 import math
+import types
+import typing
 from contextlib import contextmanager
-
-from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
+
+import msgspec
 
 from .sensors.base import UNAVAILABLE
 
@@ -34,8 +36,13 @@ ERROR = "error"
 STATUSES = (OK, SKIPPED, ERROR)
 
 
-@dataclass
-class QueryRecord:
+class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_fields=True, gc=False):
+    """One attempt at one query. A msgspec Struct: its fields in slots (a tenth of the memory of a
+    dict of 86 entries, for sessions of tens of thousands of records), and a journal line in this version's
+    exact shape is read straight into one (``from_line``); any other line is read leniently
+    (``from_dict``). (``gc=False``: a record holds no reference back to itself, so it is left out of the
+    cycle collector's walks.)"""
+
     # ---- identity ----
     query_id: str
     index: int  # position in the session's query list (0-based); -1 for a warm-up query
@@ -104,11 +111,11 @@ class QueryRecord:
     energy_j: float | None = None  # gross
     energy_net_j: float | None = None  # gross - idle power x latency
     avg_power_w: float | None = None  # gross / latency
-    energy_by_domain: dict[str, float | None] = field(default_factory=dict)
+    energy_by_domain: dict[str, float | None] = msgspec.field(default_factory=dict)
     energy_source: str | None = None
     energy_quality: str = UNAVAILABLE
     energy_boundary: str | None = None
-    energy_flags: list[str] = field(default_factory=list)
+    energy_flags: list[str] = msgspec.field(default_factory=list)
     prefill_energy_j: float | None = None  # [sent, first piece]
     decode_energy_j: float | None = None  # [first piece, done]
     others_cpu_share: float | None = None  # share of the machine's CPU time other processes took
@@ -119,16 +126,16 @@ class QueryRecord:
     server_energy_source: str | None = None
     server_energy_quality: str | None = None
     server_energy_boundary: str | None = None
-    server_energy_flags: list[str] = field(default_factory=list)
+    server_energy_flags: list[str] = msgspec.field(default_factory=list)
     server_energy_note: str | None = None
-    server_report: dict = field(default_factory=dict)  # what the server said of itself (timings, usage)
+    server_report: dict = msgspec.field(default_factory=dict)  # what the server said of itself (timings, usage)
     # ---- cost ----
     cost_usd: float | None = None
     cost_source: str | None = None
     # ---- reference answers recorded elsewhere (e.g. GPT-4o's MMLU-Pro prediction) ----
     cloud_pred: str | None = None
     # ---- keys this version does not know (a newer journal), kept as they were ----
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     # ---- derived ----
 
@@ -186,9 +193,9 @@ class QueryRecord:
         half as long, and a long journal half as slow to read. ``wall_done`` is always written (a line
         without it is read as one from before it existed)."""
         d: dict[str, Any] = {"type": "query"}
-        state = self.__dict__
-        for name in _FIELD_ORDER:
-            v = state[name]
+        for name, v in zip(_ALL_FIELDS, msgspec.structs.astuple(self)):
+            if name == "extra":
+                continue
             if v is None:
                 if name in _NONE_DEFAULT and name != "wall_done":
                     continue
@@ -223,6 +230,8 @@ class QueryRecord:
             for k in nonfinite:
                 del kw[k]
             bad = bad + nonfinite
+        for k in plan.to_float:  # a whole number in a float field, as the typed reading gives it
+            kw[k] = float(kw[k])
         for k, make in plan.fill:  # a field that is absent or null and must hold something
             kw[k] = make(d)
         if plan.wall_done:  # journals before the window ran to the engine's return
@@ -230,23 +239,26 @@ class QueryRecord:
         extra = {k: d[k] for k in plan.others} if plan.others else {}
         if bad:
             extra["invalid_fields"] = sorted(bad)
-        if cls is not QueryRecord:
-            return cls(**kw, extra=extra)
-        # what __init__ would do, without its 77 keyword arguments (a third of a 10,000-line journal's
-        # reading time): the plain defaults, then the line's values; every field with a default factory
-        # (the flags, the two dicts, extra) is set above with an object of its own
-        rec = object.__new__(cls)
-        state = rec.__dict__
-        state.update(_PLAIN_DEFAULTS)
-        state.update(kw)
-        state["extra"] = extra
+        return cls(**kw, extra=extra)
+
+    @classmethod
+    def from_line(cls, line: bytes) -> "QueryRecord | None":
+        """A journal line in this version's exact shape (every key a field, every value of its field's type,
+        every number finite, query_id and index present, wall_done present), read straight into a record;
+        None for any other line, which ``from_dict`` reads leniently. The two give the same record."""
+        try:
+            rec = _decode_query(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):  # (NaN and overflows included)
+            return None
+        if rec.wall_done is None and rec.wall_last is not None:  # maybe a line from before wall_done existed
+            return None
         return rec
 
 
 class _Plan:
     """How to read a journal line of one shape (its keys, and the types of their values) into a record."""
 
-    __slots__ = ("drop", "bad", "floats", "fill", "wall_done", "others")
+    __slots__ = ("drop", "bad", "floats", "to_float", "fill", "wall_done", "others")
 
     def __init__(self, keys: tuple, types: tuple) -> None:
         present = dict(zip(keys, types))
@@ -257,6 +269,7 @@ class _Plan:
         self.drop = tuple(k for k in keys if k not in _FIELD_NAMES) + tuple(self.bad)
         kept = {k: t for k, t in present.items() if k in _FIELD_NAMES and k not in self.bad}
         self.floats = tuple(k for k, t in kept.items() if t is float)
+        self.to_float = tuple(k for k, t in kept.items() if t is int and float in _FIELD_TYPES[k])
         # fields absent (or dropped) that must hold something: (name, what makes it from the line)
         fill: list[tuple[str, Any]] = []
         if "query_id" not in kept:
@@ -275,33 +288,41 @@ class _Plan:
         self.wall_done = "wall_done" not in keys
 
 
-_FIELD_NAMES = frozenset(f.name for f in fields(QueryRecord) if f.name != "extra")
-_FIELD_ORDER = tuple(f.name for f in fields(QueryRecord) if f.name != "extra")
-_NONE_DEFAULT = frozenset(f.name for f in fields(QueryRecord) if f.default is None)
+_FIELDS = msgspec.structs.fields(QueryRecord)
+_ALL_FIELDS = tuple(f.name for f in _FIELDS)
+_FIELD_NAMES = frozenset(f.name for f in _FIELDS if f.name != "extra")
+_FIELD_ORDER = tuple(f.name for f in _FIELDS if f.name != "extra")
+_NONE_DEFAULT = frozenset(f.name for f in _FIELDS if f.default is None)
 # the fields whose default is a new empty list or dict (from_dict gives a line without them a new one)
-_EMPTY_DEFAULT = frozenset(f.name for f in fields(QueryRecord)
-                           if f.default_factory in (list, dict) and f.name != "extra")
-_TYPE_ONLY = frozenset({"type"})
-_PLAIN_DEFAULTS = {f.name: f.default for f in fields(QueryRecord) if f.default is not MISSING}
+_EMPTY_DEFAULT = frozenset(f.name for f in _FIELDS if f.default_factory in (list, dict) and f.name != "extra")
 _PLANS: dict[tuple, _Plan] = {}  # a journal line's shape -> how to read it
+_decode_query = msgspec.json.Decoder(QueryRecord).decode
 
 
-def _types_for(annotation: str) -> frozenset:
-    """The JSON value types a field's annotation accepts (None is handled apart; True is not a number)."""
-    a = str(annotation)
-    for prefix, types in (("list", (list,)), ("dict", (dict,)), ("bool", (bool,)), ("float", (int, float)),
-                          ("int", (int,)), ("str", (str,))):
-        if a.startswith(prefix):
-            return frozenset(types)
-    return frozenset((str, int, float, bool, list, dict))
+def _types_for(annotation) -> frozenset:
+    """The JSON value types a field's type accepts (None is handled apart; True is not a number)."""
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) \
+        else (annotation,)
+    out: set = set()
+    for m in members:
+        base = typing.get_origin(m) or m
+        if base is type(None):
+            continue
+        if base is float:
+            out |= {int, float}
+        elif base in (bool, int, str, list, dict):
+            out.add(base)
+        else:
+            return frozenset((str, int, float, bool, list, dict))
+    return frozenset(out)
 
 
-_FIELD_TYPES = {f.name: _types_for(str(f.type)) for f in fields(QueryRecord)}
+_FIELD_TYPES = {f.name: _types_for(f.type) for f in _FIELDS}
 SERVER_FIELDS = ("server_energy_j", "server_energy_low_j", "server_energy_high_j", "server_energy_source",
                  "server_energy_quality", "server_energy_boundary", "server_energy_flags", "server_energy_note")
 
 
-JUDGE_FIELDS = tuple(f.name for f in fields(QueryRecord) if f.name.startswith("judge_"))
+JUDGE_FIELDS = tuple(f.name for f in _FIELDS if f.name.startswith("judge_"))
 # what a "rescore" line carries and replaces: the verdict and the judge's figures
 RESCORE_FIELDS = ("correct", "prediction", "scorer", "score_note") + JUDGE_FIELDS
 
@@ -352,18 +373,23 @@ def gc_paused():
             gc.enable()
 
 
-def records_of(journal: list[dict], include_warmup: bool = True) -> list[QueryRecord]:
-    """The query records of a journal, typed, in order. A "settle" line (a remote query's server energy,
-    known only after its window) updates the record it names; so does a "rescore" line (a new verdict,
-    given after the run by ``ipwtui rescore``: the later line wins)."""
+def records_of(journal: list, include_warmup: bool = True) -> list[QueryRecord]:
+    """The query records of a journal (its dicts, or ``Session.read_entries()``), typed, in order. A
+    "settle" line (a remote query's server energy, known only after its window) updates the record it
+    names; so does a "rescore" line (a new verdict, given after the run by ``ipwtui rescore``: the later
+    line wins)."""
     with gc_paused():
         return _records_of(journal, include_warmup)
 
 
-def _records_of(journal: list[dict], include_warmup: bool) -> list[QueryRecord]:
+def _records_of(journal: list, include_warmup: bool) -> list[QueryRecord]:
     out: list[QueryRecord] = []
     by_key: dict[tuple, QueryRecord] = {}
     for d in journal:
+        if type(d) is QueryRecord:  # a line read straight into a record (Session.read_entries)
+            by_key[(d.query_id, d.attempt, d.segment)] = d
+            out.append(d)
+            continue
         kind = d.get("type")
         if kind == "query":
             r = QueryRecord.from_dict(d)

@@ -268,7 +268,7 @@ class Runner:
 
     def finish(self, status: str) -> dict:
         """The session's summary, written beside the journal and sent to the front end."""
-        summary = build_summary(self.session.meta, self.session.read_journal())
+        summary = build_summary(self.session.meta, self.session.read_entries())
         try:
             self.session.write_summary(summary)
         except OSError as e:  # the journal holds everything; the summary can be written again by export

@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
+
 from .record import ERROR, QueryRecord, final_attempts, gc_paused, records_of
 from .sensors.base import UNAVAILABLE
 
@@ -323,61 +325,50 @@ class Session:
     # ---- reading ------------------------------------------------------------------------------
 
     def read_journal(self) -> list[dict]:
-        """Every complete journal record. A last line cut short by a kill is ignored."""
+        """Every complete journal record, as the dicts its lines hold. A last line cut short by a kill is
+        ignored, and so is a damaged line (the others are read)."""
+        with gc_paused():
+            values = list(map(_line_value, self._journal_lines()))
+        return [v for v in values if isinstance(v, dict)]
+
+    def read_entries(self) -> list:
+        """The journal as ``records_of`` reads it fastest: each query line in this version's exact shape
+        already a QueryRecord (read straight into one), every other line a dict (a query line of another
+        shape too: ``records_of`` reads it leniently). Damaged lines are skipped, as by ``read_journal``."""
+        out: list = []
+        add = out.append
+        from_line = QueryRecord.from_line
+        with gc_paused():
+            for line in self._journal_lines():
+                if line.startswith(_QUERY_LINE):
+                    rec = from_line(line)
+                    if rec is not None:
+                        add(rec)
+                        continue
+                v = _line_value(line)
+                if isinstance(v, dict):
+                    add(v)
+        return out
+
+    def _journal_lines(self) -> list[bytes]:
+        """The journal's whole lines (a last line with no newline is a torn write at the moment of a kill).
+        Split at the newlines only: a newline is never inside a JSON string (it is written \\n there), and
+        splitlines() would also cut at U+2028 inside one."""
         p = self.folder / JOURNAL_FILE
-        if not p.exists():
-            return []
         try:
             with open(p, "rb") as f:
                 data = f.read()
+        except FileNotFoundError:
+            return []
         except OSError as e:
             raise SessionError(f"{p}: cannot read the journal ({e.strerror or e})") from None
         if b"\r" in data:  # line ends written elsewhere (CRLF, CR): read as the text mode would read them
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        end = data.rfind(b"\n")  # a last line with no newline is a torn write at the moment of a kill
-        fast = _fast_lines()
-        if fast is not None and end > 0 and data[:1] == b"{":
-            try:  # every line at once, the bytes as they are, uncopied (msgspec checks they are UTF-8)
-                with gc_paused():
-                    recs = fast(memoryview(data)[:end])
-                # Taken when every line is one object, as ipwtui writes them: as many values as lines, and
-                # each line starts with "{" (so none is blank, which msgspec skips, and no value runs on over
-                # two lines, which msgspec would read whole; with that, no line holds two values, which
-                # msgspec would also take). Else the careful way, where a line is one value or nothing.
-                # Counted in the bytes: a newline is never inside a JSON string (it is written \\n there).
-                lines = data.count(b"\n", 0, end) + 1
-                if len(recs) == lines and data.count(b"\n{", 0, end) + 1 == lines:
-                    return [r for r in recs if isinstance(r, dict)]
-            except Exception:  # a broken line, a byte that is not UTF-8, a NaN, ...: the careful way below
-                pass
-        whole_b = data[:end] if end >= 0 else b""
-        # every line whole and no blank line: one parse of the whole, with no split, is much faster than one a line
-        simple = whole_b and b"\n\n" not in whole_b and not whole_b.startswith(b"\n")
-        whole = whole_b.decode("utf-8", errors="replace")
-        lines: list[str] = []
-        try:
-            with gc_paused():
-                if simple:
-                    parts = whole.count("\n") + 1
-                    recs = json.loads("[" + whole.replace("\n", ",") + "]")
-                else:  # (split at the newlines only: splitlines() would also cut at U+2028 inside a string)
-                    lines = whole.split("\n")
-                    kept = [x for x in lines if x.strip()]
-                    parts = len(kept)
-                    recs = json.loads("[" + ",".join(kept) + "]")
-            if len(recs) != parts:  # a line cut inside a string: the comma joined it to the next as one value
-                raise ValueError("a value over two lines")
-        except (ValueError, RecursionError):
-            recs = []
-            for line in lines or whole.split("\n"):
-                try:
-                    recs.append(json.loads(line))
-                except (ValueError, RecursionError):
-                    continue  # a damaged line is skipped; the others are read
-        return [r for r in recs if isinstance(r, dict)]
+        end = data.rfind(b"\n")
+        return data[:end].split(b"\n") if end >= 0 else []
 
     def query_records(self, include_warmup: bool = False) -> list[QueryRecord]:
-        return records_of(self.read_journal(), include_warmup=include_warmup)
+        return records_of(self.read_entries(), include_warmup=include_warmup)
 
     def done_ids(self) -> set[str]:
         """Queries that need no rerun: their last attempt was answered or skipped (not warm-up). A query whose
@@ -403,19 +394,24 @@ class Session:
         return out
 
 
-_FAST: list = []  # [msgspec's reader of JSON lines], or [None] without msgspec
+_QUERY_LINE = b'{"type": "query",'  # how Session.append begins a query record's line
+_decode_line = msgspec.json.Decoder().decode
 
 
-def _fast_lines():
-    """msgspec's reader of JSON lines (blank lines skipped), or None."""
-    if not _FAST:
-        try:
-            import msgspec
-
-            _FAST.append(msgspec.json.Decoder().decode_lines)
-        except (ImportError, AttributeError):
-            _FAST.append(None)
-    return _FAST[0]
+def _line_value(line: bytes):
+    """The JSON value a journal line holds, or None (a blank or damaged line). msgspec reads it; what
+    msgspec refuses (a NaN, bytes that are not UTF-8, a lone surrogate) is read as the standard library reads
+    it, the bytes decoded with U+FFFD for what is not UTF-8."""
+    if not line.strip():
+        return None
+    try:
+        return _decode_line(line)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    try:
+        return json.loads(line.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _lock_holder(fd: int) -> str:

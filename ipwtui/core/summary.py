@@ -62,7 +62,7 @@ def energy_totals(journal: list[dict]) -> dict:
     (+ a duel partner's windows)."""
     last: dict[int, dict] = {}
     for r in journal:
-        if r.get("type") == "segment":
+        if type(r) is dict and r.get("type") == "segment":  # (a journal's entries: records are not)
             last[r.get("segment", 0)] = r
     duel = any("partner" in seg for seg in last.values())
     keys = ("total_j", "counted_j", "excluded_j", "unattributed_j", "idle_j", "seconds") + \
@@ -90,7 +90,7 @@ def energy_totals(journal: list[dict]) -> dict:
 def idle_power(journal: list[dict]) -> dict:
     """The idle baselines measured, per segment."""
     return {str(r.get("segment", 0)): {"idle_w": r.get("idle_w"), "seconds": r.get("seconds")}
-            for r in journal if r.get("type") == "idle"}
+            for r in journal if type(r) is dict and r.get("type") == "idle"}
 
 
 def energy_label_of(records: list[QueryRecord]) -> tuple[str | None, str, str | None]:

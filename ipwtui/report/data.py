@@ -221,7 +221,7 @@ def load_sessions(folders: Iterable[str | os.PathLike], view: str | None = None)
     for f in folders:
         try:
             s = Session.open(f)
-            journal = s.read_journal()
+            journal = s.read_entries()
         except SessionError as e:
             raise ReportError(str(e)) from None
         except OSError as e:

@@ -329,7 +329,7 @@ class SessionView(Responsive, Screen):
 
         try:
             s = Session.open(self.folder)
-            journal = s.read_journal()
+            journal = s.read_entries()
         except Exception as e:
             self.post_message(ViewSummary(None, str(e)))
             return
