@@ -14,11 +14,13 @@ interleaved (the order turned each round) and the medians kept:
   local queries priced at 0.15 USD/kWh;
 - ``compare_and_route()``: the two in one call, as the command and the app run them (their bootstraps draw
   once where they resample as many queries: the figures are the same);
-- the command ``ipwtui compare A B --json`` in that process (``cli.main``) and as a subprocess (with the
-  interpreter's start-up).
+- the command ``ipwtui compare A B --json`` in that process (``cli.main``) and as a subprocess: what a user
+  types, with the interpreter's start-up and every import. (The subprocess runs with its bytecode cached,
+  as an installed package has it: one untimed run first writes it where the environment forbids it.)
 
-Target: compare + what-if (``compare_and_route()``) <= 1 s, cold and warm. Wall and CPU time are both
-printed (on a shared machine the CPU time is the steadier figure). The figures of the what-if are printed too.
+Target: the command ``ipwtui compare A B --json`` as a fresh process (compare + what-if, start-up included)
+<= 1 s, cold and warm. Wall and CPU time are both printed (on a shared machine the CPU time is the steadier
+figure). The figures of the what-if are printed too.
 """
 
 from __future__ import annotations
@@ -181,11 +183,14 @@ def measure(root: Path, n: int, repeat: int) -> int:
         assert code == 0
         json.loads(buf.getvalue())
 
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
     def sub(folders) -> None:
         subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", *map(str, folders), "--json"], check=True,
-                       capture_output=True)
+                       capture_output=True, env=env)
 
     command(cold)  # (the command's imports, once, before any timing)
+    sub(cold)  # (its bytecode written, as an installed package has it)
     configs = {
         "compare(), cold (metrics computed)": (lambda: compare(cold), False),
         "compare(), warm (summary.json metrics)": (lambda: compare(warm), False),
@@ -203,7 +208,7 @@ def measure(root: Path, n: int, repeat: int) -> int:
     held = [compare(cold)]  # the one comparison route() reads
     t = interleaved(configs, repeat)
     held.clear()
-    t_cold, t_warm = t["compare_and_route(), cold"], t["compare_and_route(), warm"]
+    t_cold, t_warm = t["ipwtui compare --json, subprocess, cold"], t["ipwtui compare --json, subprocess, warm"]
     c, r = compare_and_route(cold, local_electricity_usd_per_kwh=ELECTRICITY)  # the figures printed below
 
     print(f"\ntimes (median of {repeat}), {n} queries a session; load average now "
@@ -213,8 +218,9 @@ def measure(root: Path, n: int, repeat: int) -> int:
     for name, (wall, cpu) in rows:
         print(f"  {name:<44} {wall:7.3f}s {cpu:7.3f}s")
     for name, (wall, cpu) in (("cold", t_cold), ("warm", t_warm)):
-        print(f"target compare + what-if <= {TARGET_S:g} s ({name}): wall {wall:.3f} s, CPU {cpu:.3f} s: "
-              f"{'met' if min(wall, cpu) <= TARGET_S else 'NOT met'}")
+        print(f"target: ipwtui compare --json as a fresh process <= {TARGET_S:g} s ({name}): wall {wall:.3f} s, "
+              f"CPU {cpu:.3f} s: "
+              f"{'met' if wall <= TARGET_S else 'NOT met'} (judged on the wall time a user waits)")
 
     print("\nthe figures:")
     for f in c.figures:

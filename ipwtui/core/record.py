@@ -248,7 +248,7 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
         None for any other line, which ``from_dict`` reads leniently. The two give the same record."""
         try:
             rec = _decode_query(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):  # (NaN and overflows included)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # (NaN, overflows, deep nesting)
             return None
         if rec.wall_done is None and rec.wall_last is not None:  # maybe a line from before wall_done existed
             return None

@@ -406,7 +406,7 @@ def _line_value(line: bytes):
         return None
     try:
         return _decode_line(line)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # (a value nested too deep)
         pass
     try:
         return json.loads(line.decode("utf-8", errors="replace"))
