@@ -329,6 +329,7 @@ def test_a_line_read_straight_is_the_line_read_leniently():
         json.loads(line) | {"energy_j": float("nan")},  # NaN
         json.loads(line) | {"correct": 1},  # a wrong type (read leniently: dropped and named)
         json.loads(line) | {"from_the_future": 1},  # an unknown key (kept in extra)
+        json.loads(line) | {"extra": {"a": 1}},  # "extra" is not a key of a line either (kept in extra as it is)
         {k: v for k, v in json.loads(line).items() if k != "wall_done"},  # a journal from before wall_done
         {k: v for k, v in json.loads(line).items() if k != "index"},  # no index
         json.loads(line) | {"energy_flags": None},  # null where a list belongs

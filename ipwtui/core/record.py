@@ -135,7 +135,9 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
     # ---- reference answers recorded elsewhere (e.g. GPT-4o's MMLU-Pro prediction) ----
     cloud_pred: str | None = None
     # ---- keys this version does not know (a newer journal), kept as they were ----
-    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+    # (never a key of a line: to_dict writes its items, and a line's own "extra" key is one this version does
+    # not know, so the straight reading leaves the line to from_dict, which keeps it here as it keeps any)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict, name="(extra: not a key of a line)")
 
     # ---- derived ----
 
