@@ -16,7 +16,7 @@ interleaved (the order turned each round) and the medians kept:
   once where they resample as many queries: the figures are the same);
 - the command ``ipwtui compare A B --json`` in that process (``cli.main``) and as a subprocess: what a user
   types, with the interpreter's start-up and every import. (The subprocess runs with its bytecode cached,
-  as an installed package has it: one untimed run first writes it where the environment forbids it.)
+  as an installed package has it: one untimed run first writes it, under the benchmark's own folder.)
 
 Target: the command ``ipwtui compare A B --json`` as a fresh process (compare + what-if, start-up included)
 <= 1 s, cold and warm. Wall and CPU time are both printed (on a shared machine the CPU time is the steadier
@@ -183,7 +183,10 @@ def measure(root: Path, n: int, repeat: int) -> int:
         assert code == 0
         json.loads(buf.getvalue())
 
+    # bytecode cached as an installed package has it, written under this benchmark's temporary folder
+    # (never into the package)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
 
     def sub(folders) -> None:
         subprocess.run([sys.executable, "-m", "ipwtui.cli", "compare", *map(str, folders), "--json"], check=True,

@@ -337,7 +337,41 @@ def test_a_line_read_straight_is_the_line_read_leniently():
     for d in not_exact:
         assert QueryRecord.from_line(json.dumps(d).encode()) is None, d
     assert QueryRecord.from_line(line.replace('"latency_s": 1.25', '"latency_s": 1e999').encode()) is None
+    # whole numbers too long for any float, or for 64 bits in a count: no number the figures use, named
+    for key, value in (("decode_tps", 10**400), ("output_tokens", 10**400), ("index", -(10**30))):
+        d = json.loads(line) | {key: value}
+        assert QueryRecord.from_line(json.dumps(d).encode()) is None, key
+        rec = QueryRecord.from_dict(d)
+        assert key in rec.extra["invalid_fields"] and getattr(rec, key) == (-1 if key == "index" else None)
+    # a counter's whole joules stay whole either way
+    d = json.loads(line) | {"energy_by_domain": {"cpu": 2**53 + 1, "gpu": 1.5}}
+    a, b = QueryRecord.from_line(json.dumps(d).encode()), QueryRecord.from_dict(d)
+    assert a == b and a.energy_by_domain["cpu"] == 2**53 + 1
+    # the key the extra field would take in a line is read leniently, kept in extra as any unknown key
+    d = json.loads(line) | {"(extra: not a key of a line)": {}}
+    assert QueryRecord.from_line(json.dumps(d).encode()) is None
+    assert QueryRecord.from_dict(d).extra == {"(extra: not a key of a line)": {}}
     assert QueryRecord.from_dict({k: v for k, v in json.loads(line).items() if k != "wall_done"}).wall_done == 11.0
+
+
+def test_a_journal_of_another_shape_reads_the_same_and_is_not_parsed_twice_a_line(tmp_path, monkeypatch):
+    """Query lines a newer version wrote (a key this one does not know) are read leniently; after a few, the
+    straight reading is no longer tried for the rest of the journal. The records are the same either way."""
+    from ipwtui.core.record import QueryRecord, records_of
+    from ipwtui.core.session import Session
+
+    s = Session.create(tmp_path / "s", {"id": "s"})
+    s.begin_segment()
+    for i in range(200):
+        s.append(QueryRecord(f"q{i}", i, energy_j=1.5, wall_done=2.0, extra={"from_the_future": i}).to_dict())
+    s.close("finished")
+    tried = []
+    real = QueryRecord.from_line
+    monkeypatch.setattr(QueryRecord, "from_line", staticmethod(lambda line: tried.append(1) or real(line)))
+    entries = s.read_entries()
+    assert records_of(entries) == records_of(s.read_journal())
+    assert all(e.extra == {"from_the_future": k} for k, e in enumerate(records_of(entries)))
+    assert 0 < len(tried) < 50
 
 
 def test_a_journal_line_leaves_out_what_holds_nothing_and_reads_back_whole():

@@ -21,7 +21,7 @@ import math
 import types
 import typing
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -35,6 +35,10 @@ SKIPPED = "skipped"
 ERROR = "error"
 STATUSES = (OK, SKIPPED, ERROR)
 
+# a whole number a field holds: one that fits 64 bits (a longer one, from a hand edit, is no count or size)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
+
 
 class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_fields=True, gc=False):
     """One attempt at one query. A msgspec Struct: its fields in slots (a tenth of the memory of a
@@ -45,10 +49,10 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
 
     # ---- identity ----
     query_id: str
-    index: int  # position in the session's query list (0-based); -1 for a warm-up query
+    index: Int64  # position in the session's query list (0-based); -1 for a warm-up query
     warmup: bool = False
-    attempt: int = 1  # 1 for the first try; a retry after a failed attempt is 2, 3, ...
-    segment: int = 0  # which process's run (a resumed session has several)
+    attempt: Int64 = 1  # 1 for the first try; a retry after a failed attempt is 2, 3, ...
+    segment: Int64 = 0  # which process's run (a resumed session has several)
     dataset: str = ""
     domain: str = ""
     kind: str = ""
@@ -74,7 +78,7 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
     judge_where: str | None = None  # "local" or "remote"
     judge_mode: str | None = None  # "pairwise" or "rubric"
     judge_verdict: str | None = None  # the judge's raw reply (both replies when it judged both orders)
-    judge_calls: int | None = None
+    judge_calls: Int64 | None = None
     judge_seconds: float | None = None
     judge_energy_j: float | None = None  # this machine's counted domains over the judge's call (gross)
     judge_energy_source: str | None = None
@@ -86,20 +90,20 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
     judge_server_energy_boundary: str | None = None
     judge_cost_usd: float | None = None
     judge_cost_source: str | None = None
-    judge_prompt_tokens: int | None = None
-    judge_output_tokens: int | None = None
+    judge_prompt_tokens: Int64 | None = None
+    judge_output_tokens: Int64 | None = None
     # ---- text ----
     prompt: str = ""
     reference: str | None = None
     answer: str | None = None
     # ---- tokens and rates (from the engine's own counters where it has them) ----
-    prompt_tokens: int | None = None
-    output_tokens: int | None = None
+    prompt_tokens: Int64 | None = None
+    output_tokens: Int64 | None = None
     counts_source: str | None = None
     prefill_tps: float | None = None
     decode_tps: float | None = None
     finish_reason: str | None = None
-    peak_memory_bytes: int | None = None
+    peak_memory_bytes: Int64 | None = None
     # ---- times (unix seconds on disk; durations in seconds) ----
     wall_sent: float | None = None  # window start
     wall_first: float | None = None  # first visible piece
@@ -111,7 +115,8 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
     energy_j: float | None = None  # gross
     energy_net_j: float | None = None  # gross - idle power x latency
     avg_power_w: float | None = None  # gross / latency
-    energy_by_domain: dict[str, float | None] = msgspec.field(default_factory=dict)
+    # (int | float: a counter's whole joules stay whole, as the lenient reading keeps them)
+    energy_by_domain: dict[str, float | Int64 | None] = msgspec.field(default_factory=dict)
     energy_source: str | None = None
     energy_quality: str = UNAVAILABLE
     energy_boundary: str | None = None
@@ -232,8 +237,19 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
             for k in nonfinite:
                 del kw[k]
             bad = bad + nonfinite
+        for k in plan.ints:  # a whole number too long for 64 bits is no count or size (a value: checked in every line)
+            v = kw[k]
+            if v < INT64_MIN or v > INT64_MAX:
+                del kw[k]
+                bad = bad + [k]
+                if k == "index":  # (required: as for an index that is not a whole number)
+                    kw[k] = -1
         for k in plan.to_float:  # a whole number in a float field, as the typed reading gives it
-            kw[k] = float(kw[k])
+            try:
+                kw[k] = float(kw[k])
+            except OverflowError:  # (309 digits or more): no finite float, so not a number the figures use
+                del kw[k]
+                bad = bad + [k]
         for k, make in plan.fill:  # a field that is absent or null and must hold something
             kw[k] = make(d)
         if plan.wall_done:  # journals before the window ran to the engine's return
@@ -248,6 +264,8 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
         """A journal line in this version's exact shape (every key a field, every value of its field's type,
         every number finite, query_id and index present, wall_done present), read straight into a record;
         None for any other line, which ``from_dict`` reads leniently. The two give the same record."""
+        if _EXTRA_KEY in line:  # (a line that names the extra field: read leniently, which keeps it in extra)
+            return None
         try:
             rec = _decode_query(line)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # (NaN, overflows, deep nesting)
@@ -260,7 +278,7 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
 class _Plan:
     """How to read a journal line of one shape (its keys, and the types of their values) into a record."""
 
-    __slots__ = ("drop", "bad", "floats", "to_float", "fill", "wall_done", "others")
+    __slots__ = ("drop", "bad", "floats", "ints", "to_float", "fill", "wall_done", "others")
 
     def __init__(self, keys: tuple, types: tuple) -> None:
         present = dict(zip(keys, types))
@@ -272,6 +290,7 @@ class _Plan:
         kept = {k: t for k, t in present.items() if k in _FIELD_NAMES and k not in self.bad}
         self.floats = tuple(k for k, t in kept.items() if t is float)
         self.to_float = tuple(k for k, t in kept.items() if t is int and float in _FIELD_TYPES[k])
+        self.ints = tuple(k for k, t in kept.items() if t is int and _FIELD_TYPES[k] == {int})
         # fields absent (or dropped) that must hold something: (name, what makes it from the line)
         fill: list[tuple[str, Any]] = []
         if "query_id" not in kept:
@@ -299,6 +318,7 @@ _NONE_DEFAULT = frozenset(f.name for f in _FIELDS if f.default is None)
 _EMPTY_DEFAULT = frozenset(f.name for f in _FIELDS if f.default_factory in (list, dict) and f.name != "extra")
 _PLANS: dict[tuple, _Plan] = {}  # a journal line's shape -> how to read it
 _decode_query = msgspec.json.Decoder(QueryRecord).decode
+_EXTRA_KEY = f'"{QueryRecord.__struct_encode_fields__[_ALL_FIELDS.index("extra")]}"'.encode()
 
 
 def _types_for(annotation) -> frozenset:
@@ -307,6 +327,8 @@ def _types_for(annotation) -> frozenset:
         else (annotation,)
     out: set = set()
     for m in members:
+        if typing.get_origin(m) is Annotated:
+            m = typing.get_args(m)[0]
         base = typing.get_origin(m) or m
         if base is type(None):
             continue

@@ -338,13 +338,20 @@ class Session:
         out: list = []
         add = out.append
         from_line = QueryRecord.from_line
+        straight = True
+        hits = misses = 0
         with gc_paused():
             for line in self._journal_lines():
-                if line.startswith(_QUERY_LINE):
+                if straight and line.startswith(_QUERY_LINE):
                     rec = from_line(line)
                     if rec is not None:
                         add(rec)
+                        hits += 1
                         continue
+                    misses += 1
+                    # a journal of another shape (another version's, edited): each line would be parsed
+                    # twice; read leniently from here on (the records are the same either way)
+                    straight = misses < 32 or misses <= hits
                 v = _line_value(line)
                 if isinstance(v, dict):
                     add(v)
