@@ -44,9 +44,8 @@ class QueryRecord(msgspec.Struct, tag_field="type", tag="query", forbid_unknown_
     """One attempt at one query. A msgspec Struct: its fields in slots (632 bytes a record, against 1.6 KB
     and more for a dataclass's dict of 86 entries, in sessions of tens of thousands of records), and a
     journal line in this version's exact shape is read straight into one (``from_line``); any other line is
-    read leniently
-    (``from_dict``). (``gc=False``: a record holds no reference back to itself, so it is left out of the
-    cycle collector's walks.)"""
+    read leniently (``from_dict``). (``gc=False``: a record holds no reference back to itself, so it is left
+    out of the cycle collector's walks.)"""
 
     # ---- identity ----
     query_id: str
