@@ -312,7 +312,6 @@ class _Plan:
 _FIELDS = msgspec.structs.fields(QueryRecord)
 _ALL_FIELDS = tuple(f.name for f in _FIELDS)
 _FIELD_NAMES = frozenset(f.name for f in _FIELDS if f.name != "extra")
-_FIELD_ORDER = tuple(f.name for f in _FIELDS if f.name != "extra")
 _NONE_DEFAULT = frozenset(f.name for f in _FIELDS if f.default is None)
 # the fields whose default is a new empty list or dict (from_dict gives a line without them a new one)
 _EMPTY_DEFAULT = frozenset(f.name for f in _FIELDS if f.default_factory in (list, dict) and f.name != "extra")

@@ -57,7 +57,7 @@ def session_metrics(records: list[QueryRecord], ci: bool = True, rounds: int | N
         return {e: compute(figures(qs, e), energy=e, ci=ci, **kw) for e in ("gross", "net")}
 
 
-def energy_totals(journal: list[dict]) -> dict:
+def energy_totals(journal: list) -> dict:
     """This machine's energy bookkeeping summed over segments: total = counted + excluded + unattributed
     (+ a duel partner's windows)."""
     last: dict[int, dict] = {}
@@ -87,7 +87,7 @@ def energy_totals(journal: list[dict]) -> dict:
     return out
 
 
-def idle_power(journal: list[dict]) -> dict:
+def idle_power(journal: list) -> dict:
     """The idle baselines measured, per segment."""
     return {str(r.get("segment", 0)): {"idle_w": r.get("idle_w"), "seconds": r.get("seconds")}
             for r in journal if type(r) is dict and r.get("type") == "idle"}
@@ -113,8 +113,9 @@ def _joined(values) -> str | None:
     return "+".join(out) or None
 
 
-def build_summary(meta: dict, journal: list[dict], records: list[QueryRecord] | None = None) -> dict:
-    """Everything summary.json holds. ``records``: ``records_of(journal)`` (warm-up included) when the caller
+def build_summary(meta: dict, journal: list, records: list[QueryRecord] | None = None) -> dict:
+    """Everything summary.json holds, from a journal (its dicts, or ``Session.read_entries()``). ``records``:
+    ``records_of(journal)`` (warm-up included) when the caller
     has it already (reading 10,000 records twice is most of the time here)."""
     queries = records if records is not None else records_of(journal)
     m = session_metrics(queries)
