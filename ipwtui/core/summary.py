@@ -114,9 +114,9 @@ def _joined(values) -> str | None:
 
 
 def build_summary(meta: dict, journal: list, records: list[QueryRecord] | None = None) -> dict:
-    """Everything summary.json holds, from a journal (its dicts, or ``Session.read_entries()``). ``records``:
-    ``records_of(journal)`` (warm-up included) when the caller
-    has it already (reading 10,000 records twice is most of the time here)."""
+    """Everything summary.json holds, from a journal (its dicts, or ``Session.read_entries()``).
+    ``records``: ``records_of(journal)`` (warm-up included) when the caller has it already (reading 10,000
+    records twice is most of the time here)."""
     queries = records if records is not None else records_of(journal)
     m = session_metrics(queries)
     attempts = [r for r in queries if not r.warmup]
